@@ -1,0 +1,212 @@
+//! # stalltrace-capture
+//!
+//! The first stage of stalltrace's pipeline (**capture** → decode →
+//! conversations → diagnosis → report): reads a capture file or stream and
+//! hands out its records one at a time, in constant memory.
+//!
+//! The format is told from the content, never the file name: pcap (µs or
+//! ns, either byte order, the modified variant), pcapng (sections, named
+//! interfaces, per-interface time resolution) and tcpdump's printed text
+//! (3.x and 4.x forms). Binary records come out as [`RawFrame`]s for
+//! `stalltrace-decode`; printed lines are already packets.
+//!
+//! Every error names the file and the byte or line; damage after the first
+//! good record becomes a [`Warning`] and the records before it still count.
+//!
+//! ```
+//! use stalltrace_capture::{CaptureReader, Format, Record};
+//! let text = "13:05:08.533163 218.104.68.171.42390 > 220.xxx.160.xxx.110: S 950786859:950786859(0) win 16384\n";
+//! let mut r = CaptureReader::from_reader("pasted.txt", Box::new(text.as_bytes())).unwrap();
+//! assert_eq!(r.format(), Format::Text);
+//! let Some(Record::Packet(p)) = r.next().unwrap() else { panic!() };
+//! assert_eq!(p.dst.to_string(), "220.xxx.160.xxx");
+//! ```
+
+mod bytes;
+mod error;
+mod pcap;
+mod pcapng;
+mod text;
+pub mod write;
+
+use std::io::{BufReader, Cursor, Read};
+use std::path::Path;
+
+pub use error::{CaptureError, Location, Warning};
+use stalltrace_decode::{FrameMeta, LinkType, Packet};
+
+use bytes::ByteWindow;
+
+/// The largest record or block accepted, checked before any allocation.
+/// pcapng blocks and pcap records above it mean a corrupt or hostile file.
+pub const MAX_RECORD: usize = 16 << 20;
+
+/// How much is read to tell the format.
+const SNIFF: usize = 4096;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    Pcapng,
+    Text,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::Pcapng => "pcapng",
+            Format::Text => "tcpdump text",
+        }
+    }
+}
+
+/// An interface the capture was taken on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// pcapng `if_name` (or description), or the interface tcpdump `-i any` printed.
+    pub name: Option<String>,
+    pub link: LinkType,
+}
+
+/// A captured frame, borrowed from the reader's buffer until the next call.
+#[derive(Debug)]
+pub struct RawFrame<'a> {
+    pub link: LinkType,
+    pub data: &'a [u8],
+    /// Length on the wire (may exceed `data.len()` when snaplen cut it).
+    pub wire_len: u32,
+    pub meta: FrameMeta,
+}
+
+#[derive(Debug)]
+pub enum Record<'a> {
+    Frame(RawFrame<'a>),
+    /// A printed line, decoded already.
+    Packet(Packet),
+}
+
+type Input = Box<dyn Read + Send>;
+
+enum Inner {
+    Pcap(pcap::PcapReader<Input>),
+    Pcapng(pcapng::PcapngReader<Input>),
+    // Boxed: the text reader's state is several times the binary ones'.
+    Text(Box<text::TextReader<BufReader<std::io::Chain<Cursor<Vec<u8>>, Input>>>>),
+}
+
+/// Reads one capture, whatever its format.
+pub struct CaptureReader {
+    name: String,
+    format: Format,
+    inner: Inner,
+    pcap_interfaces: Vec<Interface>,
+    warnings: Vec<Warning>,
+}
+
+impl CaptureReader {
+    /// Opens a file, or standard input for `-`.
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        if path.as_os_str() == "-" {
+            return Self::from_reader("<stdin>", Box::new(std::io::stdin()));
+        }
+        let name = path.display().to_string();
+        if path.is_dir() {
+            return Err(CaptureError::Open {
+                file: name,
+                source: std::io::Error::other("is a directory"),
+            });
+        }
+        let f = std::fs::File::open(path).map_err(|source| CaptureError::Open {
+            file: name.clone(),
+            source,
+        })?;
+        Self::from_reader(&name, Box::new(f))
+    }
+
+    /// Reads from any byte stream; `name` is used in messages.
+    pub fn from_reader(name: &str, mut input: Input) -> Result<Self, CaptureError> {
+        let name = name.to_string();
+        let mut prefix = vec![0u8; SNIFF];
+        let mut got = 0;
+        while got < SNIFF {
+            match input.read(&mut prefix[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(CaptureError::Read {
+                        file: name,
+                        offset: got as u64,
+                        source,
+                    })
+                }
+            }
+        }
+        prefix.truncate(got);
+        if got == 0 {
+            return Err(CaptureError::Empty { file: name });
+        }
+        let (format, inner, pcap_interfaces) = if pcap::is_magic(&prefix) {
+            let (r, ifs) = pcap::PcapReader::new(ByteWindow::new(input, prefix), name.clone())?;
+            (Format::Pcap, Inner::Pcap(r), ifs)
+        } else if prefix.len() >= 4 && prefix[..4] == pcapng::SHB.to_le_bytes() {
+            let r = pcapng::PcapngReader::new(ByteWindow::new(input, prefix), name.clone());
+            (Format::Pcapng, Inner::Pcapng(r), Vec::new())
+        } else if text::looks_like_text(&prefix) {
+            let r = text::TextReader::new(
+                BufReader::new(Cursor::new(prefix).chain(input)),
+                name.clone(),
+            );
+            (Format::Text, Inner::Text(Box::new(r)), Vec::new())
+        } else {
+            let start = prefix
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(CaptureError::UnknownFormat { file: name, start });
+        };
+        Ok(CaptureReader {
+            name,
+            format,
+            inner,
+            pcap_interfaces,
+            warnings: Vec::new(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The interfaces seen so far (pcapng declares them as it goes).
+    pub fn interfaces(&self) -> &[Interface] {
+        match &self.inner {
+            Inner::Pcap(_) => &self.pcap_interfaces,
+            Inner::Pcapng(r) => &r.interfaces,
+            Inner::Text(r) => &r.interfaces,
+        }
+    }
+
+    /// The next record, or `None` at the end (also after a cut or corrupt
+    /// tail, which leaves a warning).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
+        match &mut self.inner {
+            Inner::Pcap(r) => Ok(r.next_frame(&mut self.warnings)?.map(Record::Frame)),
+            Inner::Pcapng(r) => Ok(r.next_frame(&mut self.warnings)?.map(Record::Frame)),
+            Inner::Text(r) => Ok(r.next_packet(&mut self.warnings)?.map(Record::Packet)),
+        }
+    }
+
+    /// Warnings gathered so far; the reader keeps none once taken.
+    pub fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.warnings)
+    }
+}

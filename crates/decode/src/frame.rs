@@ -1,0 +1,286 @@
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket};
+
+use crate::link::{LinkType, NullFrame, Sll2Frame};
+use crate::packet::*;
+use crate::transport::{IcmpView, TcpView, UdpView};
+use crate::{Host, SeqNumber};
+
+/// Why a frame gave no IP packet. The reader counts these per kind; none of
+/// them stops the analysis.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Skip {
+    /// A link type this decoder does not know.
+    UnknownLinkType(u32),
+    /// ARP, LLDP, STP and the like.
+    NotIp { ether_type: u16 },
+    /// Too short for its own link or IP header.
+    Malformed(&'static str),
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::UnknownLinkType(t) => write!(f, "unknown link type {t}"),
+            Skip::NotIp { ether_type } => write!(f, "not IP (ethertype 0x{ether_type:04x})"),
+            Skip::Malformed(what) => write!(f, "malformed: {what}"),
+        }
+    }
+}
+
+mod sll_field {
+    pub const PROTOCOL: std::ops::Range<usize> = 14..16;
+    pub const PAYLOAD: usize = 16;
+}
+
+/// Decodes one captured frame into a [`Packet`].
+///
+/// `data` holds the captured bytes (possibly fewer than were sent).
+///
+/// ```
+/// use stalltrace_decode::{decode_frame, FrameMeta, LinkType, Transport};
+/// // A raw IPv4 SYN from 192.0.2.1:40000 to 198.51.100.2:110.
+/// let mut p = vec![0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2];
+/// p.extend_from_slice(&[0x9c, 0x40, 0, 110, 0, 0, 0, 7, 0, 0, 0, 0, 0x50, 0x02, 0x16, 0xd0, 0, 0, 0, 0]);
+/// let pkt = decode_frame(LinkType::RAW, &p, FrameMeta::default()).unwrap();
+/// let Transport::Tcp(tcp) = pkt.transport else { panic!() };
+/// assert!(tcp.flags.syn() && tcp.dst_port == 110);
+/// ```
+pub fn decode_frame(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
+    let sliced = match link {
+        LinkType::ETHERNET => {
+            LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Malformed("Ethernet header"))?
+        }
+        LinkType::LINUX_SLL => {
+            let proto = data
+                .get(sll_field::PROTOCOL)
+                .ok_or(Skip::Malformed("Linux cooked header"))?;
+            ether_payload(
+                u16::from_be_bytes([proto[0], proto[1]]),
+                &data[sll_field::PAYLOAD..],
+            )?
+        }
+        LinkType::LINUX_SLL2 => {
+            let f = Sll2Frame::new_checked(data).map_err(|_| Skip::Malformed("SLL2 header"))?;
+            ether_payload(f.protocol(), &data[20..])?
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            let f = NullFrame::new_checked(data).map_err(|_| Skip::Malformed("null header"))?;
+            if !(f.is_ipv4() || f.is_ipv6()) {
+                return Err(Skip::NotIp { ether_type: 0 });
+            }
+            ip_payload(&data[4..])?
+        }
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => {
+            ip_payload(data)?
+        }
+        LinkType(other) => return Err(Skip::UnknownLinkType(other)),
+    };
+    from_sliced(&sliced, meta)
+}
+
+fn ether_payload(ether_type: u16, payload: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    match EtherType(ether_type) {
+        EtherType::IPV4
+        | EtherType::IPV6
+        | EtherType::VLAN_TAGGED_FRAME
+        | EtherType::VLAN_DOUBLE_TAGGED_FRAME
+        | EtherType::PROVIDER_BRIDGING => Ok(LaxSlicedPacket::from_ether_type(
+            EtherType(ether_type),
+            payload,
+        )),
+        _ => Err(Skip::NotIp { ether_type }),
+    }
+}
+
+fn ip_payload(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Malformed("IP header"))
+}
+
+fn from_sliced(s: &LaxSlicedPacket<'_>, meta: FrameMeta) -> Result<Packet, Skip> {
+    let (src, dst, ip, proto, payload, declared_len, has_header) = match &s.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let p = v4.payload();
+            let declared = (h.total_len() as usize).saturating_sub(h.slice().len());
+            let ip = IpInfo {
+                id: Some(h.identification()),
+                ttl: Some(h.ttl()),
+                dont_fragment: h.dont_fragment(),
+                fragment: h.more_fragments() || h.fragments_offset().value() != 0,
+                total_len: Some(h.total_len() as u32),
+            };
+            // A total length of 0 is what TSO captures show: trust the bytes.
+            let declared = if h.total_len() == 0 {
+                p.payload.len()
+            } else {
+                declared
+            };
+            (
+                Host::V4(Ipv4Addr::from(h.source())),
+                Host::V4(Ipv4Addr::from(h.destination())),
+                ip,
+                p.ip_number.0,
+                p.payload,
+                declared,
+                // Only the first fragment carries the transport header.
+                h.fragments_offset().value() == 0,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let p = v6.payload();
+            let ext_len = v6.extensions().slice().len();
+            let declared = (h.payload_length() as usize).saturating_sub(ext_len);
+            let declared = if h.payload_length() == 0 {
+                p.payload.len()
+            } else {
+                declared
+            };
+            let ip = IpInfo {
+                id: None,
+                ttl: Some(h.hop_limit()),
+                dont_fragment: false,
+                fragment: v6.is_payload_fragmented(),
+                total_len: Some(h.payload_length() as u32 + 40),
+            };
+            (
+                Host::V6(Ipv6Addr::from(h.source())),
+                Host::V6(Ipv6Addr::from(h.destination())),
+                ip,
+                p.ip_number.0,
+                p.payload,
+                declared,
+                // The fragment header hides the offset; take no chances.
+                !ip.fragment,
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp { ether_type: 0x0806 }),
+        None => {
+            let et = match &s.link {
+                Some(etherparse::LinkSlice::Ethernet2(e)) => e.ether_type().0,
+                _ => 0,
+            };
+            return Err(match s.stop_err {
+                Some(_) if et == 0x0800 || et == 0x86dd => Skip::Malformed("IP header"),
+                _ => Skip::NotIp { ether_type: et },
+            });
+        }
+    };
+    let mut truncated = payload.len() < declared_len;
+    let transport = if !has_header {
+        Transport::Other { protocol: proto }
+    } else {
+        match proto {
+            IPPROTO_TCP => match TcpView::new_checked(payload) {
+                Some(t) => {
+                    truncated |= !t.header_complete();
+                    let flags = t.flags();
+                    let captured = t.captured_payload();
+                    let payload_len = declared_len.saturating_sub(t.header_len()) as u32;
+                    Transport::Tcp(TcpSegment {
+                        src_port: t.src_port(),
+                        dst_port: t.dst_port(),
+                        seq: Some(t.seq()),
+                        ack: flags.ack().then(|| t.ack_number()),
+                        flags,
+                        window: t.window(),
+                        options: t.options(),
+                        payload_len,
+                        payload_digest: payload_digest(captured),
+                    })
+                }
+                None => return Err(Skip::Malformed("TCP header cut before its flags")),
+            },
+            IPPROTO_UDP => match UdpView::new_checked(payload) {
+                Some(u) => {
+                    let payload_len = u
+                        .length()
+                        .map(|l| (l as u32).saturating_sub(8))
+                        .unwrap_or_else(|| declared_len.saturating_sub(8) as u32);
+                    Transport::Udp(UdpDatagram {
+                        src_port: u.src_port(),
+                        dst_port: u.dst_port(),
+                        payload_len,
+                        payload_digest: payload_digest(u.captured_payload()),
+                    })
+                }
+                None => return Err(Skip::Malformed("UDP header cut before its ports")),
+            },
+            IPPROTO_ICMP | IPPROTO_ICMPV6 => match IcmpView::new_checked(payload) {
+                Some(i) => Transport::Icmp(icmp(proto == IPPROTO_ICMPV6, &i)),
+                None => return Err(Skip::Malformed("ICMP header")),
+            },
+            other => Transport::Other { protocol: other },
+        }
+    };
+    Ok(Packet {
+        meta,
+        src,
+        dst,
+        ip,
+        transport,
+        truncated,
+    })
+}
+
+fn icmp<T: AsRef<[u8]>>(v6: bool, i: &IcmpView<T>) -> IcmpMessage {
+    let (t, c) = (i.icmp_type(), i.code());
+    let kind = match (v6, t) {
+        (false, 3) if c == 4 => IcmpKind::PacketTooBig,
+        (false, 3) | (true, 1) => IcmpKind::Unreachable { code: c },
+        (false, 11) | (true, 3) => IcmpKind::TimeExceeded { code: c },
+        (true, 2) => IcmpKind::PacketTooBig,
+        (false, 8) | (true, 128) => IcmpKind::EchoRequest,
+        (false, 0) | (true, 129) => IcmpKind::EchoReply,
+        _ => IcmpKind::Other {
+            icmp_type: t,
+            code: c,
+        },
+    };
+    let quoted = if kind.is_error() {
+        quoted_header(v6, i.body())
+    } else {
+        None
+    };
+    IcmpMessage { v6, kind, quoted }
+}
+
+/// Reads the offending packet's addresses, ports and sequence number out of
+/// an ICMP error's quote, however little of it there is.
+fn quoted_header(v6: bool, q: &[u8]) -> Option<QuotedHeader> {
+    let (src, dst, proto, rest) = if !v6 {
+        let h = etherparse::Ipv4HeaderSlice::from_slice(q).ok()?;
+        let hl = h.slice().len();
+        (
+            Host::V4(Ipv4Addr::from(h.source())),
+            Host::V4(Ipv4Addr::from(h.destination())),
+            h.protocol().0,
+            &q[hl..],
+        )
+    } else {
+        let h = etherparse::Ipv6HeaderSlice::from_slice(q).ok()?;
+        (
+            Host::V6(Ipv6Addr::from(h.source())),
+            Host::V6(Ipv6Addr::from(h.destination())),
+            h.next_header().0,
+            &q[40..],
+        )
+    };
+    let port = |r: std::ops::Range<usize>| rest.get(r).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let has_ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+    Some(QuotedHeader {
+        src: Some(src),
+        dst,
+        protocol: proto,
+        src_port: if has_ports { port(0..2) } else { None },
+        dst_port: if has_ports { port(2..4) } else { None },
+        seq: if proto == IPPROTO_TCP {
+            rest.get(4..8)
+                .map(|b| SeqNumber(u32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+        } else {
+            None
+        },
+    })
+}

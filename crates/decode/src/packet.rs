@@ -1,0 +1,232 @@
+use crate::{Host, SeqNumber, Timestamp};
+
+/// Where a packet came from inside its capture file.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameMeta {
+    pub ts: Timestamp,
+    /// 1-based record number in the file (or line number for text input),
+    /// as Wireshark's "No." column and tcpdump `-#` count.
+    pub number: u64,
+    /// Interface index inside the file (pcapng), 0 otherwise.
+    pub interface: u32,
+}
+
+/// One decoded IP packet, owned and small: the unit every later stage sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    pub meta: FrameMeta,
+    pub src: Host,
+    pub dst: Host,
+    pub ip: IpInfo,
+    pub transport: Transport,
+    /// True when the capture holds fewer bytes than the packet had
+    /// (snaplen, `[|tcp]`): fields past the cut are unknown, not zero.
+    pub truncated: bool,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct IpInfo {
+    /// IPv4 identification (IPv6 has none unless fragmented).
+    pub id: Option<u16>,
+    pub ttl: Option<u8>,
+    pub dont_fragment: bool,
+    /// A fragment other than a whole datagram: transport fields are only in
+    /// the first fragment.
+    pub fragment: bool,
+    /// Length of the IP packet on the wire, when known.
+    pub total_len: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Tcp(TcpSegment),
+    Udp(UdpDatagram),
+    Icmp(IcmpMessage),
+    /// Another IP protocol, or a fragment without transport header.
+    Other {
+        protocol: u8,
+    },
+}
+
+/// TCP control bits, in header order.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+    pub fn syn(self) -> bool {
+        self.has(Self::SYN)
+    }
+    pub fn ack(self) -> bool {
+        self.has(Self::ACK)
+    }
+    pub fn rst(self) -> bool {
+        self.has(Self::RST)
+    }
+    pub fn fin(self) -> bool {
+        self.has(Self::FIN)
+    }
+
+    /// tcpdump 4.x notation: `S.`, `P.`, `R`, `F.`.
+    pub fn tcpdump(self) -> String {
+        let mut s = String::new();
+        for (bit, c) in [
+            (Self::SYN, 'S'),
+            (Self::FIN, 'F'),
+            (Self::PSH, 'P'),
+            (Self::RST, 'R'),
+            (Self::URG, 'U'),
+            (Self::ECE, 'E'),
+            (Self::CWR, 'W'),
+        ] {
+            if self.has(bit) {
+                s.push(c);
+            }
+        }
+        if self.ack() {
+            s.push('.');
+        }
+        if s.is_empty() {
+            s.push_str("none");
+        }
+        s
+    }
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    /// TSval, TSecr. TSecr is unknown when the option was cut (`[|tcp]`).
+    pub timestamp: Option<(u32, Option<u32>)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpSegment {
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// Absent where a printed capture did not show it (tcpdump omits the
+    /// sequence number of empty segments without SYN/FIN/RST).
+    pub seq: Option<SeqNumber>,
+    /// Present exactly when the ACK bit is set.
+    pub ack: Option<SeqNumber>,
+    pub flags: TcpFlags,
+    pub window: Option<u16>,
+    pub options: TcpOptions,
+    /// Payload length from the IP length, also when the capture cut it.
+    pub payload_len: u32,
+    /// A digest of the captured payload bytes (0 when none were captured),
+    /// to recognise the same segment at two capture points.
+    pub payload_digest: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UdpDatagram {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload_len: u32,
+    pub payload_digest: u64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IcmpKind {
+    /// ICMPv4 type 3 / ICMPv6 type 1, with the code.
+    Unreachable {
+        code: u8,
+    },
+    /// ICMPv4 type 11 / ICMPv6 type 3.
+    TimeExceeded {
+        code: u8,
+    },
+    /// ICMPv6 type 2 / ICMPv4 type 3 code 4.
+    PacketTooBig,
+    EchoRequest,
+    EchoReply,
+    Other {
+        icmp_type: u8,
+        code: u8,
+    },
+}
+
+impl IcmpKind {
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            IcmpKind::Unreachable { .. } | IcmpKind::TimeExceeded { .. } | IcmpKind::PacketTooBig
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IcmpMessage {
+    pub v6: bool,
+    pub kind: IcmpKind,
+    /// The packet an error is about, as far as its quote carries it.
+    pub quoted: Option<QuotedHeader>,
+}
+
+impl IcmpMessage {
+    /// Human name of the error, in tcpdump's words.
+    pub fn describe(&self) -> String {
+        match (self.v6, self.kind) {
+            (false, IcmpKind::Unreachable { code: 3 })
+            | (true, IcmpKind::Unreachable { code: 4 }) => "port unreachable".into(),
+            (false, IcmpKind::Unreachable { code: 1 })
+            | (true, IcmpKind::Unreachable { code: 3 }) => "host unreachable".into(),
+            (false, IcmpKind::Unreachable { code: 0 }) => "net unreachable".into(),
+            (false, IcmpKind::Unreachable { code: 2 }) => "protocol unreachable".into(),
+            (false, IcmpKind::Unreachable { code: 13 })
+            | (true, IcmpKind::Unreachable { code: 1 }) => "administratively prohibited".into(),
+            (_, IcmpKind::Unreachable { code }) => format!("unreachable (code {code})"),
+            (_, IcmpKind::TimeExceeded { .. }) => "time exceeded".into(),
+            (_, IcmpKind::PacketTooBig) => "packet too big".into(),
+            (_, IcmpKind::EchoRequest) => "echo request".into(),
+            (_, IcmpKind::EchoReply) => "echo reply".into(),
+            (_, IcmpKind::Other { icmp_type, code }) => format!("type {icmp_type} code {code}"),
+        }
+    }
+}
+
+/// The start of the offending packet that an ICMP error quotes: RFC 792
+/// promises the IP header and 8 bytes, enough for ports and the sequence
+/// number. A printed capture may give only the destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotedHeader {
+    pub src: Option<Host>,
+    pub dst: Host,
+    pub protocol: u8,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+    pub seq: Option<SeqNumber>,
+}
+
+pub const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+/// FNV-1a over at most the first 64 bytes: enough to tell segments apart
+/// when matching across capture points, cheap in the hot path.
+pub fn payload_digest(bytes: &[u8]) -> u64 {
+    if bytes.is_empty() {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes.iter().take(64) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
