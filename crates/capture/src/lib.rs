@@ -87,12 +87,14 @@ pub enum Record<'a> {
 }
 
 type Input = Box<dyn Read + Send>;
+/// The sniffed prefix put back in front of the rest of the stream.
+type TextInput = BufReader<std::io::Chain<Cursor<Vec<u8>>, Input>>;
 
 enum Inner {
     Pcap(pcap::PcapReader<Input>),
     Pcapng(pcapng::PcapngReader<Input>),
     // Boxed: the text reader's state is several times the binary ones'.
-    Text(Box<text::TextReader<BufReader<std::io::Chain<Cursor<Vec<u8>>, Input>>>>),
+    Text(Box<text::TextReader<TextInput>>),
 }
 
 /// Reads one capture, whatever its format.
