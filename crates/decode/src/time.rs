@@ -114,6 +114,13 @@ impl TimeDelta {
     }
 }
 
+impl std::ops::Add for TimeDelta {
+    type Output = TimeDelta;
+    fn add(self, rhs: TimeDelta) -> TimeDelta {
+        TimeDelta(self.0.saturating_add(rhs.0))
+    }
+}
+
 impl std::ops::Sub for TimeDelta {
     type Output = TimeDelta;
     fn sub(self, rhs: TimeDelta) -> TimeDelta {

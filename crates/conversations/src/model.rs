@@ -1,0 +1,171 @@
+use serde::Serialize;
+use stalltrace_decode::{Endpoint, Host, SeqNumber, TcpOptions, TimeDelta, Timestamp};
+
+/// A packet as evidence: its number in its capture and its time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct PacketRef {
+    pub number: u64,
+    pub ts: Timestamp,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    pub fn other(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Both sides sent FIN.
+    Fin,
+    Rst,
+    /// Quiet for longer than the idle timeout.
+    Idle,
+    /// Still open when the capture ended.
+    EndOfCapture,
+    /// Closed early to stay within the conversation cap.
+    Evicted,
+}
+
+/// A payload-carrying packet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Payload {
+    pub packet: PacketRef,
+    pub len: u32,
+}
+
+/// One side answered the other after a pause: `request` is the last payload
+/// of the other side before `response`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Turn {
+    pub responder: Side,
+    pub request: PacketRef,
+    pub response: PacketRef,
+}
+
+impl Turn {
+    pub fn wait(&self) -> TimeDelta {
+        self.response.ts - self.request.ts
+    }
+}
+
+/// An ICMP error about this conversation's packets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct IcmpError {
+    pub packet: PacketRef,
+    /// Who sent the error (the host itself, or a router or firewall).
+    pub from: Host,
+    pub description: String,
+    /// The side whose packet the error answers.
+    pub about: Side,
+}
+
+/// Everything a diagnosis needs about one conversation at one capture point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Conversation {
+    /// Order of first appearance at this point, from 1.
+    pub id: u64,
+    /// Index of the capture point.
+    pub point: u32,
+    pub protocol: Protocol,
+    /// The side that opened it (sent the SYN, or the first datagram).
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// True when the opening was seen, so client and server are certain.
+    pub saw_open: bool,
+    pub first: PacketRef,
+    pub last: PacketRef,
+    /// The client's SYN and its retransmissions (at most [`MAX_LISTED`]).
+    pub syns: Vec<PacketRef>,
+    pub syn_count: u32,
+    pub client_isn: Option<SeqNumber>,
+    pub server_isn: Option<SeqNumber>,
+    /// TCP options of the first SYN: part of the opener's fingerprint.
+    #[serde(skip)]
+    pub syn_options: TcpOptions,
+    pub syn_ttl: Option<u8>,
+    pub syn_acks: Vec<PacketRef>,
+    pub syn_ack_count: u32,
+    /// The client's first ACK after each SYN-ACK transmission: the first
+    /// completed the handshake at this point; a later one answers a
+    /// re-sent SYN-ACK.
+    pub handshake_acks: Vec<PacketRef>,
+    /// Indexed by [`Side::index`].
+    pub first_payload: [Option<Payload>; 2],
+    pub last_payload: [Option<Payload>; 2],
+    pub packets: [u64; 2],
+    pub payload_bytes: [u64; 2],
+    pub retransmissions: [u32; 2],
+    /// The longest pauses before a side answered, longest first.
+    pub longest_turns: Vec<Turn>,
+    pub rst: Option<(Side, PacketRef)>,
+    pub fins: [Option<PacketRef>; 2],
+    pub icmp_errors: Vec<IcmpError>,
+    pub end: EndReason,
+}
+
+/// Lists of evidence packets keep this many; counts go on.
+pub const MAX_LISTED: usize = 16;
+/// Turns kept per conversation.
+pub const MAX_TURNS: usize = 4;
+
+impl Conversation {
+    pub fn endpoint(&self, side: Side) -> &Endpoint {
+        match side {
+            Side::Client => &self.client,
+            Side::Server => &self.server,
+        }
+    }
+
+    /// When the opener could first send data: its handshake ACK, or the
+    /// SYN-ACK if that ACK was not seen.
+    pub fn established(&self) -> Option<PacketRef> {
+        self.handshake_ack()
+            .or_else(|| self.syn_acks.first().copied())
+    }
+
+    pub fn handshake_ack(&self) -> Option<PacketRef> {
+        self.handshake_acks.first().copied()
+    }
+
+    /// The responder never answered the opening at this point.
+    pub fn unanswered(&self) -> bool {
+        match self.protocol {
+            Protocol::Tcp => {
+                self.syn_count > 0
+                    && self.syn_ack_count == 0
+                    && self.packets[Side::Server.index()] == 0
+            }
+            Protocol::Udp => self.packets[Side::Server.index()] == 0,
+        }
+    }
+
+    /// Who refused the opening with a RST, and when.
+    pub fn refused(&self) -> Option<PacketRef> {
+        match self.rst {
+            Some((Side::Server, r)) if self.syn_ack_count == 0 => Some(r),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,589 @@
+use std::collections::{HashMap, VecDeque};
+
+use stalltrace_decode::{
+    Endpoint, Host, IcmpMessage, Packet, SeqNumber, TimeDelta, Timestamp, Transport, IPPROTO_TCP,
+    IPPROTO_UDP,
+};
+
+use crate::model::*;
+
+/// Tunables of the tracker; the defaults suit incident captures.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    /// A conversation quiet this long is finished. Long enough for the
+    /// slowest SYN back-off gap seen in the field (Linux 2.4: 96 s).
+    pub idle_timeout: TimeDelta,
+    /// After RST or both FINs, stragglers are still attributed this long.
+    pub closed_linger: TimeDelta,
+    /// At most this many live conversations; past it the longest idle is
+    /// finished early (and counted).
+    pub max_live: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            idle_timeout: TimeDelta::from_secs(300),
+            closed_linger: TimeDelta::from_secs(5),
+            max_live: 1_000_000,
+        }
+    }
+}
+
+/// Counts of what the tracker saw but could not place.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct TrackerStats {
+    pub packets: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmp: u64,
+    pub other_ip: u64,
+    pub conversations: u64,
+    /// ICMP errors about no conversation seen here.
+    pub icmp_unmatched: u64,
+    /// Conversations finished early to respect `max_live`.
+    pub evicted: u64,
+    /// Packets whose time was before the previous packet's.
+    pub time_went_back: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    proto: u8,
+    lo: Endpoint,
+    hi: Endpoint,
+}
+
+impl Key {
+    fn new(proto: u8, a: &Endpoint, b: &Endpoint) -> Key {
+        if a <= b {
+            Key {
+                proto,
+                lo: a.clone(),
+                hi: b.clone(),
+            }
+        } else {
+            Key {
+                proto,
+                lo: b.clone(),
+                hi: a.clone(),
+            }
+        }
+    }
+}
+
+struct Live {
+    conv: Conversation,
+    generation: u64,
+    /// Highest sequence end sent, per side, to spot retransmissions.
+    next_seq: [Option<SeqNumber>; 2],
+    last_payload_side: Option<Side>,
+    closed: bool,
+    /// A SYN-ACK was seen and the client has not acknowledged it yet.
+    syn_ack_pending: bool,
+}
+
+/// Rebuilds conversations from one capture point's packets, in order.
+///
+/// ```
+/// use stalltrace_conversations::{Tracker, TrackerConfig};
+/// let mut t = Tracker::new(0, TrackerConfig::default());
+/// // feed packets with t.observe(&packet) ... then:
+/// let all = t.finish();
+/// assert!(all.is_empty());
+/// ```
+pub struct Tracker {
+    point: u32,
+    cfg: TrackerConfig,
+    live: HashMap<Key, Live>,
+    idle_queue: VecDeque<(Timestamp, Key, u64)>,
+    closed_queue: VecDeque<(Timestamp, Key, u64)>,
+    next_generation: u64,
+    next_id: u64,
+    now: Timestamp,
+    finished: Vec<Conversation>,
+    stats: TrackerStats,
+}
+
+/// Service ports below which a port is taken for the server's when the
+/// opening was not seen.
+const WELL_KNOWN: u16 = 1024;
+
+impl Tracker {
+    pub fn new(point: u32, cfg: TrackerConfig) -> Self {
+        Tracker {
+            point,
+            cfg,
+            live: HashMap::new(),
+            idle_queue: VecDeque::new(),
+            closed_queue: VecDeque::new(),
+            next_generation: 0,
+            next_id: 0,
+            now: Timestamp::ZERO,
+            finished: Vec::new(),
+            stats: TrackerStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &TrackerStats {
+        &self.stats
+    }
+
+    pub fn live(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Finished conversations since the last call.
+    pub fn take_finished(&mut self) -> Vec<Conversation> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Ends the capture: every live conversation is finished.
+    pub fn finish(mut self) -> Vec<Conversation> {
+        let mut rest: Vec<Live> = self.live.drain().map(|(_, l)| l).collect();
+        rest.sort_by_key(|l| l.conv.id);
+        for mut l in rest {
+            if !l.closed {
+                l.conv.end = EndReason::EndOfCapture;
+            }
+            self.finished.push(l.conv);
+        }
+        self.finished
+    }
+
+    pub fn observe(&mut self, p: &Packet) {
+        self.stats.packets += 1;
+        let ts = p.meta.ts;
+        if ts < self.now {
+            self.stats.time_went_back += 1;
+        } else {
+            self.now = ts;
+            self.expire();
+        }
+        match &p.transport {
+            Transport::Tcp(_) => {
+                self.stats.tcp += 1;
+                self.tcp(p);
+            }
+            Transport::Udp(_) => {
+                self.stats.udp += 1;
+                self.udp(p);
+            }
+            Transport::Icmp(i) => {
+                self.stats.icmp += 1;
+                if i.kind.is_error() {
+                    self.icmp_error(p, i);
+                }
+            }
+            Transport::Other { .. } => self.stats.other_ip += 1,
+        }
+    }
+
+    fn expire(&mut self) {
+        let now = self.now;
+        for closed in [false, true] {
+            loop {
+                let q = if closed {
+                    &mut self.closed_queue
+                } else {
+                    &mut self.idle_queue
+                };
+                let Some((deadline, _, _)) = q.front() else {
+                    break;
+                };
+                if *deadline > now {
+                    break;
+                }
+                let (_, key, generation) = q.pop_front().expect("front exists");
+                let Some(l) = self.live.get(&key) else {
+                    continue;
+                };
+                if l.generation != generation {
+                    continue;
+                }
+                let timeout = if l.closed {
+                    self.cfg.closed_linger
+                } else {
+                    self.cfg.idle_timeout
+                };
+                let due = l.conv.last.ts.saturating_add(timeout);
+                if closed && !l.closed {
+                    continue;
+                }
+                if due > now {
+                    // Seen since it was queued: queue it again at its real deadline.
+                    let q = if closed {
+                        &mut self.closed_queue
+                    } else {
+                        &mut self.idle_queue
+                    };
+                    q.push_back((due, key, generation));
+                    continue;
+                }
+                let mut l = self.live.remove(&key).expect("present");
+                if !l.closed {
+                    l.conv.end = EndReason::Idle;
+                }
+                self.finished.push(l.conv);
+            }
+        }
+    }
+
+    fn make_room(&mut self) {
+        if self.live.len() < self.cfg.max_live {
+            return;
+        }
+        // The idle queue's front is the conversation quiet the longest.
+        while let Some((_, key, generation)) = self.idle_queue.pop_front() {
+            if self
+                .live
+                .get(&key)
+                .is_some_and(|l| l.generation == generation)
+            {
+                let mut l = self.live.remove(&key).expect("present");
+                l.conv.end = EndReason::Evicted;
+                self.stats.evicted += 1;
+                self.finished.push(l.conv);
+                return;
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        key: Key,
+        protocol: Protocol,
+        client: Endpoint,
+        server: Endpoint,
+        p: &Packet,
+    ) -> &mut Live {
+        self.make_room();
+        self.next_id += 1;
+        self.next_generation += 1;
+        self.stats.conversations += 1;
+        let at = PacketRef {
+            number: p.meta.number,
+            ts: p.meta.ts,
+        };
+        let conv = Conversation {
+            id: self.next_id,
+            point: self.point,
+            protocol,
+            client,
+            server,
+            saw_open: false,
+            first: at,
+            last: at,
+            syns: Vec::new(),
+            syn_count: 0,
+            client_isn: None,
+            server_isn: None,
+            syn_options: Default::default(),
+            syn_ttl: None,
+            syn_acks: Vec::new(),
+            syn_ack_count: 0,
+            handshake_acks: Vec::new(),
+            first_payload: [None; 2],
+            last_payload: [None; 2],
+            packets: [0; 2],
+            payload_bytes: [0; 2],
+            retransmissions: [0; 2],
+            longest_turns: Vec::new(),
+            rst: None,
+            fins: [None; 2],
+            icmp_errors: Vec::new(),
+            end: EndReason::EndOfCapture,
+        };
+        self.idle_queue.push_back((
+            p.meta.ts.saturating_add(self.cfg.idle_timeout),
+            key.clone(),
+            self.next_generation,
+        ));
+        self.live.entry(key).or_insert(Live {
+            conv,
+            generation: self.next_generation,
+            next_seq: [None; 2],
+            last_payload_side: None,
+            closed: false,
+            syn_ack_pending: false,
+        })
+    }
+
+    fn close(&mut self, key: &Key) {
+        if let Some(l) = self.live.get_mut(key) {
+            if !l.closed {
+                l.closed = true;
+                self.closed_queue.push_back((
+                    self.now.saturating_add(self.cfg.closed_linger),
+                    key.clone(),
+                    l.generation,
+                ));
+            }
+        }
+    }
+
+    fn tcp(&mut self, p: &Packet) {
+        let Transport::Tcp(t) = &p.transport else {
+            return;
+        };
+        let src = Endpoint::new(p.src.clone(), t.src_port);
+        let dst = Endpoint::new(p.dst.clone(), t.dst_port);
+        let key = Key::new(IPPROTO_TCP, &src, &dst);
+        let is_syn = t.flags.syn() && !t.flags.ack();
+        let is_syn_ack = t.flags.syn() && t.flags.ack();
+
+        // A new SYN on a finished conversation, or with another ISN, opens a
+        // new one (port reuse).
+        if is_syn {
+            let reuse = self.live.get(&key).is_some_and(|l| {
+                l.closed
+                    || l.conv.client != src
+                    || (l.conv.client_isn.is_some()
+                        && t.seq.is_some()
+                        && l.conv.client_isn != t.seq)
+            });
+            if reuse {
+                if let Some(l) = self.live.remove(&key) {
+                    self.finished.push(l.conv);
+                }
+            }
+        }
+        if !self.live.contains_key(&key) {
+            let (client, server) = if is_syn {
+                (src.clone(), dst.clone())
+            } else if is_syn_ack {
+                (dst.clone(), src.clone())
+            } else {
+                guess_roles(&src, &dst)
+            };
+            self.start(key.clone(), Protocol::Tcp, client, server, p);
+        }
+        let at = PacketRef {
+            number: p.meta.number,
+            ts: p.meta.ts,
+        };
+        let l = self.live.get_mut(&key).expect("just inserted");
+        let side = if l.conv.client == src {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let s = side.index();
+        let c = &mut l.conv;
+        c.last = at;
+        c.packets[s] += 1;
+
+        if is_syn && side == Side::Client {
+            if c.syn_count == 0 {
+                c.saw_open = true;
+                c.client_isn = t.seq;
+                c.syn_options = t.options;
+                c.syn_ttl = p.ip.ttl;
+            }
+            c.syn_count += 1;
+            if c.syns.len() < MAX_LISTED {
+                c.syns.push(at);
+            }
+        } else if is_syn_ack && side == Side::Server {
+            if c.syn_ack_count == 0 {
+                c.server_isn = t.seq;
+                c.saw_open |= c.syn_count > 0;
+            }
+            c.syn_ack_count += 1;
+            if c.syn_acks.len() < MAX_LISTED {
+                c.syn_acks.push(at);
+            }
+            l.syn_ack_pending = true;
+        } else if side == Side::Client && t.flags.ack() && !t.flags.syn() && l.syn_ack_pending {
+            l.syn_ack_pending = false;
+            if c.handshake_acks.len() < MAX_LISTED {
+                c.handshake_acks.push(at);
+            }
+        }
+
+        if t.payload_len > 0 {
+            let len = t.payload_len;
+            let retransmitted = match (t.seq, l.next_seq[s]) {
+                (Some(seq), Some(next)) => seq.wrapping_add(len) <= next,
+                _ => false,
+            };
+            if let Some(seq) = t.seq {
+                let end = seq.wrapping_add(len);
+                if l.next_seq[s].is_none_or(|n| end > n) {
+                    l.next_seq[s] = Some(end);
+                }
+            }
+            let c = &mut l.conv;
+            if retransmitted {
+                c.retransmissions[s] += 1;
+            } else {
+                c.payload_bytes[s] += len as u64;
+                let payload = Payload { packet: at, len };
+                if c.first_payload[s].is_none() {
+                    c.first_payload[s] = Some(payload);
+                }
+                if l.last_payload_side == Some(side.other()) {
+                    if let Some(req) = c.last_payload[side.other().index()] {
+                        push_turn(
+                            &mut c.longest_turns,
+                            Turn {
+                                responder: side,
+                                request: req.packet,
+                                response: at,
+                            },
+                        );
+                    }
+                }
+                c.last_payload[s] = Some(payload);
+                l.last_payload_side = Some(side);
+            }
+        }
+        let c = &mut l.conv;
+        if t.flags.fin() && c.fins[s].is_none() {
+            c.fins[s] = Some(at);
+        }
+        let mut now_closed = false;
+        if t.flags.rst() && c.rst.is_none() {
+            c.rst = Some((side, at));
+            c.end = EndReason::Rst;
+            now_closed = true;
+        } else if c.fins[0].is_some() && c.fins[1].is_some() && c.rst.is_none() {
+            c.end = EndReason::Fin;
+            now_closed = true;
+        }
+        if now_closed {
+            self.close(&key);
+        }
+    }
+
+    fn udp(&mut self, p: &Packet) {
+        let Transport::Udp(u) = &p.transport else {
+            return;
+        };
+        let src = Endpoint::new(p.src.clone(), u.src_port);
+        let dst = Endpoint::new(p.dst.clone(), u.dst_port);
+        let key = Key::new(IPPROTO_UDP, &src, &dst);
+        if !self.live.contains_key(&key) {
+            let (client, server) = guess_roles(&src, &dst);
+            let l = self.start(key.clone(), Protocol::Udp, client, server, p);
+            l.conv.saw_open = l.conv.client == src;
+        }
+        let at = PacketRef {
+            number: p.meta.number,
+            ts: p.meta.ts,
+        };
+        let l = self.live.get_mut(&key).expect("just inserted");
+        let side = if l.conv.client == src {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let s = side.index();
+        let c = &mut l.conv;
+        c.last = at;
+        c.packets[s] += 1;
+        c.payload_bytes[s] += u.payload_len as u64;
+        let payload = Payload {
+            packet: at,
+            len: u.payload_len,
+        };
+        if c.first_payload[s].is_none() {
+            c.first_payload[s] = Some(payload);
+        }
+        if l.last_payload_side == Some(side.other()) {
+            if let Some(req) = c.last_payload[side.other().index()] {
+                push_turn(
+                    &mut c.longest_turns,
+                    Turn {
+                        responder: side,
+                        request: req.packet,
+                        response: at,
+                    },
+                );
+            }
+        }
+        c.last_payload[s] = Some(payload);
+        l.last_payload_side = Some(side);
+    }
+
+    fn icmp_error(&mut self, p: &Packet, i: &IcmpMessage) {
+        let Some(q) = &i.quoted else {
+            self.stats.icmp_unmatched += 1;
+            return;
+        };
+        let proto = q.protocol;
+        // The error travels back to the original sender, so a quote without
+        // a source (printed captures) takes it from the ICMP's destination.
+        let q_src_host = q.src.clone().unwrap_or_else(|| p.dst.clone());
+        let key = match (q.src_port, q.dst_port) {
+            (Some(sp), Some(dp)) => {
+                let k = Key::new(
+                    proto,
+                    &Endpoint::new(q_src_host.clone(), sp),
+                    &Endpoint::new(q.dst.clone(), dp),
+                );
+                self.live.contains_key(&k).then_some(k)
+            }
+            (None, Some(dp)) => {
+                self.find_by_destination(proto, &q_src_host, &Endpoint::new(q.dst.clone(), dp))
+            }
+            _ => None,
+        };
+        let Some(key) = key else {
+            self.stats.icmp_unmatched += 1;
+            return;
+        };
+        let at = PacketRef {
+            number: p.meta.number,
+            ts: p.meta.ts,
+        };
+        let l = self.live.get_mut(&key).expect("found");
+        let about = if l.conv.client.host == q_src_host {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        l.conv.last = at;
+        if l.conv.icmp_errors.len() < MAX_LISTED {
+            l.conv.icmp_errors.push(IcmpError {
+                packet: at,
+                from: p.src.clone(),
+                description: i.describe(),
+                about,
+            });
+        }
+    }
+
+    /// The most recent live conversation from `src_host` to `dst`.
+    fn find_by_destination(&self, proto: u8, src_host: &Host, dst: &Endpoint) -> Option<Key> {
+        self.live
+            .iter()
+            .filter(|(k, l)| {
+                k.proto == proto
+                    && ((l.conv.client.host == *src_host && l.conv.server == *dst)
+                        || (l.conv.server.host == *src_host && l.conv.client == *dst))
+            })
+            .max_by_key(|(_, l)| l.conv.last.ts)
+            .map(|(k, _)| k.clone())
+    }
+}
+
+/// Without the opening, the side on a well-known port is the server.
+fn guess_roles(src: &Endpoint, dst: &Endpoint) -> (Endpoint, Endpoint) {
+    if src.port < WELL_KNOWN && dst.port >= WELL_KNOWN {
+        (dst.clone(), src.clone())
+    } else {
+        (src.clone(), dst.clone())
+    }
+}
+
+fn push_turn(turns: &mut Vec<Turn>, t: Turn) {
+    if turns.len() < MAX_TURNS {
+        turns.push(t);
+    } else if let Some(min) = turns.iter_mut().min_by_key(|x| x.wait()) {
+        if t.wait() > min.wait() {
+            *min = t;
+        }
+    }
+    turns.sort_by_key(|x| std::cmp::Reverse(x.wait()));
+}
