@@ -617,7 +617,7 @@ impl Diagnoser {
             format!("server {service} greeting ({} bytes)", w.end_len),
         ));
         let summary = format!(
-            "During the {service} connection from {} the server made {}, {}; it cost little: the {} came {} after the handshake.",
+            "During the {service} connection from {} the server made {}, {}; the {} came {} after the handshake.",
             c.client,
             self.callback_phrase(&cb),
             Self::fate_phrase(&cb),

@@ -1,0 +1,37 @@
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use stalltrace::analyze::{analyze, AnalyzeOptions, Analysis, InputSpec};
+use stalltrace_diagnosis::{Finding, FindingId};
+
+pub fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)
+}
+
+pub fn run(paths: &[PathBuf]) -> Analysis {
+    let opts = AnalyzeOptions {
+        inputs: paths.iter().map(|p| InputSpec { path: p.clone(), name: None }).collect(),
+        ..Default::default()
+    };
+    analyze(&opts)
+}
+
+pub fn find(a: &Analysis, id: FindingId) -> Vec<&Finding> {
+    a.report.findings.iter().filter(|f| f.id == id).collect()
+}
+
+pub fn one(a: &Analysis, id: FindingId) -> &Finding {
+    let v = find(a, id);
+    assert_eq!(v.len(), 1, "expected one {id:?}, got {:#?}", a.report.findings);
+    v[0]
+}
+
+/// Seconds rounded to a tenth, as the report prints them.
+pub fn tenths(d: stalltrace_decode::TimeDelta) -> f64 {
+    (d.secs_f64() * 10.0).round() / 10.0
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_stalltrace")
+}

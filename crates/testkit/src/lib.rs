@@ -1,0 +1,212 @@
+//! # stalltrace-testkit
+//!
+//! Helpers for stalltrace's tests and benchmarks (not published):
+//! [`frames_from_packets`] encodes decoded packets back into Ethernet
+//! frames with etherparse, so a printed capture can be written as pcap or
+//! pcapng holding the same packets; [`sessions`] generates long captures of
+//! short conversations for memory and speed checks.
+//!
+//! ```
+//! use stalltrace_testkit::{sessions, write_pcap};
+//! let frames = sessions(3, 7);
+//! let mut buf = Vec::new();
+//! write_pcap(&mut buf, &frames).unwrap();
+//! assert!(buf.len() > 24);
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+
+use etherparse::{PacketBuilder, TcpOptionElement};
+use stalltrace_capture::write::{PcapWriter, PcapngWriter};
+use stalltrace_capture::{CaptureReader, Record};
+use stalltrace_decode::{Host, LinkType, Packet, Timestamp, Transport};
+
+/// A frame ready to write: time, bytes, length on the wire.
+pub struct Frame {
+    pub ts: Timestamp,
+    pub data: Vec<u8>,
+}
+
+const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+
+/// Addresses for names and masked hosts, taken from the documentation
+/// range 198.51.100.0/24 in order of appearance.
+#[derive(Default)]
+pub struct HostMap {
+    map: HashMap<Host, Ipv4Addr>,
+}
+
+impl HostMap {
+    pub fn v4(&mut self, h: &Host) -> Ipv4Addr {
+        match h {
+            Host::V4(a) => *a,
+            other => {
+                let n = self.map.len() as u8;
+                *self.map.entry(other.clone()).or_insert(Ipv4Addr::new(198, 51, 100, 25 + n))
+            }
+        }
+    }
+
+    /// The address each name was given, to translate reports back.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.map.iter().map(|(h, a)| (h.to_string(), a.to_string())).collect()
+    }
+}
+
+/// Encodes IPv4 TCP/UDP packets as Ethernet frames. Sequence numbers a
+/// printed capture left out (empty ACKs) are taken as the sender's next.
+pub fn frames_from_packets(packets: &[Packet], hosts: &mut HostMap) -> Vec<Frame> {
+    let mut next_seq: HashMap<(Host, u16), u32> = HashMap::new();
+    let mut out = Vec::new();
+    for p in packets {
+        let src = hosts.v4(&p.src);
+        let dst = hosts.v4(&p.dst);
+        let ttl = p.ip.ttl.unwrap_or(64);
+        let base = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4(src.octets(), dst.octets(), ttl);
+        let mut data = Vec::new();
+        match &p.transport {
+            Transport::Tcp(t) => {
+                let key = (p.src.clone(), t.src_port);
+                let seq = t.seq.map(|s| s.0).or_else(|| next_seq.get(&key).copied()).unwrap_or(0);
+                let mut b = base.tcp(t.src_port, t.dst_port, seq, t.window.unwrap_or(65535));
+                if t.flags.syn() {
+                    b = b.syn();
+                }
+                if t.flags.fin() {
+                    b = b.fin();
+                }
+                if t.flags.rst() {
+                    b = b.rst();
+                }
+                if t.flags.has(stalltrace_decode::TcpFlags::PSH) {
+                    b = b.psh();
+                }
+                if let Some(a) = t.ack {
+                    b = b.ack(a.0);
+                }
+                let mut opts = Vec::new();
+                if let Some(m) = t.options.mss {
+                    opts.push(TcpOptionElement::MaximumSegmentSize(m));
+                }
+                if t.options.sack_permitted {
+                    opts.push(TcpOptionElement::SelectiveAcknowledgementPermitted);
+                }
+                if let Some((v, e)) = t.options.timestamp {
+                    opts.push(TcpOptionElement::Timestamp(v, e.unwrap_or(0)));
+                }
+                if let Some(w) = t.options.window_scale {
+                    opts.push(TcpOptionElement::WindowScale(w));
+                }
+                if !opts.is_empty() {
+                    b = b.options(&opts).expect("options fit");
+                }
+                let payload = vec![b'x'; t.payload_len as usize];
+                b.write(&mut data, &payload).expect("frame encodes");
+                let consumed = t.payload_len + u32::from(t.flags.syn() || t.flags.fin());
+                next_seq.insert(key, seq.wrapping_add(consumed));
+            }
+            Transport::Udp(u) => {
+                let payload = vec![0u8; u.payload_len as usize];
+                base.udp(u.src_port, u.dst_port).write(&mut data, &payload).expect("frame encodes");
+            }
+            _ => continue,
+        }
+        out.push(Frame { ts: p.meta.ts, data });
+    }
+    out
+}
+
+/// Reads a printed capture into packets.
+pub fn packets_from_text(text: &str) -> Vec<Packet> {
+    let mut r = CaptureReader::from_reader("text", Box::new(io::Cursor::new(text.as_bytes().to_vec())))
+        .expect("readable text");
+    let mut out = Vec::new();
+    while let Some(rec) = r.next().expect("reads") {
+        if let Record::Packet(p) = rec {
+            out.push(p);
+        }
+    }
+    out
+}
+
+pub fn write_pcap<W: Write>(out: W, frames: &[Frame]) -> io::Result<()> {
+    let mut w = PcapWriter::new(out, LinkType::ETHERNET, 262_144)?;
+    for f in frames {
+        w.write(f.ts, &f.data, f.data.len() as u32)?;
+    }
+    Ok(())
+}
+
+pub fn write_pcapng<W: Write>(out: W, interface: &str, frames: &[Frame]) -> io::Result<()> {
+    let mut w = PcapngWriter::new(out, "stalltrace-testkit")?;
+    let i = w.add_interface(interface, LinkType::ETHERNET, 262_144)?;
+    for f in frames {
+        w.write(i, f.ts, &f.data, f.data.len() as u32)?;
+    }
+    w.flush()
+}
+
+/// `n` complete POP3-like sessions, each on its own client port: SYN, SYN-ACK, ACK, greeting, QUIT, FINs. The
+/// same `seed` gives the same capture.
+pub fn sessions(n: u32, seed: u64) -> Vec<Frame> {
+    let mut out = Vec::with_capacity(n as usize * 9);
+    sessions_into(n, seed, |f| out.push(f));
+    out
+}
+
+/// As [`sessions`], handing each frame to `sink` instead of collecting them.
+pub fn sessions_into(n: u32, seed: u64, mut sink: impl FnMut(Frame)) {
+    let server = [198, 51, 100, 25];
+    let mut rng = seed | 1;
+    let mut step = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let t0: i64 = 1_700_000_000_000_000_000;
+    for i in 0..n {
+        let client = [192, 0, 2, 1 + (i % 200) as u8];
+        let port = 20_000 + (i % 40_000) as u16;
+        let isn_c = step() as u32;
+        let isn_s = step() as u32;
+        // One after another, 40 ms apart, so frames come in time order.
+        let start = t0 + i as i64 * 40_000_000;
+        let at = |ms: i64| Timestamp::from_nanos(start + ms * 1_000_000);
+        let tcp = |c2s: bool, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]| -> Vec<u8> {
+            let (s, d, sp, dp) = if c2s { (client, server, port, 110) } else { (server, client, 110, port) };
+            let mut b = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4(s, d, 64).tcp(sp, dp, seq, 64_240);
+            for c in flags.chars() {
+                b = match c {
+                    'S' => b.syn(),
+                    'F' => b.fin(),
+                    'P' => b.psh(),
+                    _ => b,
+                };
+            }
+            if let Some(a) = ack {
+                b = b.ack(a);
+            }
+            let mut v = Vec::new();
+            b.write(&mut v, payload).expect("encodes");
+            v
+        };
+        let greet = b"+OK POP3 ready\r\n";
+        let quit = b"QUIT\r\n";
+        let c = isn_c.wrapping_add(1);
+        let s = isn_s.wrapping_add(1);
+        let g = greet.len() as u32;
+        let q = quit.len() as u32;
+        sink(Frame { ts: at(0), data: tcp(true, isn_c, None, "S", &[]) });
+        sink(Frame { ts: at(1), data: tcp(false, isn_s, Some(c), "S", &[]) });
+        sink(Frame { ts: at(2), data: tcp(true, c, Some(s), "", &[]) });
+        sink(Frame { ts: at(10), data: tcp(false, s, Some(c), "P", greet) });
+        sink(Frame { ts: at(20), data: tcp(true, c, Some(s + g), "P", quit) });
+        sink(Frame { ts: at(30), data: tcp(false, s + g, Some(c + q), "F", &[]) });
+        sink(Frame { ts: at(31), data: tcp(true, c + q, Some(s + g + 1), "F", &[]) });
+        sink(Frame { ts: at(32), data: tcp(false, s + g + 1, Some(c + q + 1), "", &[]) });
+    }
+}
