@@ -1,0 +1,199 @@
+//! The command line on good and bad input: messages, exit codes, formats.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use stalltrace_testkit::{frames_from_packets, packets_from_text, write_pcap, write_pcapng, HostMap};
+
+fn stalltrace(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn seed_pcap(dir: &std::path::Path, seed: &str) -> (std::path::PathBuf, Vec<usize>) {
+    let text = fs::read_to_string(example(&format!("{seed}.txt"))).unwrap();
+    let frames = frames_from_packets(&packets_from_text(&text), &mut HostMap::default());
+    let path = dir.join(format!("{seed}.pcap"));
+    write_pcap(fs::File::create(&path).unwrap(), &frames).unwrap();
+    (path, frames.iter().map(|f| f.data.len()).collect())
+}
+
+#[test]
+fn text_report_on_the_bundled_example() {
+    let o = stalltrace(&["analyze", example("env1-fw-eth1-outside.txt").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("CRITICAL application-wait at env1-fw-eth1-outside, cost 34.3 s"), "{out}");
+    assert!(out.contains("log_on_success -= USERID"), "{out}");
+    assert!(out.contains("#9  13:05:34.068364  ident SYN re-sent (+21.0 s)"), "{out}");
+}
+
+#[test]
+fn json_report_is_versioned_and_matches_the_committed_schema() {
+    let o = stalltrace(&["analyze", "--json", example("env1-fw-eth1-outside.txt").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["findings"][0]["id"], "application-wait");
+    assert_eq!(v["findings"][0]["severity"], "critical");
+    assert_eq!(v["findings"][0]["cause"]["kind"], "ident");
+    assert_eq!(v["findings"][0]["cause"]["fate"]["kind"], "unanswered");
+    assert_eq!(v["findings"][0]["cause"]["conversation"]["server"], "218.104.68.171:113");
+    let committed = fs::read_to_string(example("../docs/report.schema.json")).expect("docs/report.schema.json");
+    let o = stalltrace(&["schema"]);
+    assert_eq!(stdout(&o), committed, "the JSON schema changed: run `stalltrace schema > docs/report.schema.json` and bump SCHEMA_VERSION if a field changed meaning");
+}
+
+#[test]
+fn fail_on_sets_the_exit_code() {
+    let env1 = example("env1-fw-eth1-outside.txt");
+    let env3 = example("env3-fw-eth1-outside.txt");
+    assert_eq!(stalltrace(&["analyze", "--fail-on", "warning", env1.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(stalltrace(&["analyze", "--fail-on", "warning", env3.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(stalltrace(&["analyze", "--fail-on", "info", env3.to_str().unwrap()]).status.code(), Some(1));
+}
+
+#[test]
+fn stdin_and_folders_are_inputs() {
+    let mut child = Command::new(bin())
+        .args(["analyze", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = fs::read(example("env1-fw-eth1-outside.txt")).unwrap();
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("CRITICAL application-wait at stdin"), "{}", stdout(&o));
+
+    let o = stalltrace(&["analyze", example("").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("4 capture points"), "{out}");
+    assert!(out.contains("application-wait at env1-fw-eth2-inside"), "{out}");
+}
+
+#[test]
+fn empty_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("empty.pcap");
+    fs::write(&p, b"").unwrap();
+    let o = stalltrace(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(&format!("{}: the file is empty", p.display())), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn prose_is_a_clear_error_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes.txt");
+    fs::write(&p, "Dear vendor,\nthe login is slow.\nRegards\n").unwrap();
+    let o = stalltrace(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!("{}: no tcpdump packet line among its 3 lines (line 1: \"Dear vendor,\")", p.display())),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn wrong_magic_is_a_clear_error_with_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("garbage.pcap");
+    fs::write(&p, [0x00, 0x01, 0x02, 0x03, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]).unwrap();
+    let o = stalltrace(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a pcap, pcapng or tcpdump text capture: it starts with 00 01 02 03 de ad be ef at byte 0"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn missing_file_is_a_clear_error_and_the_other_inputs_still_count() {
+    let o = stalltrace(&["analyze", "/nonexistent/x.pcap", example("env1-fw-eth1-outside.txt").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/nonexistent/x.pcap: cannot open"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("application-wait"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_cut_pcap_is_analysed_up_to_the_cut_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, lens) = seed_pcap(dir.path(), "env1-fw-eth1-outside");
+    let full = fs::read(&p).unwrap();
+    // Cut the last record (the client's final ACK) in the middle.
+    fs::write(&p, &full[..full.len() - 20]).unwrap();
+    let record_11_at: usize = 24 + lens[..10].iter().map(|l| 16 + l).sum::<usize>();
+    let o = stalltrace(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{}: byte {record_11_at}: the file ends inside record 11", p.display())),
+        "{err}"
+    );
+    assert!(err.contains("the 10 complete records before it were analysed"), "{err}");
+    assert!(stdout(&o).contains("CRITICAL application-wait"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_lying_record_length_stops_reading_there_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, lens) = seed_pcap(dir.path(), "env1-fw-eth1-outside");
+    let mut bytes = fs::read(&p).unwrap();
+    let at: usize = 24 + lens[..10].iter().map(|l| 16 + l).sum::<usize>();
+    bytes[at + 8..at + 12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    fs::write(&p, &bytes).unwrap();
+    let o = stalltrace(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("byte {at}: record 11 claims 4294967280 captured bytes")), "{err}");
+    assert!(stdout(&o).contains("CRITICAL application-wait"));
+}
+
+#[test]
+fn a_pcapng_block_length_lie_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(example("env3-fw-eth1-outside.txt")).unwrap();
+    let frames = frames_from_packets(&packets_from_text(&text), &mut HostMap::default());
+    let p = dir.path().join("lie.pcapng");
+    let mut buf = Vec::new();
+    write_pcapng(&mut buf, "eth1", &frames).unwrap();
+    // The first block after SHB and IDB is the first packet; break its length.
+    let shb = u32::from_le_bytes(buf[4..8].try_into().unwrap()) as usize;
+    let idb = u32::from_le_bytes(buf[shb + 4..shb + 8].try_into().unwrap()) as usize;
+    let first = shb + idb;
+    let epb = u32::from_le_bytes(buf[first + 4..first + 8].try_into().unwrap()) as usize;
+    let second = first + epb;
+    buf[second + 4..second + 8].copy_from_slice(&13u32.to_le_bytes());
+    fs::write(&p, &buf).unwrap();
+    let o = stalltrace(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("byte {second}: block of type 0x00000006 claims a length of 13 bytes")), "{err}");
+    assert!(err.contains("the 1 packets before it were analysed"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_has_examples() {
+    assert_eq!(stalltrace(&["analyze", "--threshold", "soon", "x"]).status.code(), Some(2));
+    let o = stalltrace(&["analyze", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Examples:"));
+}
