@@ -674,8 +674,7 @@ impl Diagnoser {
             .syn_acks
             .iter()
             .skip(1)
-            .filter(|s| s.ts > w.start.ts && s.ts < w.end.ts)
-            .next_back()
+            .rfind(|s| s.ts > w.start.ts && s.ts < w.end.ts)
             .and_then(|s| {
                 c.handshake_acks
                     .iter()

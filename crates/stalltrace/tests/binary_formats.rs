@@ -7,7 +7,9 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use stalltrace_testkit::{frames_from_packets, packets_from_text, write_pcap, write_pcapng, HostMap};
+use stalltrace_testkit::{
+    frames_from_packets, packets_from_text, write_pcap, write_pcapng, HostMap,
+};
 
 fn findings_json(a: &stalltrace::analyze::Analysis, names: &[(String, String)]) -> String {
     let mut s = serde_json::to_string_pretty(&a.report.findings).unwrap();
@@ -41,7 +43,12 @@ fn check(seed: &str) {
         assert_eq!(a.report.points[0].name, seed);
         assert_eq!(a.report.points[0].stats.packets as usize, frames.len());
         let got = findings_json(&a, &hosts.pairs());
-        assert_eq!(got, expected, "{} differs from the text capture", Path::new(p).display());
+        assert_eq!(
+            got,
+            expected,
+            "{} differs from the text capture",
+            Path::new(p).display()
+        );
     }
 }
 

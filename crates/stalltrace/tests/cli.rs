@@ -7,7 +7,9 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
-use stalltrace_testkit::{frames_from_packets, packets_from_text, write_pcap, write_pcapng, HostMap};
+use stalltrace_testkit::{
+    frames_from_packets, packets_from_text, write_pcap, write_pcapng, HostMap,
+};
 
 fn stalltrace(args: &[&str]) -> Output {
     Command::new(bin()).args(args).output().expect("runs")
@@ -31,17 +33,30 @@ fn seed_pcap(dir: &std::path::Path, seed: &str) -> (std::path::PathBuf, Vec<usiz
 
 #[test]
 fn text_report_on_the_bundled_example() {
-    let o = stalltrace(&["analyze", example("env1-fw-eth1-outside.txt").to_str().unwrap()]);
+    let o = stalltrace(&[
+        "analyze",
+        example("env1-fw-eth1-outside.txt").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("CRITICAL application-wait at env1-fw-eth1-outside, cost 34.3 s"), "{out}");
+    assert!(
+        out.contains("CRITICAL application-wait at env1-fw-eth1-outside, cost 34.3 s"),
+        "{out}"
+    );
     assert!(out.contains("log_on_success -= USERID"), "{out}");
-    assert!(out.contains("#9  13:05:34.068364  ident SYN re-sent (+21.0 s)"), "{out}");
+    assert!(
+        out.contains("#9  13:05:34.068364  ident SYN re-sent (+21.0 s)"),
+        "{out}"
+    );
 }
 
 #[test]
 fn json_report_is_versioned_and_matches_the_committed_schema() {
-    let o = stalltrace(&["analyze", "--json", example("env1-fw-eth1-outside.txt").to_str().unwrap()]);
+    let o = stalltrace(&[
+        "analyze",
+        "--json",
+        example("env1-fw-eth1-outside.txt").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
     assert_eq!(v["schema_version"], 1);
@@ -49,8 +64,12 @@ fn json_report_is_versioned_and_matches_the_committed_schema() {
     assert_eq!(v["findings"][0]["severity"], "critical");
     assert_eq!(v["findings"][0]["cause"]["kind"], "ident");
     assert_eq!(v["findings"][0]["cause"]["fate"]["kind"], "unanswered");
-    assert_eq!(v["findings"][0]["cause"]["conversation"]["server"], "218.104.68.171:113");
-    let committed = fs::read_to_string(example("../docs/report.schema.json")).expect("docs/report.schema.json");
+    assert_eq!(
+        v["findings"][0]["cause"]["conversation"]["server"],
+        "218.104.68.171:113"
+    );
+    let committed =
+        fs::read_to_string(example("../docs/report.schema.json")).expect("docs/report.schema.json");
     let o = stalltrace(&["schema"]);
     assert_eq!(stdout(&o), committed, "the JSON schema changed: run `stalltrace schema > docs/report.schema.json` and bump SCHEMA_VERSION if a field changed meaning");
 }
@@ -59,9 +78,24 @@ fn json_report_is_versioned_and_matches_the_committed_schema() {
 fn fail_on_sets_the_exit_code() {
     let env1 = example("env1-fw-eth1-outside.txt");
     let env3 = example("env3-fw-eth1-outside.txt");
-    assert_eq!(stalltrace(&["analyze", "--fail-on", "warning", env1.to_str().unwrap()]).status.code(), Some(1));
-    assert_eq!(stalltrace(&["analyze", "--fail-on", "warning", env3.to_str().unwrap()]).status.code(), Some(0));
-    assert_eq!(stalltrace(&["analyze", "--fail-on", "info", env3.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(
+        stalltrace(&["analyze", "--fail-on", "warning", env1.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        stalltrace(&["analyze", "--fail-on", "warning", env3.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        stalltrace(&["analyze", "--fail-on", "info", env3.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -77,13 +111,20 @@ fn stdin_and_folders_are_inputs() {
     child.stdin.take().unwrap().write_all(&text).unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("CRITICAL application-wait at stdin"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("CRITICAL application-wait at stdin"),
+        "{}",
+        stdout(&o)
+    );
 
     let o = stalltrace(&["analyze", example("").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("4 capture points"), "{out}");
-    assert!(out.contains("application-wait at env1-fw-eth2-inside"), "{out}");
+    assert!(
+        out.contains("application-wait at env1-fw-eth2-inside"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -93,7 +134,11 @@ fn empty_file_is_a_clear_error() {
     fs::write(&p, b"").unwrap();
     let o = stalltrace(&["analyze", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains(&format!("{}: the file is empty", p.display())), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{}: the file is empty", p.display())),
+        "{}",
+        stderr(&o)
+    );
     assert!(!stderr(&o).contains("panicked"));
 }
 
@@ -105,7 +150,10 @@ fn prose_is_a_clear_error_with_the_line() {
     let o = stalltrace(&["analyze", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains(&format!("{}: no tcpdump packet line among its 3 lines (line 1: \"Dear vendor,\")", p.display())),
+        stderr(&o).contains(&format!(
+            "{}: no tcpdump packet line among its 3 lines (line 1: \"Dear vendor,\")",
+            p.display()
+        )),
         "{}",
         stderr(&o)
     );
@@ -115,7 +163,11 @@ fn prose_is_a_clear_error_with_the_line() {
 fn wrong_magic_is_a_clear_error_with_the_offset() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("garbage.pcap");
-    fs::write(&p, [0x00, 0x01, 0x02, 0x03, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]).unwrap();
+    fs::write(
+        &p,
+        [0x00, 0x01, 0x02, 0x03, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0],
+    )
+    .unwrap();
     let o = stalltrace(&["analyze", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -127,9 +179,17 @@ fn wrong_magic_is_a_clear_error_with_the_offset() {
 
 #[test]
 fn missing_file_is_a_clear_error_and_the_other_inputs_still_count() {
-    let o = stalltrace(&["analyze", "/nonexistent/x.pcap", example("env1-fw-eth1-outside.txt").to_str().unwrap()]);
+    let o = stalltrace(&[
+        "analyze",
+        "/nonexistent/x.pcap",
+        example("env1-fw-eth1-outside.txt").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("/nonexistent/x.pcap: cannot open"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent/x.pcap: cannot open"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stdout(&o).contains("application-wait"), "{}", stdout(&o));
 }
 
@@ -145,11 +205,21 @@ fn a_cut_pcap_is_analysed_up_to_the_cut_with_a_warning() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains(&format!("{}: byte {record_11_at}: the file ends inside record 11", p.display())),
+        err.contains(&format!(
+            "{}: byte {record_11_at}: the file ends inside record 11",
+            p.display()
+        )),
         "{err}"
     );
-    assert!(err.contains("the 10 complete records before it were analysed"), "{err}");
-    assert!(stdout(&o).contains("CRITICAL application-wait"), "{}", stdout(&o));
+    assert!(
+        err.contains("the 10 complete records before it were analysed"),
+        "{err}"
+    );
+    assert!(
+        stdout(&o).contains("CRITICAL application-wait"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -163,7 +233,12 @@ fn a_lying_record_length_stops_reading_there_with_a_warning() {
     let o = stalltrace(&["analyze", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
     let err = stderr(&o);
-    assert!(err.contains(&format!("byte {at}: record 11 claims 4294967280 captured bytes")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "byte {at}: record 11 claims 4294967280 captured bytes"
+        )),
+        "{err}"
+    );
     assert!(stdout(&o).contains("CRITICAL application-wait"));
 }
 
@@ -186,13 +261,26 @@ fn a_pcapng_block_length_lie_is_caught() {
     let o = stalltrace(&["analyze", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains(&format!("byte {second}: block of type 0x00000006 claims a length of 13 bytes")), "{err}");
-    assert!(err.contains("the 1 packets before it were analysed"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "byte {second}: block of type 0x00000006 claims a length of 13 bytes"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("the 1 packets before it were analysed"),
+        "{err}"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_has_examples() {
-    assert_eq!(stalltrace(&["analyze", "--threshold", "soon", "x"]).status.code(), Some(2));
+    assert_eq!(
+        stalltrace(&["analyze", "--threshold", "soon", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
     let o = stalltrace(&["analyze", "--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("Examples:"));

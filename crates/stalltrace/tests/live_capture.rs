@@ -25,15 +25,23 @@ const IDENT_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn can_run() -> bool {
     let root = unsafe { libc::geteuid() } == 0;
-    let tools = ["ip", "nft"].iter().all(|t| Command::new(t).arg("-V").output().is_ok());
+    let tools = ["ip", "nft"]
+        .iter()
+        .all(|t| Command::new(t).arg("-V").output().is_ok());
     if root && tools {
         return true;
     }
-    let why = if !root { "not root" } else { "ip or nft missing" };
+    let why = if !root {
+        "not root"
+    } else {
+        "ip or nft missing"
+    };
     if std::env::var("STALLTRACE_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
         panic!("live capture test cannot run ({why}) but STALLTRACE_REQUIRE_ROOT_TESTS=1");
     }
-    eprintln!("\n*** SKIPPED live capture test: {why}. Run as root with iproute2 and nftables. ***\n");
+    eprintln!(
+        "\n*** SKIPPED live capture test: {why}. Run as root with iproute2 and nftables. ***\n"
+    );
     false
 }
 
@@ -44,9 +52,16 @@ struct Netns {
 
 impl Netns {
     fn new() -> Netns {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
         let name = format!("stalltrace-test-{}-{nanos}", std::process::id());
-        let ok = Command::new("ip").args(["netns", "add", &name]).status().unwrap().success();
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "ip netns add {name}");
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
@@ -54,7 +69,13 @@ impl Netns {
     }
 
     fn ip(&self, args: &[&str]) {
-        let ok = Command::new("ip").arg("-n").arg(&self.name).args(args).status().unwrap().success();
+        let ok = Command::new("ip")
+            .arg("-n")
+            .arg(&self.name)
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "ip -n {} {args:?}", self.name);
     }
 
@@ -64,12 +85,19 @@ impl Netns {
             .stdin(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        c.stdin.take().unwrap().write_all(ruleset.as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(ruleset.as_bytes())
+            .unwrap();
         assert!(c.wait().unwrap().success(), "nft -f in {}", self.name);
     }
 
     /// Runs `f` on a thread inside the namespace.
-    fn spawn<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
         let path = format!("/run/netns/{}", self.name);
         std::thread::spawn(move || {
             let fd = std::fs::File::open(&path).expect("netns file");
@@ -83,7 +111,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "delete", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.name])
+            .status();
     }
 }
 
@@ -91,32 +121,63 @@ impl Drop for Netns {
 /// outgoing copy of a loopback frame is skipped, its incoming twin is kept.
 fn capture_lo(stop: Arc<AtomicBool>, ready: Arc<AtomicBool>) -> Vec<(Timestamp, Vec<u8>)> {
     unsafe {
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32);
-        assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
+        let fd = libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW,
+            (libc::ETH_P_ALL as u16).to_be() as i32,
+        );
+        assert!(
+            fd >= 0,
+            "AF_PACKET socket: {}",
+            std::io::Error::last_os_error()
+        );
         let mut sll: libc::sockaddr_ll = std::mem::zeroed();
         sll.sll_family = libc::AF_PACKET as u16;
         sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
         sll.sll_ifindex = libc::if_nametoindex(c"lo".as_ptr()) as i32;
-        let rc = libc::bind(fd, &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32);
+        let rc = libc::bind(
+            fd,
+            &sll as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        );
         assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32);
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 50_000,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as u32,
+        );
         ready.store(true, Ordering::SeqCst);
         let mut out = Vec::new();
         let mut buf = vec![0u8; 65_536];
         while !stop.load(Ordering::SeqCst) {
             let mut from: libc::sockaddr_ll = std::mem::zeroed();
             let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-            let n = libc::recvfrom(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0, &mut from as *mut _ as *mut libc::sockaddr, &mut len);
+            let n = libc::recvfrom(
+                fd,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+                0,
+                &mut from as *mut _ as *mut libc::sockaddr,
+                &mut len,
+            );
             if n < 0 {
                 continue;
             }
-            if from.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+            if from.sll_pkttype == libc::PACKET_OUTGOING {
                 continue;
             }
             let mut ts: libc::timespec = std::mem::zeroed();
             libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts);
-            out.push((Timestamp::from_nanos(ts.tv_sec * 1_000_000_000 + ts.tv_nsec), buf[..n as usize].to_vec()));
+            out.push((
+                Timestamp::from_nanos(ts.tv_sec * 1_000_000_000 + ts.tv_nsec),
+                buf[..n as usize].to_vec(),
+            ));
         }
         libc::close(fd);
         out
@@ -153,7 +214,10 @@ fn a_dropped_ident_callback_on_real_tcp_is_diagnosed() {
     while !ready.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let listener = ns.spawn(|| TcpListener::bind("127.0.0.1:110").unwrap()).join().unwrap();
+    let listener = ns
+        .spawn(|| TcpListener::bind("127.0.0.1:110").unwrap())
+        .join()
+        .unwrap();
     // Every thread that opens sockets must be in the namespace.
     let server = ns.spawn(move || pop3_server(listener));
     let waited = Arc::new(Mutex::new(Duration::ZERO));
@@ -176,11 +240,15 @@ fn a_dropped_ident_callback_on_real_tcp_is_diagnosed() {
     drop(ns);
 
     let waited = *waited.lock().unwrap();
-    assert!(waited >= IDENT_TIMEOUT && waited < IDENT_TIMEOUT + Duration::from_millis(500), "greeting after {waited:?}");
+    assert!(
+        waited >= IDENT_TIMEOUT && waited < IDENT_TIMEOUT + Duration::from_millis(500),
+        "greeting after {waited:?}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live-lo.pcapng");
-    let mut w = PcapngWriter::new(std::fs::File::create(&path).unwrap(), "stalltrace test").unwrap();
+    let mut w =
+        PcapngWriter::new(std::fs::File::create(&path).unwrap(), "stalltrace test").unwrap();
     let i = w.add_interface("lo", LinkType::ETHERNET, 65_535).unwrap();
     for (ts, data) in &frames {
         w.write(i, *ts, data, data.len() as u32).unwrap();
@@ -188,11 +256,15 @@ fn a_dropped_ident_callback_on_real_tcp_is_diagnosed() {
     w.flush().unwrap();
     drop(w);
 
-    let a = run(&[path.clone()]);
+    let a = run(std::slice::from_ref(&path));
     assert!(a.errors.is_empty());
     let f = one(&a, FindingId::ApplicationWait);
     assert_eq!(f.point, "live-lo");
-    assert!(f.summary.starts_with("The POP3 greeting came"), "{}", f.summary);
+    assert!(
+        f.summary.starts_with("The POP3 greeting came"),
+        "{}",
+        f.summary
+    );
     let cost = f.cost.unwrap().secs_f64();
     assert!((3.0..3.5).contains(&cost), "wait {cost}");
     let cb = f.cause.as_ref().expect("the callback is named");
@@ -204,7 +276,18 @@ fn a_dropped_ident_callback_on_real_tcp_is_diagnosed() {
     // This kernel's SYN retries: +1 s, then +2 s (linear, Linux 6.5+) or +3 s (3.7 to 6.4).
     assert!(cb.attempts.len() >= 2, "{:?}", cb.attempts);
     let linear = std::path::Path::new("/proc/sys/net/ipv4/tcp_syn_linear_timeouts").exists();
-    let expect = if linear { "Linux 6.5+" } else { "Linux 3.7 to 6.4" };
-    assert!(cb.backoff_matches.iter().any(|m| m.starts_with(expect)), "{:?} should include {expect}", cb.backoff_matches);
-    eprintln!("live capture: greeting after {waited:?}; finding: {}", f.summary);
+    let expect = if linear {
+        "Linux 6.5+"
+    } else {
+        "Linux 3.7 to 6.4"
+    };
+    assert!(
+        cb.backoff_matches.iter().any(|m| m.starts_with(expect)),
+        "{:?} should include {expect}",
+        cb.backoff_matches
+    );
+    eprintln!(
+        "live capture: greeting after {waited:?}; finding: {}",
+        f.summary
+    );
 }

@@ -45,14 +45,20 @@ impl HostMap {
             Host::V4(a) => *a,
             other => {
                 let n = self.map.len() as u8;
-                *self.map.entry(other.clone()).or_insert(Ipv4Addr::new(198, 51, 100, 25 + n))
+                *self
+                    .map
+                    .entry(other.clone())
+                    .or_insert(Ipv4Addr::new(198, 51, 100, 25 + n))
             }
         }
     }
 
     /// The address each name was given, to translate reports back.
     pub fn pairs(&self) -> Vec<(String, String)> {
-        self.map.iter().map(|(h, a)| (h.to_string(), a.to_string())).collect()
+        self.map
+            .iter()
+            .map(|(h, a)| (h.to_string(), a.to_string()))
+            .collect()
     }
 }
 
@@ -70,7 +76,11 @@ pub fn frames_from_packets(packets: &[Packet], hosts: &mut HostMap) -> Vec<Frame
         match &p.transport {
             Transport::Tcp(t) => {
                 let key = (p.src.clone(), t.src_port);
-                let seq = t.seq.map(|s| s.0).or_else(|| next_seq.get(&key).copied()).unwrap_or(0);
+                let seq = t
+                    .seq
+                    .map(|s| s.0)
+                    .or_else(|| next_seq.get(&key).copied())
+                    .unwrap_or(0);
                 let mut b = base.tcp(t.src_port, t.dst_port, seq, t.window.unwrap_or(65535));
                 if t.flags.syn() {
                     b = b.syn();
@@ -110,19 +120,25 @@ pub fn frames_from_packets(packets: &[Packet], hosts: &mut HostMap) -> Vec<Frame
             }
             Transport::Udp(u) => {
                 let payload = vec![0u8; u.payload_len as usize];
-                base.udp(u.src_port, u.dst_port).write(&mut data, &payload).expect("frame encodes");
+                base.udp(u.src_port, u.dst_port)
+                    .write(&mut data, &payload)
+                    .expect("frame encodes");
             }
             _ => continue,
         }
-        out.push(Frame { ts: p.meta.ts, data });
+        out.push(Frame {
+            ts: p.meta.ts,
+            data,
+        });
     }
     out
 }
 
 /// Reads a printed capture into packets.
 pub fn packets_from_text(text: &str) -> Vec<Packet> {
-    let mut r = CaptureReader::from_reader("text", Box::new(io::Cursor::new(text.as_bytes().to_vec())))
-        .expect("readable text");
+    let mut r =
+        CaptureReader::from_reader("text", Box::new(io::Cursor::new(text.as_bytes().to_vec())))
+            .expect("readable text");
     let mut out = Vec::new();
     while let Some(rec) = r.next().expect("reads") {
         if let Record::Packet(p) = rec {
@@ -177,8 +193,14 @@ pub fn sessions_into(n: u32, seed: u64, mut sink: impl FnMut(Frame)) {
         let start = t0 + i as i64 * 40_000_000;
         let at = |ms: i64| Timestamp::from_nanos(start + ms * 1_000_000);
         let tcp = |c2s: bool, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]| -> Vec<u8> {
-            let (s, d, sp, dp) = if c2s { (client, server, port, 110) } else { (server, client, 110, port) };
-            let mut b = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4(s, d, 64).tcp(sp, dp, seq, 64_240);
+            let (s, d, sp, dp) = if c2s {
+                (client, server, port, 110)
+            } else {
+                (server, client, 110, port)
+            };
+            let mut b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+                .ipv4(s, d, 64)
+                .tcp(sp, dp, seq, 64_240);
             for c in flags.chars() {
                 b = match c {
                     'S' => b.syn(),
@@ -200,13 +222,37 @@ pub fn sessions_into(n: u32, seed: u64, mut sink: impl FnMut(Frame)) {
         let s = isn_s.wrapping_add(1);
         let g = greet.len() as u32;
         let q = quit.len() as u32;
-        sink(Frame { ts: at(0), data: tcp(true, isn_c, None, "S", &[]) });
-        sink(Frame { ts: at(1), data: tcp(false, isn_s, Some(c), "S", &[]) });
-        sink(Frame { ts: at(2), data: tcp(true, c, Some(s), "", &[]) });
-        sink(Frame { ts: at(10), data: tcp(false, s, Some(c), "P", greet) });
-        sink(Frame { ts: at(20), data: tcp(true, c, Some(s + g), "P", quit) });
-        sink(Frame { ts: at(30), data: tcp(false, s + g, Some(c + q), "F", &[]) });
-        sink(Frame { ts: at(31), data: tcp(true, c + q, Some(s + g + 1), "F", &[]) });
-        sink(Frame { ts: at(32), data: tcp(false, s + g + 1, Some(c + q + 1), "", &[]) });
+        sink(Frame {
+            ts: at(0),
+            data: tcp(true, isn_c, None, "S", &[]),
+        });
+        sink(Frame {
+            ts: at(1),
+            data: tcp(false, isn_s, Some(c), "S", &[]),
+        });
+        sink(Frame {
+            ts: at(2),
+            data: tcp(true, c, Some(s), "", &[]),
+        });
+        sink(Frame {
+            ts: at(10),
+            data: tcp(false, s, Some(c), "P", greet),
+        });
+        sink(Frame {
+            ts: at(20),
+            data: tcp(true, c, Some(s + g), "P", quit),
+        });
+        sink(Frame {
+            ts: at(30),
+            data: tcp(false, s + g, Some(c + q), "F", &[]),
+        });
+        sink(Frame {
+            ts: at(31),
+            data: tcp(true, c + q, Some(s + g + 1), "F", &[]),
+        });
+        sink(Frame {
+            ts: at(32),
+            data: tcp(false, s + g + 1, Some(c + q + 1), "", &[]),
+        });
     }
 }

@@ -2,16 +2,24 @@
 
 use std::path::PathBuf;
 
-use stalltrace::analyze::{analyze, AnalyzeOptions, Analysis, InputSpec};
+use stalltrace::analyze::{analyze, Analysis, AnalyzeOptions, InputSpec};
 use stalltrace_diagnosis::{Finding, FindingId};
 
 pub fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
 }
 
 pub fn run(paths: &[PathBuf]) -> Analysis {
     let opts = AnalyzeOptions {
-        inputs: paths.iter().map(|p| InputSpec { path: p.clone(), name: None }).collect(),
+        inputs: paths
+            .iter()
+            .map(|p| InputSpec {
+                path: p.clone(),
+                name: None,
+            })
+            .collect(),
         ..Default::default()
     };
     analyze(&opts)
@@ -23,7 +31,12 @@ pub fn find(a: &Analysis, id: FindingId) -> Vec<&Finding> {
 
 pub fn one(a: &Analysis, id: FindingId) -> &Finding {
     let v = find(a, id);
-    assert_eq!(v.len(), 1, "expected one {id:?}, got {:#?}", a.report.findings);
+    assert_eq!(
+        v.len(),
+        1,
+        "expected one {id:?}, got {:#?}",
+        a.report.findings
+    );
     v[0]
 }
 
