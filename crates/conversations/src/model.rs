@@ -123,6 +123,11 @@ pub struct Conversation {
     pub fins: [Option<PacketRef>; 2],
     pub icmp_errors: Vec<IcmpError>,
     pub end: EndReason,
+    /// The opener was the server of another live conversation at this point
+    /// when it opened this one: this may be a callback (ident, DNS, ...).
+    pub opened_while_serving: bool,
+    /// Conversations the server host opened while this one was live.
+    pub server_opened_meanwhile: u64,
 }
 
 /// Lists of evidence packets keep this many; counts go on.

@@ -72,8 +72,19 @@ impl Key {
     }
 }
 
+/// What a host is doing at this point, kept only while it serves.
+#[derive(Default)]
+struct HostState {
+    /// Live conversations in which it is the server.
+    serving: u32,
+    /// Conversations it opened while serving (a running count).
+    opened: u64,
+}
+
 struct Live {
     conv: Conversation,
+    /// The server host's `opened` count when this conversation began.
+    server_opened_at_start: u64,
     generation: u64,
     /// Highest sequence end sent, per side, to spot retransmissions.
     next_seq: [Option<SeqNumber>; 2],
@@ -96,6 +107,7 @@ pub struct Tracker {
     point: u32,
     cfg: TrackerConfig,
     live: HashMap<Key, Live>,
+    hosts: HashMap<Host, HostState>,
     idle_queue: VecDeque<(Timestamp, Key, u64)>,
     closed_queue: VecDeque<(Timestamp, Key, u64)>,
     next_generation: u64,
@@ -115,6 +127,7 @@ impl Tracker {
             point,
             cfg,
             live: HashMap::new(),
+            hosts: HashMap::new(),
             idle_queue: VecDeque::new(),
             closed_queue: VecDeque::new(),
             next_generation: 0,
@@ -146,9 +159,21 @@ impl Tracker {
             if !l.closed {
                 l.conv.end = EndReason::EndOfCapture;
             }
-            self.finished.push(l.conv);
+            self.finalize(l);
         }
         self.finished
+    }
+
+    /// Hands a conversation out and settles the host bookkeeping.
+    fn finalize(&mut self, mut l: Live) {
+        if let Some(h) = self.hosts.get_mut(&l.conv.server.host) {
+            l.conv.server_opened_meanwhile = h.opened - l.server_opened_at_start;
+            h.serving -= 1;
+            if h.serving == 0 {
+                self.hosts.remove(&l.conv.server.host);
+            }
+        }
+        self.finished.push(l.conv);
     }
 
     pub fn observe(&mut self, p: &Packet) {
@@ -224,7 +249,7 @@ impl Tracker {
                 if !l.closed {
                     l.conv.end = EndReason::Idle;
                 }
-                self.finished.push(l.conv);
+                self.finalize(l);
             }
         }
     }
@@ -243,7 +268,7 @@ impl Tracker {
                 let mut l = self.live.remove(&key).expect("present");
                 l.conv.end = EndReason::Evicted;
                 self.stats.evicted += 1;
-                self.finished.push(l.conv);
+                self.finalize(l);
                 return;
             }
         }
@@ -293,7 +318,19 @@ impl Tracker {
             fins: [None; 2],
             icmp_errors: Vec::new(),
             end: EndReason::EndOfCapture,
+            opened_while_serving: false,
+            server_opened_meanwhile: 0,
         };
+        let mut conv = conv;
+        // Only hosts that serve something keep state, so this stays within
+        // the live conversations.
+        if let Some(h) = self.hosts.get_mut(&conv.client.host) {
+            h.opened += 1;
+            conv.opened_while_serving = true;
+        }
+        let server = self.hosts.entry(conv.server.host.clone()).or_default();
+        server.serving += 1;
+        let server_opened_at_start = server.opened;
         self.idle_queue.push_back((
             p.meta.ts.saturating_add(self.cfg.idle_timeout),
             key.clone(),
@@ -301,6 +338,7 @@ impl Tracker {
         ));
         self.live.entry(key).or_insert(Live {
             conv,
+            server_opened_at_start,
             generation: self.next_generation,
             next_seq: [None; 2],
             last_payload_side: None,
@@ -344,7 +382,7 @@ impl Tracker {
             });
             if reuse {
                 if let Some(l) = self.live.remove(&key) {
-                    self.finished.push(l.conv);
+                    self.finalize(l);
                 }
             }
         }
