@@ -12,8 +12,8 @@ use crate::knowledge::{self, Remedy};
 pub struct DiagnosisConfig {
     /// A greeting or answer later than this is an application wait.
     pub wait_threshold: TimeDelta,
-    /// Conversations are kept this long after they end, to be found as the
-    /// callback of a wait that ends later.
+    /// Possible callbacks are kept this long after they end, to be found
+    /// as the cause of a wait that is judged later.
     pub retain: TimeDelta,
     /// A wait is judged this long (stream time) after it ended, when every
     /// callback that began during it has been handed over. Must exceed the
@@ -141,7 +141,11 @@ impl Diagnoser {
                 self.unanswered_overflow += 1;
             }
         }
-        self.recent.push_back(c);
+        // Only a conversation opened by a host that was serving another can
+        // be a callback; keeping just those keeps memory to what matters.
+        if c.opened_while_serving {
+            self.recent.push_back(c);
+        }
     }
 
     /// Moves stream time on at one capture point: judges the waits whose
@@ -946,8 +950,11 @@ fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     let server_payload = c.first_payload[Side::Server.index()];
     let client_payload = c.first_payload[Side::Client.index()];
     let server_first_port = knowledge::server_first_service(c.server.port).is_some();
+    // A fast greeting is only worth a look when the server opened another
+    // connection meanwhile (a lookup that cost little).
+    let worth = |end: PacketRef| end.ts - start.ts >= threshold || c.server_opened_meanwhile > 0;
     match server_payload {
-        Some(g) if client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts) => {
+        Some(g) if client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts) && worth(g.packet) => {
             out.push(Wait {
                 kind: WaitKind::Greeting,
                 start,
