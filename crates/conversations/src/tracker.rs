@@ -206,51 +206,38 @@ impl Tracker {
 
     fn expire(&mut self) {
         let now = self.now;
-        for closed in [false, true] {
-            loop {
-                let q = if closed {
-                    &mut self.closed_queue
-                } else {
-                    &mut self.idle_queue
-                };
-                let Some((deadline, _, _)) = q.front() else {
-                    break;
-                };
-                if *deadline > now {
-                    break;
-                }
-                let (_, key, generation) = q.pop_front().expect("front exists");
-                let Some(l) = self.live.get(&key) else {
-                    continue;
-                };
-                if l.generation != generation {
-                    continue;
-                }
-                let timeout = if l.closed {
-                    self.cfg.closed_linger
-                } else {
-                    self.cfg.idle_timeout
-                };
-                let due = l.conv.last.ts.saturating_add(timeout);
-                if closed && !l.closed {
-                    continue;
-                }
-                if due > now {
-                    // Seen since it was queued: queue it again at its real deadline.
-                    let q = if closed {
-                        &mut self.closed_queue
-                    } else {
-                        &mut self.idle_queue
-                    };
-                    q.push_back((due, key, generation));
-                    continue;
-                }
-                let mut l = self.live.remove(&key).expect("present");
-                if !l.closed {
-                    l.conv.end = EndReason::Idle;
-                }
+        // Closed conversations: the linger only catches stragglers, so they
+        // are handed out when it is over, whatever came meanwhile.
+        while self.closed_queue.front().is_some_and(|(d, _, _)| *d <= now) {
+            let (_, key, generation) = self.closed_queue.pop_front().expect("front exists");
+            if self
+                .live
+                .get(&key)
+                .is_some_and(|l| l.generation == generation && l.closed)
+            {
+                let l = self.live.remove(&key).expect("present");
                 self.finalize(l);
             }
+        }
+        // Open ones: an entry is queued at creation; one still active when it
+        // comes due is queued again at its real deadline. Each conversation
+        // has at most one entry, so the queue follows the live set.
+        while self.idle_queue.front().is_some_and(|(d, _, _)| *d <= now) {
+            let (_, key, generation) = self.idle_queue.pop_front().expect("front exists");
+            let Some(l) = self.live.get(&key) else {
+                continue;
+            };
+            if l.generation != generation || l.closed {
+                continue;
+            }
+            let due = l.conv.last.ts.saturating_add(self.cfg.idle_timeout);
+            if due > now {
+                self.idle_queue.push_back((due, key, generation));
+                continue;
+            }
+            let mut l = self.live.remove(&key).expect("present");
+            l.conv.end = EndReason::Idle;
+            self.finalize(l);
         }
     }
 

@@ -59,6 +59,24 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `YYYY-MM-DD HH:MM:SS.ffffff UTC`, for times counted from the epoch.
+    pub fn date_time_utc(self) -> String {
+        let days = self.0.div_euclid(86_400 * NANOS_PER_SEC);
+        // Howard Hinnant's civil-from-days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02} {} UTC", self.time_of_day())
+    }
+}
+
 impl std::ops::Sub for Timestamp {
     type Output = TimeDelta;
     fn sub(self, rhs: Timestamp) -> TimeDelta {
@@ -178,6 +196,16 @@ mod tests {
     fn time_of_day_round_trips_tcpdump_form() {
         let t = Timestamp::from_parts(13 * 3600 + 5 * 60 + 8, 533_163, 1_000_000);
         assert_eq!(t.time_of_day(), "13:05:08.533163");
+    }
+
+    #[test]
+    fn calendar_dates() {
+        assert_eq!(
+            Timestamp::from_nanos(0).date_time_utc(),
+            "1970-01-01 00:00:00.000000 UTC"
+        );
+        let t = Timestamp::from_parts(1_700_000_000, 5, 1_000_000);
+        assert_eq!(t.date_time_utc(), "2023-11-14 22:13:20.000005 UTC");
     }
 
     #[test]

@@ -954,7 +954,9 @@ fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     // connection meanwhile (a lookup that cost little).
     let worth = |end: PacketRef| end.ts - start.ts >= threshold || c.server_opened_meanwhile > 0;
     match server_payload {
-        Some(g) if client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts) && worth(g.packet) => {
+        Some(g)
+            if client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts) && worth(g.packet) =>
+        {
             out.push(Wait {
                 kind: WaitKind::Greeting,
                 start,

@@ -65,8 +65,16 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
         if convs == 1 { "" } else { "s" },
     );
     for p in &report.points {
+        // Printed captures rarely carry a date; binary ones count from the epoch.
+        let when = |t: stalltrace_decode::Timestamp| {
+            if p.numbered_by_line {
+                t.time_of_day()
+            } else {
+                t.date_time_utc()
+            }
+        };
         let span = match (p.first, p.last) {
-            (Some(a), Some(b)) => format!(", {} to {}", a.time_of_day(), b.time_of_day()),
+            (Some(a), Some(b)) => format!(", {} to {}", when(a), when(b)),
             _ => String::new(),
         };
         let _ = writeln!(
