@@ -166,7 +166,7 @@ fn pcapng_keeps_interfaces_apart_with_their_names() {
         .unwrap();
     w.write(b, Timestamp::from_nanos(20), &ip, ip.len() as u32)
         .unwrap();
-    drop(w);
+    let _ = w.into_inner();
     let mut r = CaptureReader::from_reader("mem", Box::new(std::io::Cursor::new(buf))).unwrap();
     let mut seen = Vec::new();
     while let Some(Record::Frame(f)) = r.next().unwrap() {
