@@ -96,7 +96,9 @@ pub struct Conversation {
     pub saw_open: bool,
     pub first: PacketRef,
     pub last: PacketRef,
-    /// The client's SYN and its retransmissions (at most [`MAX_LISTED`]).
+    /// The opening attempts (at most [`MAX_LISTED`]): for TCP the client's
+    /// SYN and its retransmissions; for UDP the client's datagrams sent
+    /// before the first answer (a query and its retries).
     pub syns: Vec<PacketRef>,
     pub syn_count: u32,
     pub client_isn: Option<SeqNumber>,
@@ -117,6 +119,9 @@ pub struct Conversation {
     pub packets: [u64; 2],
     pub payload_bytes: [u64; 2],
     pub retransmissions: [u32; 2],
+    /// The longest silence in either direction: the packets before and
+    /// after it.
+    pub longest_gap: Option<(PacketRef, PacketRef)>,
     /// The longest pauses before a side answered, longest first.
     pub longest_turns: Vec<Turn>,
     pub rst: Option<(Side, PacketRef)>,

@@ -300,6 +300,7 @@ impl Tracker {
             packets: [0; 2],
             payload_bytes: [0; 2],
             retransmissions: [0; 2],
+            longest_gap: None,
             longest_turns: Vec::new(),
             rst: None,
             fins: [None; 2],
@@ -395,6 +396,7 @@ impl Tracker {
         };
         let s = side.index();
         let c = &mut l.conv;
+        note_gap(c, at);
         c.last = at;
         c.packets[s] += 1;
 
@@ -505,9 +507,16 @@ impl Tracker {
         };
         let s = side.index();
         let c = &mut l.conv;
+        note_gap(c, at);
         c.last = at;
         c.packets[s] += 1;
         c.payload_bytes[s] += u.payload_len as u64;
+        if side == Side::Client && c.packets[Side::Server.index()] == 0 {
+            c.syn_count += 1;
+            if c.syns.len() < MAX_LISTED {
+                c.syns.push(at);
+            }
+        }
         let payload = Payload {
             packet: at,
             len: u.payload_len,
@@ -599,6 +608,13 @@ fn guess_roles(src: &Endpoint, dst: &Endpoint) -> (Endpoint, Endpoint) {
         (dst.clone(), src.clone())
     } else {
         (src.clone(), dst.clone())
+    }
+}
+
+fn note_gap(c: &mut Conversation, at: PacketRef) {
+    let gap = at.ts - c.last.ts;
+    if c.longest_gap.is_none_or(|(a, b)| gap > b.ts - a.ts) {
+        c.longest_gap = Some((c.last, at));
     }
 }
 

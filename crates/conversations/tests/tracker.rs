@@ -66,6 +66,9 @@ fn retransmitted_data_and_rst_are_attributed() {
     assert_eq!(t.responder, Side::Server);
     assert_eq!(t.wait().nanos(), 2_300_000_000);
     assert_eq!(t.request.number, 4);
+    // The longest silence: 2.0 s between the retransmission and the answer.
+    let (a, b) = c.longest_gap.unwrap();
+    assert_eq!((a.number, b.number), (5, 6));
 }
 
 #[test]

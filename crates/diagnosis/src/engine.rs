@@ -319,12 +319,7 @@ impl Diagnoser {
             (_, knowledge::DNS_PORT) => CallbackKind::Dns,
             _ => CallbackKind::Other,
         };
-        let attempts_refs: Vec<PacketRef> = match k.protocol {
-            Protocol::Tcp => k.syns.clone(),
-            Protocol::Udp => k.first_payload[0]
-                .map(|p| vec![p.packet])
-                .unwrap_or_default(),
-        };
+        let attempts_refs: Vec<PacketRef> = k.syns.clone();
         let start = k.first.ts;
         let attempts: Vec<TimeDelta> = attempts_refs.iter().map(|a| a.ts - start).collect();
         let (fate, resolved_at) = if let Some(r) = k.refused() {
@@ -388,22 +383,27 @@ impl Diagnoser {
         } else {
             Vec::new()
         };
+        // The known application timers are ident timers; a TCP give-up is
+        // only meaningful for TCP.
         let (timer_matches, app_timer) = match give_up {
-            Some(g) => {
+            Some(g) if k.protocol == Protocol::Tcp => {
                 let secs = g.secs_f64();
-                let t = knowledge::matching_timers(secs)
-                    .into_iter()
-                    .cloned()
-                    .collect();
-                // Not TCP giving up: no stack gives up there, and for stacks
-                // whose schedule fits, the wait ended between retries.
+                let t = if kind == CallbackKind::Ident {
+                    knowledge::matching_timers(secs)
+                        .into_iter()
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                // Not TCP giving up: no stack whose schedule fits gives up there.
                 let stack_gave_up = knowledge::SYN_SCHEDULES
                     .iter()
                     .filter(|s| knowledge::schedule_matches(s, &retries) || retries.is_empty())
                     .any(|s| s.gives_up.is_some_and(|gu| (gu - secs).abs() <= 0.5));
                 (t, !stack_gave_up)
             }
-            None => (Vec::new(), false),
+            _ => (Vec::new(), false),
         };
         let cb = Callback {
             kind,
@@ -456,16 +456,14 @@ impl Diagnoser {
                 }
             })
             .collect();
-        let noun = match cb.conversation.protocol {
-            Protocol::Tcp => "SYN",
-            Protocol::Udp => "query",
+        let n = cb.attempts.len();
+        let noun = match (cb.conversation.protocol, n) {
+            (Protocol::Tcp, 1) => "SYN",
+            (Protocol::Tcp, _) => "SYNs",
+            (Protocol::Udp, 1) => "query",
+            (Protocol::Udp, _) => "queries",
         };
-        format!(
-            "{} {noun}{} at {} s",
-            cb.attempts.len(),
-            if cb.attempts.len() == 1 { "" } else { "s" },
-            offs.join(", ")
-        )
+        format!("{n} {noun} at {} s", offs.join(", "))
     }
 
     fn callback_details(&self, cb: &Callback) -> Vec<String> {
@@ -512,6 +510,15 @@ impl Diagnoser {
             }
             s.push('.');
             d.push(s);
+        }
+        if cb.kind == CallbackKind::Dns && cb.attempts.len() > 1 {
+            let gaps_of_5 = cb
+                .attempts
+                .windows(2)
+                .all(|w| ((w[1] - w[0]).secs_f64() - knowledge::RESOLVER_TRY_SECONDS).abs() < 0.5);
+            if gaps_of_5 {
+                d.push("The queries are 5 s apart: the glibc resolver's default (options timeout:5, attempts:2), so every unanswered lookup costs 10 s per name server.".into());
+            }
         }
         if !cb.backoff_matches.is_empty() {
             let offs: Vec<String> = cb

@@ -1,0 +1,64 @@
+//! A client-first service answering late behind a DNS lookup nobody answered.
+
+mod common;
+
+use common::*;
+use stalltrace_diagnosis::{CallbackKind, Fate, FindingId};
+
+const HTTP_BEHIND_DNS: &str = "\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [S], seq 1000, win 64240, options [mss 1460], length 0
+10:00:00.000200 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [S.], seq 7000, ack 1001, win 65160, options [mss 1460], length 0
+10:00:00.000400 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1, win 502, length 0
+10:00:00.001000 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [P.], seq 1:79, ack 1, win 502, length 78: HTTP: GET / HTTP/1.1
+10:00:00.001100 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [.], ack 79, win 509, length 0
+10:00:00.002000 IP 198.51.100.80.41000 > 198.51.100.53.53: 4242+ PTR? 10.2.0.192.in-addr.arpa. (41)
+10:00:05.007000 IP 198.51.100.80.41000 > 198.51.100.53.53: 4242+ PTR? 10.2.0.192.in-addr.arpa. (41)
+10:00:10.012000 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [P.], seq 1:513, ack 79, win 509, length 512: HTTP: HTTP/1.1 200 OK
+10:00:10.013000 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 513, win 501, length 0
+";
+
+#[test]
+fn a_late_answer_behind_an_unanswered_reverse_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("http.txt");
+    std::fs::write(&p, HTTP_BEHIND_DNS).unwrap();
+    let a = run(&[p]);
+    assert!(a.report.warnings.is_empty(), "{:?}", a.report.warnings);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert!(
+        f.summary
+            .starts_with("The HTTP server 198.51.100.80:80 answered a request after 10.0 s"),
+        "{}",
+        f.summary
+    );
+    assert_eq!(f.cost.unwrap().nanos(), 10_011_000_000);
+    let cb = f.cause.as_ref().expect("the lookup is named");
+    assert_eq!(cb.kind, CallbackKind::Dns);
+    assert_eq!(cb.conversation.server.to_string(), "198.51.100.53:53");
+    assert_eq!(cb.fate, Fate::Unanswered);
+    assert_eq!(tenths(cb.give_up.unwrap()), 10.0);
+    assert!(f
+        .remedies
+        .iter()
+        .any(|r| r.lines.iter().any(|l| l == "UseDNS no")));
+    assert!(f
+        .remedies
+        .iter()
+        .any(|r| r.lines.iter().any(|l| l == "options timeout:1 attempts:1")));
+    let ev: Vec<u64> = f.evidence.iter().map(|e| e.packet).collect();
+    assert_eq!(ev, vec![1, 4, 6, 7, 8]);
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.contains("2 queries at +0, +5.0 s, never answered")),
+        "{:?}",
+        f.details
+    );
+    assert!(
+        f.details
+            .iter()
+            .any(|d| d.contains("glibc resolver's default")),
+        "{:?}",
+        f.details
+    );
+}
