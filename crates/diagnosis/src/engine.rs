@@ -330,7 +330,9 @@ impl Diagnoser {
                 },
                 Some(r.ts),
             )
-        } else if let Some(e) = k.icmp_errors.iter().find(|e| e.about == Side::Client) {
+        } else if let Some(e) = k.icmp_errors.iter().rfind(|e| e.about == Side::Client) {
+            // The last error is the one that ended the attempt; earlier ones
+            // were set aside by the opener's stack (see callback_details).
             (
                 Fate::IcmpError {
                     by: e.from.clone(),
@@ -510,6 +512,12 @@ impl Diagnoser {
             }
             s.push('.');
             d.push(s);
+        }
+        if let (Fate::IcmpError { .. }, true) = (&cb.fate, cb.attempts.len() > 1) {
+            d.push(format!(
+                "The first ICMP error did not end the attempt: the SYN was sent {} times before one did. Linux sets an ICMP error aside as a soft error when it arrives while connect() holds the socket (counted as TcpExtLockDroppedIcmps), and then waits for its SYN retry.",
+                cb.attempts.len()
+            ));
         }
         if cb.kind == CallbackKind::Dns && cb.attempts.len() > 1 {
             let gaps_of_5 = cb

@@ -1,0 +1,202 @@
+//! `stalltrace lab`: runs scenarios and shows what `analyze` makes of them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
+use stalltrace_diagnosis::{Fate, Finding, FindingId};
+use stalltrace_lab::{RunOutcome, Scenario};
+
+use crate::{LabCommand, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+
+fn timeout(t: stalltrace_decode::TimeDelta) -> Duration {
+    Duration::from_nanos(t.nanos().max(0) as u64)
+}
+
+pub fn run(cmd: LabCommand) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        LabCommand::List => {
+            for s in Scenario::built_in() {
+                writeln!(out, "{:<20} {}\n{:<20} {}", s.name, s.title, "", s.question)?;
+            }
+            Ok(EXIT_OK)
+        }
+        LabCommand::Run {
+            scenario,
+            out: dir,
+            ident_timeout,
+        } => {
+            let s = Scenario::find(&scenario)?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from("lab-captures").join(&s.name));
+            let r = match stalltrace_lab::run(&s, timeout(ident_timeout), &dir) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("stalltrace lab: {e}");
+                    return Ok(EXIT_ERROR);
+                }
+            };
+            describe(&mut out, &r)?;
+            let verdict = r.check();
+            writeln!(
+                out,
+                "  expectation ({:?} greeting, {:?} callback): {}",
+                s.expect.greeting,
+                s.expect.callback,
+                match &verdict {
+                    Ok(()) => "met".to_string(),
+                    Err(e) => format!("NOT met: {e}"),
+                }
+            )?;
+            writeln!(out, "\nWhat `stalltrace analyze` finds in each capture:")?;
+            for (point, f) in diagnose(&r) {
+                writeln!(out, "  {point:<8} {}", one_line(f.as_ref()))?;
+            }
+            writeln!(out, "\nFull report: stalltrace analyze {}", dir.display())?;
+            Ok(if verdict.is_ok() {
+                EXIT_OK
+            } else {
+                EXIT_FINDINGS
+            })
+        }
+        LabCommand::Matrix {
+            out: dir,
+            ident_timeout,
+        } => {
+            let base = dir.unwrap_or_else(|| PathBuf::from("lab-captures"));
+            writeln!(
+                out,
+                "{:<20} {:<18} {:>6} {:>10} {:>9}  {:<40} diagnosis at fw-eth1 / client",
+                "scenario",
+                "behaviour",
+                "ident",
+                "greeting",
+                "expected",
+                "ident lookup (server's view)",
+            )?;
+            let mut all_ok = true;
+            for s in Scenario::built_in() {
+                let r = match stalltrace_lab::run(&s, timeout(ident_timeout), &base.join(&s.name)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("stalltrace lab: {}: {e}", s.name);
+                        return Ok(EXIT_ERROR);
+                    }
+                };
+                let ok = r.check().is_ok();
+                all_ok &= ok;
+                let d = diagnose(&r);
+                let at = d
+                    .iter()
+                    .find(|(p, _)| p == "fw-eth1")
+                    .or_else(|| d.iter().find(|(p, _)| p == "client"))
+                    .map(|(_, f)| short(f.as_ref()))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<20} {:<18} {:>6} {:>9.3}s {:>9}  {:<40} {}",
+                    s.name,
+                    s.behaviour(),
+                    if s.ident {
+                        format!("{}s", r.ident_timeout.as_secs_f64())
+                    } else {
+                        "off".into()
+                    },
+                    r.login.to_greeting.as_secs_f64(),
+                    if ok { "yes" } else { "NO" },
+                    r.served.ident.to_string(),
+                    at
+                )?;
+            }
+            Ok(if all_ok { EXIT_OK } else { EXIT_FINDINGS })
+        }
+    }
+}
+
+fn describe(out: &mut impl Write, r: &RunOutcome) -> std::io::Result<()> {
+    let s = &r.scenario;
+    writeln!(out, "stalltrace lab: {}: {}", s.name, s.title)?;
+    writeln!(out, "  answers: {}", s.question)?;
+    writeln!(
+        out,
+        "  behaviour: {}; ident lookup: {}",
+        s.behaviour(),
+        if s.ident {
+            format!("on, timeout {} s", r.ident_timeout.as_secs_f64())
+        } else {
+            "off".into()
+        }
+    )?;
+    writeln!(
+        out,
+        "  measured by the client: greeting after {:.3} s, logged in after {:.3} s",
+        r.login.to_greeting.as_secs_f64(),
+        r.login.to_login.as_secs_f64()
+    )?;
+    writeln!(out, "  the server's ident lookup: {}", r.served.ident)?;
+    if let Some((inside, outside)) = r.nat_mapping {
+        writeln!(out, "  NAT mapping: inside {inside} ↔ outside {outside}")?;
+    }
+    if let Some(n) = r.lock_dropped_icmps {
+        if n > 0 || s.firewall == Some(stalltrace_lab::scenario::FirewallBehaviour::Icmp) {
+            writeln!(out, "  server TcpExtLockDroppedIcmps: {n} (ICMP errors Linux set aside as soft errors while connect() held the socket)")?;
+        }
+    }
+    let files: Vec<String> = r
+        .captures
+        .iter()
+        .map(|c| format!("{} ({} frames)", file_name(&c.path), c.frames))
+        .collect();
+    writeln!(out, "  captures: {}", files.join(", "))
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
+/// Each capture on its own, as `analyze FILE` would see it: its first finding.
+pub fn diagnose(r: &RunOutcome) -> Vec<(String, Option<Finding>)> {
+    r.captures
+        .iter()
+        .map(|c| {
+            let a = analyze(&AnalyzeOptions {
+                inputs: vec![InputSpec {
+                    path: c.path.clone(),
+                    name: Some(c.point.clone()),
+                }],
+                ..Default::default()
+            });
+            let f =
+                a.report.findings.into_iter().find(|f| {
+                    matches!(f.id, FindingId::ApplicationWait | FindingId::CallbackLookup)
+                });
+            (c.point.clone(), f)
+        })
+        .collect()
+}
+
+fn one_line(f: Option<&Finding>) -> String {
+    match f {
+        Some(f) => format!("{} {}: {}", f.severity.as_str(), f.id.as_str(), f.summary),
+        None => "no stall, no lookup".into(),
+    }
+}
+
+fn short(f: Option<&Finding>) -> String {
+    let Some(f) = f else {
+        return "no stall, no lookup".into();
+    };
+    let fate = match f.cause.as_ref().map(|c| &c.fate) {
+        Some(Fate::Unanswered) => "ident unanswered".to_string(),
+        Some(Fate::Refused { after, .. }) => format!("ident refused by RST in {after}"),
+        Some(Fate::IcmpError {
+            description, after, ..
+        }) => format!("ident refused by ICMP {description} in {after}"),
+        Some(Fate::Answered { after }) => format!("ident answered in {after}"),
+        None => "cause not visible here".into(),
+    };
+    format!("{} ({})", f.id.as_str(), fate)
+}
