@@ -99,10 +99,6 @@ fn ident_lookup(peer: SocketAddr, local: SocketAddr, timeout: Duration) -> Ident
         Ok(q) => q,
         Err(e) => {
             let d = t0.elapsed();
-            // A connect cut short by SO_SNDTIMEO reports EINPROGRESS.
-            if e.raw_os_error() == Some(libc::EINPROGRESS) {
-                return IdentOutcome::TimedOut(d);
-            }
             return match e.kind() {
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
                     IdentOutcome::TimedOut(d)
@@ -133,21 +129,41 @@ fn ident_lookup(peer: SocketAddr, local: SocketAddr, timeout: Duration) -> Ident
     }
 }
 
-/// A blocking connect bounded by SO_SNDTIMEO, as xinetd and sendmail
-/// bound theirs with alarm(). Unlike a non-blocking connect and poll, it
-/// sleeps until the socket changes state, so an ICMP error that Linux sets
-/// aside as a soft error (it came while connect() held the socket) does not
-/// end it: the SYN is retried and the next ICMP does.
+/// A blocking connect ended by a precise timer, as xinetd and sendmail end
+/// theirs with alarm(). Blocking matters: unlike a non-blocking connect and
+/// poll, it sleeps until the socket changes state, so an ICMP error that
+/// Linux sets aside as a soft error (it came while connect() held the
+/// socket) does not end it; the SYN is retried and the next ICMP does.
+/// The timer is a thread that shuts the socket down, which wakes connect()
+/// at once; SO_SNDTIMEO would do too, but the kernel's timer wheel rounds a
+/// 30 s timeout up by as much as 2 s.
 fn blocking_connect(target: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
     let s = socket2::Socket::new(
         socket2::Domain::for_address(target),
         socket2::Type::STREAM,
         Some(socket2::Protocol::TCP),
     )?;
-    s.set_write_timeout(Some(timeout))?;
-    s.connect(&target.into())?;
-    s.set_write_timeout(None)?;
-    Ok(s.into())
+    let watcher_socket = s.try_clone()?;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let fired = Arc::new(AtomicBool::new(false));
+    let f = fired.clone();
+    let watcher = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
+            f.store(true, Ordering::SeqCst);
+            let _ = watcher_socket.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    let result = s.connect(&target.into());
+    let _ = done_tx.send(());
+    let _ = watcher.join();
+    match result {
+        Err(_) if fired.load(Ordering::SeqCst) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "ident timeout",
+        )),
+        Err(e) => Err(e),
+        Ok(()) => Ok(s.into()),
+    }
 }
 
 fn pop3_session(s: TcpStream) -> std::io::Result<()> {
