@@ -1,7 +1,7 @@
 //! # stalltrace-capture
 //!
 //! The first stage of stalltrace's pipeline (**capture** → decode →
-//! conversations → diagnosis → report): reads a capture file or stream and
+//! conversations → matching → diagnosis → report): reads a capture file or stream and
 //! hands out its records one at a time, in constant memory.
 //!
 //! The format is told from the content, never the file name: pcap (µs or

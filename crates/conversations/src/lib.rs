@@ -1,7 +1,7 @@
 //! # stalltrace-conversations
 //!
 //! The third stage of stalltrace's pipeline (capture → decode →
-//! **conversations** → diagnosis → report). A [`Tracker`] takes one capture
+//! **conversations** → matching → diagnosis → report). A [`Tracker`] takes one capture
 //! point's packets in order and rebuilds every TCP conversation and UDP
 //! exchange: who opened it, the SYN and SYN-ACK transmissions with their
 //! times, the handshake's end, the first payload from each side, the

@@ -81,6 +81,23 @@ pub struct IcmpError {
     pub about: Side,
 }
 
+/// One packet of a conversation, as much as matching it at another capture
+/// point and drawing it on a timeline need.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct PacketBrief {
+    pub packet: PacketRef,
+    pub from: Side,
+    /// TCP flag bits (0 for UDP).
+    pub flags: u8,
+    /// TCP sequence and acknowledgment numbers, relative to the ISNs.
+    pub rel_seq: Option<u32>,
+    pub rel_ack: Option<u32>,
+    pub len: u32,
+    pub ip_id: Option<u16>,
+    pub ttl: Option<u8>,
+    pub digest: u64,
+}
+
 /// Everything a diagnosis needs about one conversation at one capture point.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Conversation {
@@ -128,6 +145,9 @@ pub struct Conversation {
     pub fins: [Option<PacketRef>; 2],
     pub icmp_errors: Vec<IcmpError>,
     pub end: EndReason,
+    /// The first packets (at most [`MAX_LOGGED`]), for matching across
+    /// capture points and for timelines.
+    pub log: Vec<PacketBrief>,
     /// The opener was the server of another live conversation at this point
     /// when it opened this one: this may be a callback (ident, DNS, ...).
     pub opened_while_serving: bool,
@@ -137,6 +157,8 @@ pub struct Conversation {
 
 /// Lists of evidence packets keep this many; counts go on.
 pub const MAX_LISTED: usize = 16;
+/// Packets logged per conversation.
+pub const MAX_LOGGED: usize = 32;
 /// Turns kept per conversation.
 pub const MAX_TURNS: usize = 4;
 

@@ -306,6 +306,7 @@ impl Tracker {
             fins: [None; 2],
             icmp_errors: Vec::new(),
             end: EndReason::EndOfCapture,
+            log: Vec::new(),
             opened_while_serving: false,
             server_opened_meanwhile: 0,
         };
@@ -428,6 +429,23 @@ impl Tracker {
             }
         }
 
+        if c.log.len() < MAX_LOGGED {
+            let (mine, theirs) = match side {
+                Side::Client => (c.client_isn, c.server_isn),
+                Side::Server => (c.server_isn, c.client_isn),
+            };
+            c.log.push(PacketBrief {
+                packet: at,
+                from: side,
+                flags: t.flags.0,
+                rel_seq: t.seq.zip(mine).map(|(s, i)| s.0.wrapping_sub(i.0)),
+                rel_ack: t.ack.zip(theirs).map(|(a, i)| a.0.wrapping_sub(i.0)),
+                len: t.payload_len,
+                ip_id: p.ip.id,
+                ttl: p.ip.ttl,
+                digest: t.payload_digest,
+            });
+        }
         if t.payload_len > 0 {
             let len = t.payload_len;
             let retransmitted = match (t.seq, l.next_seq[s]) {
@@ -511,6 +529,19 @@ impl Tracker {
         c.last = at;
         c.packets[s] += 1;
         c.payload_bytes[s] += u.payload_len as u64;
+        if c.log.len() < MAX_LOGGED {
+            c.log.push(PacketBrief {
+                packet: at,
+                from: side,
+                flags: 0,
+                rel_seq: None,
+                rel_ack: None,
+                len: u.payload_len,
+                ip_id: p.ip.id,
+                ttl: p.ip.ttl,
+                digest: u.payload_digest,
+            });
+        }
         if side == Side::Client && c.packets[Side::Server.index()] == 0 {
             c.syn_count += 1;
             if c.syns.len() < MAX_LISTED {

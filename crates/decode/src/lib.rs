@@ -1,7 +1,7 @@
 //! # stalltrace-decode
 //!
 //! The second stage of stalltrace's pipeline (capture → **decode** →
-//! conversations → diagnosis → report): turns captured frames into small,
+//! conversations → matching → diagnosis → report): turns captured frames into small,
 //! owned [`Packet`]s, and defines the vocabulary every later stage shares:
 //! [`Timestamp`] and [`TimeDelta`], [`SeqNumber`] with wrap-around compare,
 //! [`Host`] (addresses, or names and masked addresses from printed

@@ -3,6 +3,8 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side};
 use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
 
+use stalltrace_matching::{Matcher, Matching};
+
 use crate::finding::*;
 
 use crate::knowledge::{self, Remedy};
@@ -62,8 +64,10 @@ impl Wait {
 ///
 /// ```
 /// use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
+/// use stalltrace_matching::Matcher;
 /// let d = Diagnoser::new(vec!["outside".into()], DiagnosisConfig::default());
-/// assert!(d.finish().is_empty());
+/// let m = Matcher::new(Default::default()).finish(&["outside".into()]);
+/// assert!(d.finish(&m).is_empty());
 /// ```
 pub struct Diagnoser {
     cfg: DiagnosisConfig,
@@ -150,7 +154,7 @@ impl Diagnoser {
 
     /// Moves stream time on at one capture point: judges the waits whose
     /// callbacks are all in, and forgets conversations too old to matter.
-    pub fn advance(&mut self, point: u32, now: Timestamp) {
+    pub fn advance(&mut self, point: u32, now: Timestamp, m: &Matcher) {
         let i = point as usize;
         if self.watermarks.len() <= i {
             self.watermarks.resize(i + 1, Timestamp::ZERO);
@@ -169,7 +173,7 @@ impl Diagnoser {
             !due
         });
         for (c, w) in ready {
-            self.judge(&c, &w);
+            self.judge(&c, &w, m);
         }
         let retain = self.cfg.retain;
         let oldest_pending = self.pending.iter().map(|(c, _)| c.first.ts).min();
@@ -189,15 +193,22 @@ impl Diagnoser {
         }
     }
 
-    /// Ends the stream: judges everything left and returns all findings,
-    /// most costly first.
-    pub fn finish(mut self) -> Vec<Finding> {
+    /// Ends the stream: judges every wait still pending. Call before the
+    /// matcher finishes, since judging asks it where else a connection was.
+    pub fn flush(&mut self, m: &Matcher) {
         let pending = std::mem::take(&mut self.pending);
         for (c, w) in pending {
-            self.judge(&c, &w);
+            self.judge(&c, &w, m);
         }
+    }
+
+    /// Returns all findings, the same wait seen at several capture points
+    /// merged into one, most severe and costly first.
+    pub fn finish(mut self, matching: &Matching) -> Vec<Finding> {
         self.report_unanswered();
-        let mut f = self.findings;
+        let findings =
+            crate::cross::merge(std::mem::take(&mut self.findings), matching, &self.points);
+        let mut f = findings;
         f.sort_by(|a, b| {
             b.1.severity
                 .cmp(&a.1.severity)
@@ -259,14 +270,18 @@ impl Diagnoser {
             evidence,
             remedies: Vec::new(),
             breakdown: Vec::new(),
+            also_seen_at: Vec::new(),
+            path: Vec::new(),
+            timeline: None,
+            facts: Some(Box::new(CrossFacts { subject: c.clone(), subject_elsewhere: Vec::new(), callback: None, callback_elsewhere: Vec::new() })),
         };
         self.findings.push((c.first.ts, finding));
     }
 
-    fn judge(&mut self, c: &Conversation, w: &Wait) {
+    fn judge(&mut self, c: &Conversation, w: &Wait, m: &Matcher) {
         let waiter = &c.server.host;
         let window_start = c.syns.first().map(|s| s.ts).unwrap_or(c.first.ts);
-        let mut best: Option<(TimeDelta, Callback, u64, Vec<PacketRef>)> = None;
+        let mut best: Option<(TimeDelta, Callback, &Conversation, Vec<PacketRef>)> = None;
         for k in &self.recent {
             if k.point != c.point
                 || k.id == c.id
@@ -280,9 +295,10 @@ impl Diagnoser {
                 continue;
             };
             if best.as_ref().is_none_or(|b| explained > b.0) {
-                best = Some((explained, cb, k.id, attempts));
+                best = Some((explained, cb, k, attempts));
             }
         }
+        let best = best.map(|(e, cb, k, a)| (e, cb, k.clone(), a));
         let cost = w.cost();
         let service = knowledge::service_name(c.server.port).unwrap_or("the service");
         let threshold = self.cfg.wait_threshold;
@@ -295,16 +311,25 @@ impl Diagnoser {
                 cb.kind != CallbackKind::Other
             }
         });
-        if let Some((_, _, id, _)) = &cause {
-            self.claimed.insert((c.point, *id));
+        if let Some((_, _, k, _)) = &cause {
+            self.claimed.insert((c.point, k.id));
         }
+        let facts = Box::new(CrossFacts {
+            subject: c.clone(),
+            subject_elsewhere: m.seen_elsewhere(c),
+            callback_elsewhere: cause
+                .as_ref()
+                .map(|(_, _, k, _)| m.seen_elsewhere(k))
+                .unwrap_or_default(),
+            callback: cause.as_ref().map(|(_, _, k, _)| k.clone()),
+        });
         if cost < threshold && w.kind != WaitKind::NoGreeting {
             if let Some((_, cb, _, attempts)) = cause {
-                self.callback_info(c, w, cb, &attempts, service);
+                self.callback_info(c, w, cb, &attempts, service, facts);
             }
             return;
         }
-        self.application_wait(c, w, cause.map(|(_, cb, _, a)| (cb, a)), service);
+        self.application_wait(c, w, cause.map(|(_, cb, _, a)| (cb, a)), service, facts);
     }
 
     /// Describes conversation `k` as a callback during wait `w`; None when it
@@ -628,6 +653,7 @@ impl Diagnoser {
         cb: Callback,
         attempts: &[PacketRef],
         service: &str,
+        facts: Box<CrossFacts>,
     ) {
         let mut evidence = self.callback_evidence(c, &cb, attempts);
         evidence.push(self.evidence(
@@ -665,6 +691,10 @@ impl Diagnoser {
                 evidence,
                 remedies,
                 breakdown: Vec::new(),
+                also_seen_at: Vec::new(),
+                path: Vec::new(),
+                timeline: None,
+                facts: Some(facts),
             },
         ));
     }
@@ -675,6 +705,7 @@ impl Diagnoser {
         w: &Wait,
         cause: Option<(Callback, Vec<PacketRef>)>,
         service: &str,
+        facts: Box<CrossFacts>,
     ) {
         let cost = w.cost();
         let first_syn = c.syns.first().copied();
@@ -841,6 +872,10 @@ impl Diagnoser {
                 evidence,
                 remedies,
                 breakdown,
+                also_seen_at: Vec::new(),
+                path: Vec::new(),
+                timeline: None,
+                facts: Some(facts),
             },
         ));
     }
@@ -901,6 +936,10 @@ impl Diagnoser {
                     evidence,
                     remedies: Vec::new(),
                     breakdown: Vec::new(),
+                    also_seen_at: Vec::new(),
+                    path: Vec::new(),
+                    timeline: None,
+                    facts: None,
                 },
             ));
         }
@@ -922,6 +961,10 @@ impl Diagnoser {
                     evidence: Vec::new(),
                     remedies: Vec::new(),
                     breakdown: Vec::new(),
+                    also_seen_at: Vec::new(),
+                    path: Vec::new(),
+                    timeline: None,
+                    facts: None,
                 },
             ));
         }

@@ -1,6 +1,7 @@
 use serde::Serialize;
-use stalltrace_conversations::Protocol;
+use stalltrace_conversations::{Conversation, Protocol};
 use stalltrace_decode::{Endpoint, Host, TimeDelta, Timestamp};
+use stalltrace_matching::Seen;
 
 use crate::knowledge::{AppTimer, Remedy};
 
@@ -164,4 +165,43 @@ pub struct Finding {
     pub remedies: Vec<Remedy>,
     /// Where the time of a wait went, in order.
     pub breakdown: Vec<TimeSegment>,
+    /// Other capture points that saw the same conversation and wait.
+    pub also_seen_at: Vec<String>,
+    /// What the capture points together say about where packets went.
+    pub path: Vec<String>,
+    /// The conversation (and its callback) packet by packet, one column per
+    /// capture point, on the reference point's clock.
+    pub timeline: Option<Timeline>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) facts: Option<Box<CrossFacts>>,
+}
+
+/// A merged timeline across capture points.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Timeline {
+    /// Column names, client side first.
+    pub points: Vec<String>,
+    /// Each column's clock offset, already applied to its times.
+    pub offsets: Vec<TimeDelta>,
+    pub rows: Vec<TimelineRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct TimelineRow {
+    pub what: String,
+    /// Per column: when the packet passed there (None: it never did).
+    pub times: Vec<Option<Timestamp>>,
+    /// Per column: the packet's number in that point's capture.
+    pub packets: Vec<Option<u64>>,
+}
+
+/// What the diagnosis knew when it judged, for merging across points.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CrossFacts {
+    pub subject: Conversation,
+    /// The subject connection at other points.
+    pub subject_elsewhere: Vec<Seen>,
+    pub callback: Option<Conversation>,
+    pub callback_elsewhere: Vec<Seen>,
 }

@@ -1,7 +1,7 @@
 //! # stalltrace-diagnosis
 //!
-//! The fourth stage of stalltrace's pipeline (capture → decode →
-//! conversations → **diagnosis** → report). A [`Diagnoser`] takes finished
+//! The fifth stage of stalltrace's pipeline (capture → decode →
+//! conversations → matching → **diagnosis** → report). A [`Diagnoser`] takes finished
 //! conversations and finds where time was lost, and why:
 //!
 //! - **application-wait**: a server-first service (POP3, SMTP, FTP, IMAP,
@@ -15,6 +15,11 @@
 //! - **syn-ack-retransmitted** although the client's ACK passed this point;
 //! - **callback-lookup**: a lookup that cost little (refused fast);
 //! - **connection-unanswered**: SYNs nobody answered.
+//!
+//! With several capture points (see `stalltrace-matching`) the same finding
+//! seen at each is merged into one that says what the points show between
+//! them: where the callback died, or which device answered it itself, the
+//! delay of each hop, and one timeline with a column per point.
 //!
 //! Each [`Finding`] carries a stable id, a severity, a one-sentence summary,
 //! the time it cost, evidence packets and [`Remedy`] lines to change.
@@ -39,11 +44,14 @@
 //! for c in t.finish() {
 //!     d.observe(c);
 //! }
-//! let f = &d.finish()[0];
+//! let matcher = stalltrace_matching::Matcher::new(Default::default());
+//! d.flush(&matcher);
+//! let f = &d.finish(&matcher.finish(&["outside".into()]))[0];
 //! assert_eq!(f.id, FindingId::ApplicationWait);
 //! assert_eq!(f.cause.as_ref().unwrap().conversation.server.port, 113);
 //! ```
 
+mod cross;
 mod engine;
 mod finding;
 pub mod knowledge;

@@ -1,7 +1,7 @@
 //! # stalltrace-report
 //!
 //! The last stage of stalltrace's pipeline (capture → decode →
-//! conversations → diagnosis → **report**): one serde model, [`Report`],
+//! conversations → matching → diagnosis → **report**): one serde model, [`Report`],
 //! and a module per output format over it: [`text`] for people, [`json`]
 //! for programs (its schema: [`json::schema`], committed as
 //! `docs/report.schema.json` and checked by the tests).
@@ -13,6 +13,7 @@
 //!     tool: Tool { name: "stalltrace".into(), version: "0".into() },
 //!     inputs: vec![],
 //!     points: vec![],
+//!     matching: Default::default(),
 //!     findings: vec![],
 //!     warnings: vec![],
 //! };

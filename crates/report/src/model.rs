@@ -5,6 +5,7 @@ use stalltrace_capture::Warning;
 use stalltrace_conversations::TrackerStats;
 use stalltrace_decode::Timestamp;
 use stalltrace_diagnosis::{Finding, Severity};
+use stalltrace_matching::Matching;
 
 /// Bumped whenever a field changes meaning or disappears; adding a field
 /// does not bump it.
@@ -17,6 +18,8 @@ pub struct Report {
     pub tool: Tool,
     pub inputs: Vec<InputSummary>,
     pub points: Vec<PointSummary>,
+    /// The capture points together: NAT mappings, clock offsets, path order.
+    pub matching: Matching,
     /// Most severe and most costly first.
     pub findings: Vec<Finding>,
     /// Problems with the input that did not stop the analysis.

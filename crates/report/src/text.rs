@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use stalltrace_decode::TimeDelta;
 use stalltrace_diagnosis::{Finding, SegmentKind, Severity};
 
 use crate::Report;
@@ -94,6 +95,7 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
             },
         );
     }
+    matching(&mut o, report, width);
     o.push('\n');
     let worth: Vec<&Finding> = report.findings.iter().collect();
     if worth.is_empty() {
@@ -114,6 +116,79 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
     o
 }
 
+fn matching(o: &mut String, report: &Report, width: usize) {
+    let m = &report.matching;
+    for path in &m.paths {
+        let _ = writeln!(o, "  path, client side first: {}", path.join(" → "));
+    }
+    for c in &m.offsets {
+        let drift = c
+            .drift_ppm
+            .map(|d| format!(", drifting {d:+.1} ppm"))
+            .unwrap_or_default();
+        let line = if c.applied {
+            format!(
+                "clock of {} is off by {} against {} (±{}{drift}, from {} matched connection{}): corrected on the timelines",
+                c.point,
+                TimeDelta::from_nanos(-c.offset.nanos()),
+                c.reference,
+                c.uncertainty,
+                c.samples,
+                if c.samples == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "clocks of {} and {} agree within the measurement (±{}{drift}): no correction",
+                c.point, c.reference, c.uncertainty
+            )
+        };
+        wrap(o, "  ", "    ", &line, width);
+    }
+    for n in m.mappings.iter().take(20) {
+        let line = format!(
+            "NAT ({}): inside {} ↔ outside {} ({} ↔ {}): {}",
+            n.kind, n.inside, n.outside, n.inside_point, n.outside_point, n.evidence
+        );
+        wrap(o, "  ", "    ", &line, width);
+    }
+    let more = m.mappings.len().saturating_sub(20) as u64 + m.mappings_not_listed;
+    if more > 0 {
+        let _ = writeln!(o, "  ... and {more} more NAT mappings (see --json)");
+    }
+}
+
+fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline) {
+    o.push_str("\n  Timeline (each point's time; offsets applied)\n");
+    let label_w = t
+        .rows
+        .iter()
+        .map(|r| r.what.chars().count())
+        .max()
+        .unwrap_or(10)
+        .min(40);
+    let col_w = t
+        .points
+        .iter()
+        .map(|p| p.chars().count())
+        .max()
+        .unwrap_or(15)
+        .max(15);
+    let _ = write!(o, "  {:<label_w$}", "");
+    for p in &t.points {
+        let _ = write!(o, "  {p:>col_w$}");
+    }
+    o.push('\n');
+    for r in &t.rows {
+        let what: String = r.what.chars().take(label_w).collect();
+        let _ = write!(o, "  {what:<label_w$}");
+        for time in &r.times {
+            let cell = time.map(|t| t.time_of_day()).unwrap_or_else(|| "—".into());
+            let _ = write!(o, "  {cell:>col_w$}");
+        }
+        o.push('\n');
+    }
+}
+
 fn finding(o: &mut String, f: &Finding, width: usize) {
     let cost = f.cost.map(|c| format!(", cost {c}")).unwrap_or_default();
     let _ = writeln!(
@@ -128,6 +203,21 @@ fn finding(o: &mut String, f: &Finding, width: usize) {
         },
     );
     wrap(o, "  ", "  ", &f.summary, width);
+    if !f.also_seen_at.is_empty() {
+        wrap(
+            o,
+            "  ",
+            "  ",
+            &format!("Also seen at: {}.", f.also_seen_at.join(", ")),
+            width,
+        );
+    }
+    if !f.path.is_empty() {
+        o.push_str("\n  Across the capture points\n");
+        for d in &f.path {
+            wrap(o, "  - ", "    ", d, width);
+        }
+    }
     if !f.details.is_empty() {
         o.push_str("\n  Why\n");
         for d in &f.details {
@@ -150,6 +240,9 @@ fn finding(o: &mut String, f: &Finding, width: usize) {
                 s.label
             );
         }
+    }
+    if let Some(t) = &f.timeline {
+        timeline(o, t);
     }
     if !f.evidence.is_empty() {
         o.push_str("\n  Evidence\n");

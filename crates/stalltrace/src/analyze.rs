@@ -1,13 +1,17 @@
-//! The pipeline, wired: capture → decode → conversations → diagnosis →
-//! report, streaming every input once.
+//! The pipeline, wired: capture → decode → conversations → matching →
+//! diagnosis → report. All inputs are read at once and merged by time, as
+//! mergecap would, so every capture point streams together and memory
+//! follows the live conversations, not the inputs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 
 use stalltrace_capture::{CaptureError, CaptureReader, Format, Record, Warning};
 use stalltrace_conversations::{Tracker, TrackerConfig};
-use stalltrace_decode::{decode_frame, Packet, Skip, TimeDelta};
+use stalltrace_decode::{decode_frame, Packet, Skip, TimeDelta, Timestamp};
 use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
+use stalltrace_matching::{Matcher, MatcherConfig};
 use stalltrace_report::{InputSummary, PointSummary, Report, Tool, SCHEMA_VERSION};
 
 /// One input as the user named it.
@@ -41,13 +45,8 @@ pub struct Analysis {
     pub errors: Vec<CaptureError>,
 }
 
-/// Hand finished conversations to the diagnosis this often.
+/// Hand finished conversations on this often (packets).
 const DRAIN_EVERY: u64 = 4096;
-
-struct Point {
-    summary: PointSummary,
-    tracker: Tracker,
-}
 
 /// Files below a folder, in name order; hidden files are left out.
 fn expand(spec: &InputSpec, out: &mut Vec<InputSpec>) -> std::io::Result<()> {
@@ -91,166 +90,265 @@ fn stem(path: &Path) -> String {
     name
 }
 
+/// One open input and its next packet.
+struct Source {
+    spec: InputSpec,
+    reader: CaptureReader,
+    file: String,
+    format: Format,
+    by_interface: HashMap<u32, usize>,
+    skipped: BTreeMap<String, u64>,
+    records: u64,
+    head: Option<Packet>,
+}
+
+impl Source {
+    /// The next decodable packet; skipped frames are counted by reason.
+    fn pull(&mut self, errors: &mut Vec<CaptureError>) -> Option<Packet> {
+        loop {
+            match self.reader.next() {
+                Ok(None) => return None,
+                Err(e) => {
+                    errors.push(e);
+                    return None;
+                }
+                Ok(Some(Record::Packet(p))) => {
+                    self.records += 1;
+                    return Some(p);
+                }
+                Ok(Some(Record::Frame(f))) => {
+                    self.records += 1;
+                    match decode_frame(f.link, f.data, f.meta) {
+                        Ok(p) => return Some(p),
+                        Err(skip) => {
+                            let key = match skip {
+                                Skip::NotIp { .. } => "not IP".to_string(),
+                                other => other.to_string(),
+                            };
+                            *self.skipped.entry(key).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Point {
+    summary: PointSummary,
+    tracker: Option<Tracker>,
+}
+
+struct Pipeline {
+    /// More than one capture point: worth matching.
+    several: bool,
+    points: Vec<Point>,
+    names: Vec<String>,
+    matcher: Matcher,
+    diag: Diagnoser,
+}
+
+impl Pipeline {
+    fn hand_over(&mut self, convs: Vec<stalltrace_conversations::Conversation>) {
+        for c in convs {
+            // Matching only means something with more than one point.
+            if self.several {
+                self.matcher.observe(&c);
+            }
+            self.diag.observe(c);
+        }
+    }
+
+    fn advance(&mut self, now: Timestamp) {
+        self.matcher.advance(now);
+        for pi in 0..self.points.len() {
+            self.diag.advance(pi as u32, now, &self.matcher);
+        }
+    }
+}
+
 /// Runs the whole pipeline over the inputs.
 pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
     let mut errors = Vec::new();
-    let mut inputs = Vec::new();
+    let mut specs = Vec::new();
     for spec in &opts.inputs {
-        if let Err(source) = expand(spec, &mut inputs) {
+        if let Err(source) = expand(spec, &mut specs) {
             errors.push(CaptureError::Open {
                 file: spec.path.display().to_string(),
                 source,
             });
         }
     }
-    let mut points: Vec<Point> = Vec::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
-    let mut diag = Diagnoser::new(
-        Vec::new(),
-        DiagnosisConfig {
-            wait_threshold: opts.wait_threshold,
-            resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
-            ..DiagnosisConfig::default()
-        },
-    );
-    let mut summaries = Vec::new();
-    let mut warnings: Vec<Warning> = Vec::new();
-
-    for spec in &inputs {
-        let mut reader = match CaptureReader::open(&spec.path) {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let file = reader.name().to_string();
-        let format = reader.format();
-        let mut by_interface: HashMap<u32, usize> = HashMap::new();
-        let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
-        let mut records = 0u64;
-        loop {
-            let packet: Packet = match reader.next() {
-                Ok(None) => break,
-                Err(e) => {
-                    errors.push(e);
-                    break;
-                }
-                Ok(Some(Record::Packet(p))) => {
-                    records += 1;
-                    p
-                }
-                Ok(Some(Record::Frame(f))) => {
-                    records += 1;
-                    match decode_frame(f.link, f.data, f.meta) {
-                        Ok(p) => p,
-                        Err(skip) => {
-                            let key = match skip {
-                                Skip::NotIp { .. } => "not IP".to_string(),
-                                other => other.to_string(),
-                            };
-                            *skipped.entry(key).or_default() += 1;
-                            continue;
-                        }
-                    }
-                }
-            };
-            let iface = packet.meta.interface;
-            let pi = match by_interface.get(&iface) {
-                Some(&i) => i,
-                None => {
-                    let ifaces = reader.interfaces();
-                    let if_name = ifaces.get(iface as usize).and_then(|i| i.name.clone());
-                    let several = ifaces.len() > 1;
-                    let base = spec.name.clone().unwrap_or_else(|| stem(&spec.path));
-                    let mut name = match (&if_name, several) {
-                        (Some(n), true) => format!("{base}:{n}"),
-                        (None, true) => format!("{base}:if{iface}"),
-                        _ => base,
-                    };
-                    if names.contains_key(&name) {
-                        name = format!("{name}#{}", points.len() + 1);
-                    }
-                    let idx = points.len();
-                    names.insert(name.clone(), idx);
-                    diag.add_point(name.clone());
-                    points.push(Point {
-                        summary: PointSummary {
-                            name,
-                            file: file.clone(),
-                            interface: if_name,
-                            numbered_by_line: format == Format::Text,
-                            first: None,
-                            last: None,
-                            stats: Default::default(),
-                        },
-                        tracker: Tracker::new(idx as u32, opts.tracker.clone()),
-                    });
-                    by_interface.insert(iface, idx);
-                    idx
-                }
-            };
-            let pt = &mut points[pi];
-            let ts = packet.meta.ts;
-            pt.summary.first.get_or_insert(ts);
-            if pt.summary.last.is_none_or(|l| ts > l) {
-                pt.summary.last = Some(ts);
-            }
-            pt.tracker.observe(&packet);
-            if pt.tracker.stats().packets % DRAIN_EVERY == 0 {
-                for c in pt.tracker.take_finished() {
-                    diag.observe(c);
-                }
-                diag.advance(pi as u32, ts);
-            }
+    let mut sources: Vec<Source> = Vec::new();
+    for spec in specs {
+        match CaptureReader::open(&spec.path) {
+            Ok(reader) => sources.push(Source {
+                file: reader.name().to_string(),
+                format: reader.format(),
+                reader,
+                spec,
+                by_interface: HashMap::new(),
+                skipped: BTreeMap::new(),
+                records: 0,
+                head: None,
+            }),
+            Err(e) => errors.push(e),
         }
-        // This input is done: everything still open ends here.
-        let mut indices: Vec<usize> = by_interface.values().copied().collect();
-        indices.sort();
-        for pi in indices {
-            let tracker = std::mem::replace(
-                &mut points[pi].tracker,
-                Tracker::new(pi as u32, opts.tracker.clone()),
-            );
-            points[pi].summary.stats = tracker.stats().clone();
-            for c in tracker.finish() {
-                diag.observe(c);
-            }
-            if let Some(last) = points[pi].summary.last {
-                diag.advance(pi as u32, last);
-            }
-        }
-        warnings.extend(reader.take_warnings());
-        for (reason, n) in &skipped {
-            warnings.push(Warning {
-                file: file.clone(),
-                location: None,
-                message: format!(
-                    "{n} frame{} skipped: {reason}",
-                    if *n == 1 { "" } else { "s" }
-                ),
-            });
-        }
-        summaries.push(InputSummary {
-            file,
-            format: format.name().into(),
-            records,
-            skipped,
-        });
     }
-    let findings = diag.finish();
+    let mut pipe = Pipeline {
+        several: sources.len() > 1,
+        points: Vec::new(),
+        names: Vec::new(),
+        matcher: Matcher::new(MatcherConfig::default()),
+        diag: Diagnoser::new(
+            Vec::new(),
+            DiagnosisConfig {
+                wait_threshold: opts.wait_threshold,
+                resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
+                ..DiagnosisConfig::default()
+            },
+        ),
+    };
+    let mut warnings: Vec<Warning> = Vec::new();
+    let mut summaries: Vec<Option<InputSummary>> = (0..sources.len()).map(|_| None).collect();
+
+    // The earliest next packet of any input goes first.
+    let mut heap: BinaryHeap<Reverse<(Timestamp, usize)>> = BinaryHeap::new();
+    for i in 0..sources.len() {
+        match sources[i].pull(&mut errors) {
+            Some(p) => {
+                heap.push(Reverse((p.meta.ts, i)));
+                sources[i].head = Some(p);
+            }
+            None => summaries[i] = Some(close(i, &mut sources, &mut pipe, &mut warnings)),
+        }
+    }
+    let mut seen = 0u64;
+    let mut now = Timestamp::ZERO;
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let packet = sources[i].head.take().expect("a queued input has a packet");
+        let pi = point_for(&mut sources[i], &packet, &mut pipe, opts);
+        let pt = &mut pipe.points[pi];
+        let ts = packet.meta.ts;
+        pt.summary.first.get_or_insert(ts);
+        if pt.summary.last.is_none_or(|l| ts > l) {
+            pt.summary.last = Some(ts);
+        }
+        pt.tracker.as_mut().expect("live point").observe(&packet);
+        now = now.max(ts);
+        seen += 1;
+        if seen % DRAIN_EVERY == 0 {
+            for pj in 0..pipe.points.len() {
+                if let Some(t) = pipe.points[pj].tracker.as_mut() {
+                    let done = t.take_finished();
+                    pipe.hand_over(done);
+                }
+            }
+            pipe.advance(now);
+        }
+        match sources[i].pull(&mut errors) {
+            Some(p) => {
+                heap.push(Reverse((p.meta.ts, i)));
+                sources[i].head = Some(p);
+            }
+            None => summaries[i] = Some(close(i, &mut sources, &mut pipe, &mut warnings)),
+        }
+    }
+    pipe.advance(now);
+    pipe.diag.flush(&pipe.matcher);
+    let matching = pipe.matcher.finish(&pipe.names);
+    let findings = pipe.diag.finish(&matching);
     let report = Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "stalltrace".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        inputs: summaries,
-        points: points.into_iter().map(|p| p.summary).collect(),
+        inputs: summaries.into_iter().flatten().collect(),
+        points: pipe.points.into_iter().map(|p| p.summary).collect(),
+        matching,
         findings,
         warnings,
     };
     Analysis { report, errors }
+}
+
+/// The capture point of a packet: its input's interface, created on first use.
+fn point_for(src: &mut Source, p: &Packet, pipe: &mut Pipeline, opts: &AnalyzeOptions) -> usize {
+    let iface = p.meta.interface;
+    if let Some(&i) = src.by_interface.get(&iface) {
+        return i;
+    }
+    let ifaces = src.reader.interfaces();
+    let if_name = ifaces.get(iface as usize).and_then(|i| i.name.clone());
+    let several = ifaces.len() > 1;
+    let base = src
+        .spec
+        .name
+        .clone()
+        .unwrap_or_else(|| stem(&src.spec.path));
+    let mut name = match (&if_name, several) {
+        (Some(n), true) => format!("{base}:{n}"),
+        (None, true) => format!("{base}:if{iface}"),
+        _ => base,
+    };
+    if pipe.names.contains(&name) {
+        name = format!("{name}#{}", pipe.points.len() + 1);
+    }
+    let idx = pipe.points.len();
+    pipe.several |= idx > 0;
+    pipe.names.push(name.clone());
+    pipe.diag.add_point(name.clone());
+    pipe.points.push(Point {
+        summary: PointSummary {
+            name,
+            file: src.file.clone(),
+            interface: if_name,
+            numbered_by_line: src.format == Format::Text,
+            first: None,
+            last: None,
+            stats: Default::default(),
+        },
+        tracker: Some(Tracker::new(idx as u32, opts.tracker.clone())),
+    });
+    src.by_interface.insert(iface, idx);
+    idx
+}
+
+/// An input is done: its points' conversations all end here.
+fn close(
+    i: usize,
+    sources: &mut [Source],
+    pipe: &mut Pipeline,
+    warnings: &mut Vec<Warning>,
+) -> InputSummary {
+    let src = &mut sources[i];
+    let mut indices: Vec<usize> = src.by_interface.values().copied().collect();
+    indices.sort();
+    for pi in indices {
+        if let Some(t) = pipe.points[pi].tracker.take() {
+            pipe.points[pi].summary.stats = t.stats().clone();
+            let done = t.finish();
+            pipe.hand_over(done);
+        }
+    }
+    warnings.extend(src.reader.take_warnings());
+    for (reason, n) in &src.skipped {
+        warnings.push(Warning {
+            file: src.file.clone(),
+            location: None,
+            message: format!(
+                "{n} frame{} skipped: {reason}",
+                if *n == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    InputSummary {
+        file: src.file.clone(),
+        format: src.format.name().into(),
+        records: src.records,
+        skipped: std::mem::take(&mut src.skipped),
+    }
 }
 
 /// Seconds as the user types them: "1", "0.5".

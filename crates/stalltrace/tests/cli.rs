@@ -121,10 +121,17 @@ fn stdin_and_folders_are_inputs() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("4 capture points"), "{out}");
+    // Two set-ups in one folder: two paths, and env1's wait told once.
     assert!(
-        out.contains("application-wait at env1-fw-eth2-inside"),
+        out.contains("path, client side first: env1-fw-eth2-inside → env1-fw-eth1-outside\n"),
         "{out}"
     );
+    assert!(
+        out.contains("path, client side first: env3-fw-eth2-inside → env3-fw-eth1-outside\n"),
+        "{out}"
+    );
+    assert_eq!(out.matches("CRITICAL application-wait").count(), 1, "{out}");
+    assert!(out.contains("Also seen at: env1-fw-eth2-inside."), "{out}");
 }
 
 #[test]

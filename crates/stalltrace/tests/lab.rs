@@ -56,6 +56,58 @@ fn finding(r: &RunOutcome, point: &str) -> Option<Finding> {
         .find(|f| matches!(f.id, FindingId::ApplicationWait | FindingId::CallbackLookup))
 }
 
+/// All of a run's captures analysed together: the mapping the matcher found
+/// must be the one the kernel made, and the stall or lookup finding must say
+/// `verdict` about where the callback went.
+fn together(r: &RunOutcome, verdict: &str) {
+    let paths: Vec<_> = r.captures.iter().map(|c| c.path.clone()).collect();
+    let a = run(&paths);
+    let m = &a.report.matching;
+    match r.nat_mapping {
+        Some((inside, outside)) => {
+            let found = m
+                .mappings
+                .iter()
+                .find(|n| n.kind == "source")
+                .expect("a source NAT mapping");
+            assert_eq!(found.inside.to_string(), inside.to_string());
+            assert_eq!(found.outside.to_string(), outside.to_string());
+            assert_eq!(
+                (found.inside_point.as_str(), found.outside_point.as_str()),
+                ("fw-eth2", "fw-eth1")
+            );
+            assert_eq!(
+                m.paths,
+                vec![vec!["client", "fw-eth2", "fw-eth1", "server"]]
+            );
+        }
+        None => {
+            assert!(
+                m.mappings.iter().all(|n| n.kind != "source"),
+                "{:?}",
+                m.mappings
+            );
+            assert_eq!(m.paths, vec![vec!["client", "server"]]);
+        }
+    }
+    // One machine, one clock: no offset is applied.
+    assert!(m.offsets.iter().all(|o| !o.applied), "{:?}", m.offsets);
+    let f = a
+        .report
+        .findings
+        .iter()
+        .find(|f| matches!(f.id, FindingId::ApplicationWait | FindingId::CallbackLookup))
+        .expect("a finding");
+    assert!(
+        f.path.iter().any(|p| p.contains(verdict)),
+        "{}: {:?}",
+        r.scenario.name,
+        f.path
+    );
+    let t = f.timeline.as_ref().expect("a merged timeline");
+    assert_eq!(t.points.len(), r.captures.len());
+}
+
 /// TCP SYNs (without ACK) to port 113 in a capture file.
 fn ident_syns(path: &Path) -> usize {
     let mut r = CaptureReader::open(path).unwrap();
@@ -148,6 +200,14 @@ fn env3_reset_is_fast_and_the_rst_comes_from_the_firewall() {
         }
         other => panic!("{other:?}"),
     }
+    together(
+        &r,
+        "The device between fw-eth1 and fw-eth2 (the NAT device: it translates",
+    );
+    together(
+        &r,
+        "refused the callback itself: the RST came from 203.0.113.171",
+    );
 }
 
 #[test]
@@ -195,6 +255,10 @@ fn nat_icmp_fails_the_lookup_on_the_icmp_error() {
         n => panic!("{n} ident SYNs"),
     }
     assert!(find_unanswered(&r).is_empty());
+    together(
+        &r,
+        "refused the callback itself with ICMP port unreachable from 203.0.113.171",
+    );
 }
 
 fn find_unanswered(r: &RunOutcome) -> Vec<Finding> {
@@ -257,6 +321,10 @@ fn env2_stealth_waits_and_env2_open_is_refused_by_the_client() {
     let f = finding(&r, "client").unwrap();
     assert_eq!(f.id, FindingId::ApplicationWait);
     assert_eq!(f.cause.as_ref().unwrap().fate, Fate::Unanswered);
+    together(
+        &r,
+        "The callback reached every capture point that saw the connection (client, server).",
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let r = lab("env2-open", dir.path());

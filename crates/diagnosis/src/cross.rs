@@ -1,0 +1,398 @@
+//! Several capture points together: the same finding seen at each point of
+//! a path becomes one, with what the points say between them: where a
+//! packet died, who answered in whose place, how long each hop took, and
+//! one timeline with a column per point.
+
+use std::collections::HashMap;
+
+use stalltrace_conversations::{Conversation, PacketBrief, Side};
+use stalltrace_decode::{TcpFlags, TimeDelta, Timestamp};
+use stalltrace_matching::{same_connection, Matching, Seen};
+
+use crate::finding::*;
+
+fn seen_of(c: &Conversation) -> Seen {
+    Seen {
+        point: c.point,
+        conv: c.id,
+        client: c.client.clone(),
+        server: c.server.clone(),
+        log: c.log.clone(),
+    }
+}
+
+fn similar(a: Option<TimeDelta>, b: Option<TimeDelta>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs().nanos() <= (a.nanos().abs() / 10).max(50_000_000),
+        _ => a == b,
+    }
+}
+
+/// Merges findings about the same connection at different points.
+pub(crate) fn merge(
+    findings: Vec<(Timestamp, Finding)>,
+    m: &Matching,
+    names: &[String],
+) -> Vec<(Timestamp, Finding)> {
+    let index = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as u32)
+            .unwrap_or(u32::MAX)
+    };
+    let mut used = vec![false; findings.len()];
+    let mut out = Vec::new();
+    for i in 0..findings.len() {
+        if used[i] {
+            continue;
+        }
+        used[i] = true;
+        let mut group = vec![i];
+        if let Some(fi) = findings[i].1.facts.as_deref() {
+            for j in i + 1..findings.len() {
+                let b = &findings[j].1;
+                if used[j] || b.id != findings[i].1.id || !similar(findings[i].1.cost, b.cost) {
+                    continue;
+                }
+                let Some(fj) = b.facts.as_deref() else {
+                    continue;
+                };
+                if group.iter().any(|&g| findings[g].1.point == b.point)
+                    || !same_connection(&fi.subject, &fj.subject)
+                {
+                    continue;
+                }
+                used[j] = true;
+                group.push(j);
+            }
+        }
+        let members: Vec<(Timestamp, &Finding)> = group
+            .iter()
+            .map(|&g| (findings[g].0, &findings[g].1))
+            .collect();
+        out.push(combine(&members, m, names, &index));
+    }
+    out
+}
+
+struct Ctx<'a> {
+    m: &'a Matching,
+    names: &'a [String],
+}
+
+impl Ctx<'_> {
+    /// Position along the path, client side first; unmatched points last.
+    fn pos(&self, p: u32) -> usize {
+        self.m
+            .path_index
+            .iter()
+            .position(|&q| q == p)
+            .unwrap_or(1000 + p as usize)
+    }
+    fn name(&self, p: u32) -> String {
+        self.names
+            .get(p as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("point {p}"))
+    }
+    fn offset(&self, p: u32) -> TimeDelta {
+        self.m.offset_index.get(&p).copied().unwrap_or_default()
+    }
+}
+
+fn combine(
+    members: &[(Timestamp, &Finding)],
+    m: &Matching,
+    names: &[String],
+    index: &dyn Fn(&str) -> u32,
+) -> (Timestamp, Finding) {
+    let ctx = Ctx { m, names };
+    let primary = members
+        .iter()
+        .filter(|(_, f)| f.cause.is_some())
+        .min_by_key(|(_, f)| ctx.pos(index(&f.point)))
+        .or_else(|| members.iter().min_by_key(|(_, f)| ctx.pos(index(&f.point))))
+        .copied()
+        .expect("a group has members");
+    let (t, f) = primary;
+    let mut f = f.clone();
+    let Some(facts) = f.facts.clone() else {
+        return (t, f);
+    };
+
+    // Every view of the subject connection and of its callback.
+    let mut subject: Vec<Seen> = vec![seen_of(&facts.subject)];
+    let mut callback: Vec<Seen> = facts.callback.iter().map(seen_of).collect();
+    let more = |list: &mut Vec<Seen>, s: Seen| {
+        if list.iter().all(|x| x.point != s.point) {
+            list.push(s);
+        }
+    };
+    for s in facts.subject_elsewhere.iter().cloned() {
+        more(&mut subject, s);
+    }
+    for s in facts.callback_elsewhere.iter().cloned() {
+        more(&mut callback, s);
+    }
+    for (_, other) in members {
+        if let Some(of) = other.facts.as_deref() {
+            more(&mut subject, seen_of(&of.subject));
+            if let (Some(k), Some(ok)) = (&facts.callback, &of.callback) {
+                if same_connection(k, ok) {
+                    more(&mut callback, seen_of(ok));
+                }
+            }
+        }
+    }
+    subject.sort_by_key(|s| ctx.pos(s.point));
+    callback.sort_by_key(|s| ctx.pos(s.point));
+    if subject.len() < 2 {
+        return (t, f);
+    }
+    f.also_seen_at = subject
+        .iter()
+        .filter(|s| s.point != facts.subject.point)
+        .map(|s| ctx.name(s.point))
+        .collect();
+
+    match f.id {
+        FindingId::SynAckRetransmitted => {
+            let passed: Vec<String> = members.iter().map(|(_, g)| g.point.clone()).collect();
+            let last = members
+                .iter()
+                .max_by_key(|(_, g)| ctx.pos(index(&g.point)))
+                .map(|(_, g)| g.point.clone())
+                .unwrap_or_default();
+            if passed.len() > 1 {
+                f.summary = format!(
+                    "The server {} re-sent its SYN-ACK although the client's ACK passed every capture point ({}): that ACK was lost beyond {last}, between it and the server, or the server's accept queue was full.",
+                    facts.subject.server,
+                    passed.join(", ")
+                );
+            }
+        }
+        _ => {
+            if let (Some(cb), Some(k)) = (&f.cause, &facts.callback) {
+                f.path
+                    .extend(callback_verdict(&ctx, cb, k, &subject, &callback));
+            }
+        }
+    }
+    let timeline = timeline(
+        &ctx,
+        &subject,
+        facts.callback.as_ref(),
+        &callback,
+        f.cause.as_ref(),
+    );
+    f.path.extend(hop_delays(&timeline));
+    f.timeline = Some(timeline);
+    (t, f)
+}
+
+fn nat_between(a: &Seen, b: &Seen) -> String {
+    if a.client != b.client {
+        format!(
+            " (the NAT device: it translates {} ↔ {})",
+            b.client, a.client
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// Where the callback went: which points it reached, and what the device
+/// between the last of them and the first it missed did with it.
+fn callback_verdict(
+    ctx: &Ctx,
+    cb: &Callback,
+    k: &Conversation,
+    subject: &[Seen],
+    callback: &[Seen],
+) -> Option<String> {
+    let reached = |p: u32| callback.iter().any(|c| c.point == p);
+    let seen_points: Vec<u32> = subject.iter().map(|s| s.point).collect();
+    let first_reached = seen_points
+        .iter()
+        .copied()
+        .filter(|&p| reached(p))
+        .min_by_key(|&p| ctx.pos(p))?;
+    let missed = seen_points
+        .iter()
+        .copied()
+        .filter(|&p| !reached(p) && ctx.pos(p) < ctx.pos(first_reached))
+        .max_by_key(|&p| ctx.pos(p));
+    let Some(missed) = missed else {
+        let names: Vec<String> = callback.iter().map(|c| ctx.name(c.point)).collect();
+        let mut s = format!(
+            "The callback reached every capture point that saw the connection ({}).",
+            names.join(", ")
+        );
+        for w in callback.windows(2) {
+            if w[0].server != w[1].server {
+                s.push_str(&format!(
+                    " The device between {} and {} forwarded it from {} to {}.",
+                    ctx.name(w[1].point),
+                    ctx.name(w[0].point),
+                    w[1].server,
+                    w[0].server
+                ));
+            }
+        }
+        return Some(s);
+    };
+    let (a, b) = (ctx.name(first_reached), ctx.name(missed));
+    let sa = subject.iter().find(|s| s.point == first_reached)?;
+    let sb = subject.iter().find(|s| s.point == missed)?;
+    let nat = nat_between(sa, sb);
+    let n = cb.attempts.len();
+    Some(match &cb.fate {
+        Fate::Unanswered => format!(
+            "{n} SYN{} reached {a}, none reached {b}: the device between {a} and {b}{nat} dropped {}.",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" }
+        ),
+        Fate::Refused { by, after } if *by == k.server.host => format!(
+            "The device between {a} and {b}{nat} refused the callback itself: the RST came from {by}, the address the callback was sent to, {after} after the SYN, and the SYN never reached {b}."
+        ),
+        Fate::IcmpError { by, description, after } => format!(
+            "The device between {a} and {b}{nat} refused the callback itself with ICMP {description} from {by} in {after}; the SYN never reached {b}."
+        ),
+        Fate::Refused { by, after } => format!(
+            "The callback was refused by a RST from {by} in {after} at {a} and never reached {b}."
+        ),
+        Fate::Answered { after } => format!(
+            "The callback was answered in {after} at {a} and never reached {b}: the device between {a} and {b}{nat} answered it itself."
+        ),
+    })
+}
+
+fn label(b: &PacketBrief, prefix: &str, server_word: &str, again: bool) -> String {
+    let f = TcpFlags(b.flags);
+    let what = if f.syn() && f.ack() {
+        "SYN-ACK".to_string()
+    } else if f.syn() {
+        "SYN".to_string()
+    } else if f.rst() {
+        "RST".to_string()
+    } else if f.fin() {
+        if b.len > 0 {
+            format!("FIN with {} bytes", b.len)
+        } else {
+            "FIN".into()
+        }
+    } else if b.len > 0 {
+        format!("data, {} bytes", b.len)
+    } else {
+        "ACK".into()
+    };
+    let who = match b.from {
+        Side::Client => prefix.to_string(),
+        Side::Server => server_word.to_string(),
+    };
+    format!("{who} {what}{}", if again { " (again)" } else { "" })
+}
+
+type RowKey = (u8, Side, u8, u32, u32, usize);
+
+fn timeline(
+    ctx: &Ctx,
+    subject: &[Seen],
+    callback_conv: Option<&Conversation>,
+    callback: &[Seen],
+    cause: Option<&Callback>,
+) -> Timeline {
+    let mut cols: Vec<u32> = subject.iter().chain(callback).map(|s| s.point).collect();
+    cols.sort_by_key(|&p| ctx.pos(p));
+    cols.dedup();
+    let col = |p: u32| cols.iter().position(|&q| q == p).expect("column");
+    let mut rows: Vec<TimelineRow> = Vec::new();
+    let mut keys: HashMap<RowKey, usize> = HashMap::new();
+    let cb_word = match cause.map(|c| c.kind) {
+        Some(CallbackKind::Ident) => "ident",
+        Some(CallbackKind::Dns) => "DNS",
+        _ => "callback",
+    };
+    for (kind, list) in [(0u8, subject), (1u8, callback)] {
+        for s in list {
+            let mut seen_here: HashMap<(Side, u8, u32, u32), usize> = HashMap::new();
+            for b in &s.log {
+                let base = (b.from, b.flags, b.len, b.rel_ack.unwrap_or(u32::MAX));
+                let n = seen_here.entry(base).or_default();
+                let key = (kind, base.0, base.1, base.2, base.3, *n);
+                *n += 1;
+                let r = *keys.entry(key).or_insert_with(|| {
+                    let what = if kind == 0 {
+                        label(b, "client", "server", key.5 > 0)
+                    } else {
+                        let reply = format!("{cb_word} reply:");
+                        label(b, cb_word, &reply, key.5 > 0)
+                    };
+                    rows.push(TimelineRow {
+                        what,
+                        times: vec![None; cols.len()],
+                        packets: vec![None; cols.len()],
+                    });
+                    rows.len() - 1
+                });
+                let c = col(s.point);
+                if rows[r].times[c].is_none() {
+                    rows[r].times[c] = Some(b.packet.ts.saturating_add(ctx.offset(s.point)));
+                    rows[r].packets[c] = Some(b.packet.number);
+                }
+            }
+        }
+    }
+    if let Some(k) = callback_conv {
+        for e in &k.icmp_errors {
+            let mut row = TimelineRow {
+                what: format!("ICMP {} from {}", e.description, e.from),
+                times: vec![None; cols.len()],
+                packets: vec![None; cols.len()],
+            };
+            let c = col(k.point);
+            row.times[c] = Some(e.packet.ts.saturating_add(ctx.offset(k.point)));
+            row.packets[c] = Some(e.packet.number);
+            rows.push(row);
+        }
+    }
+    rows.sort_by_key(|r| r.times.iter().flatten().min().copied());
+    Timeline {
+        points: cols.iter().map(|&p| ctx.name(p)).collect(),
+        offsets: cols.iter().map(|&p| ctx.offset(p)).collect(),
+        rows,
+    }
+}
+
+/// Median time between neighbouring points, per direction, for the
+/// subject connection's packets.
+fn hop_delays(t: &Timeline) -> Vec<String> {
+    let mut out = Vec::new();
+    for (a, b) in (0..t.points.len()).zip(1..t.points.len()) {
+        let mut toward_server = Vec::new();
+        let mut toward_client = Vec::new();
+        for r in &t.rows {
+            let (Some(ta), Some(tb)) = (r.times[a], r.times[b]) else {
+                continue;
+            };
+            if r.what.starts_with("client ") {
+                toward_server.push((tb - ta).nanos());
+            } else if r.what.starts_with("server ") {
+                toward_client.push((ta - tb).nanos());
+            }
+        }
+        let median = |v: &mut Vec<i64>| -> Option<TimeDelta> {
+            v.sort();
+            v.get(v.len() / 2).map(|&n| TimeDelta::from_nanos(n))
+        };
+        let (Some(ds), Some(dc)) = (median(&mut toward_server), median(&mut toward_client)) else {
+            continue;
+        };
+        out.push(format!(
+            "Between {} and {} the connection's packets took {ds} toward the server and {dc} toward the client (medians).",
+            t.points[a], t.points[b]
+        ));
+    }
+    out
+}

@@ -1,0 +1,482 @@
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::Serialize;
+use stalltrace_conversations::{Conversation, PacketBrief, PacketRef, Protocol, Side};
+use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
+
+/// Tunables of the matcher.
+#[derive(Clone, Debug)]
+pub struct MatcherConfig {
+    /// A group is forgotten this long (stream time) after its last member.
+    pub retain: TimeDelta,
+    /// Mappings listed; more are only counted.
+    pub max_mappings: usize,
+}
+
+impl Default for MatcherConfig {
+    fn default() -> Self {
+        MatcherConfig {
+            retain: TimeDelta::from_secs(900),
+            max_mappings: 10_000,
+        }
+    }
+}
+
+/// One address translation seen between two capture points.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct NatMapping {
+    /// "source" (the client's address was rewritten: SNAT, masquerade) or
+    /// "destination" (the server's: DNAT, port forwarding).
+    pub kind: String,
+    pub inside: Endpoint,
+    pub outside: Endpoint,
+    pub inside_point: String,
+    pub outside_point: String,
+    /// Why we know it is the same connection.
+    pub evidence: String,
+    pub first_seen: Timestamp,
+}
+
+/// A point's clock against the reference point's.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ClockOffset {
+    pub point: String,
+    pub reference: String,
+    /// Add this to the point's times to get the reference's clock.
+    pub offset: TimeDelta,
+    /// Parts per million the point's clock runs fast (estimated when the
+    /// matches span long enough).
+    pub drift_ppm: Option<f64>,
+    /// Matched connections the estimate rests on.
+    pub samples: u64,
+    /// Half the best round trip between the points: the estimate's bound.
+    pub uncertainty: TimeDelta,
+    /// Applied to the timelines: only when larger than its uncertainty,
+    /// since a smaller one is no evidence the clocks differ.
+    pub applied: bool,
+}
+
+/// Everything matching found.
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
+pub struct Matching {
+    pub mappings: Vec<NatMapping>,
+    pub mappings_not_listed: u64,
+    pub offsets: Vec<ClockOffset>,
+    /// Capture points from the client side to the server side, one list
+    /// per group of points that share connections; points never matched
+    /// are left out.
+    pub paths: Vec<Vec<String>>,
+    /// Connections seen at more than one point.
+    pub matched_connections: u64,
+    /// Indexes into the point list, for the diagnosis.
+    #[serde(skip)]
+    pub path_index: Vec<u32>,
+    #[serde(skip)]
+    pub offset_index: HashMap<u32, TimeDelta>,
+}
+
+/// The same connection as seen at one capture point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seen {
+    pub point: u32,
+    pub conv: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// Its first packets (at most [`SEEN_LOGGED`]), for timelines.
+    pub log: Vec<PacketBrief>,
+}
+
+/// Packets kept per member: the handshake, the first exchanges, a close.
+pub const SEEN_LOGGED: usize = 16;
+
+#[derive(Clone)]
+struct Member {
+    seen: Seen,
+    syn: Option<PacketRef>,
+    syn_ack: Option<PacketRef>,
+    client_ttl: Option<u8>,
+}
+
+struct Group {
+    members: Vec<Member>,
+    last: Timestamp,
+}
+
+/// Best estimate for one ordered pair of points (a < b): clock of b minus
+/// clock of a, and which one is nearer the client.
+#[derive(Default)]
+struct Pair {
+    samples: u64,
+    /// (round trip, theta, time) of the best sample per minute bucket.
+    buckets: BTreeMap<i64, (i64, i64, Timestamp)>,
+    /// Votes that a is nearer the client than b, and the other way.
+    a_first: u64,
+    b_first: u64,
+}
+
+const BUCKET_NS: i64 = 60_000_000_000;
+const MAX_BUCKETS: usize = 1440;
+
+/// Matches conversations across capture points as they finish.
+pub struct Matcher {
+    cfg: MatcherConfig,
+    groups: HashMap<(u32, u16), Group>,
+    order: VecDeque<(Timestamp, (u32, u16))>,
+    pairs: HashMap<(u32, u32), Pair>,
+    mappings: Vec<NatMapping>,
+    mapping_keys: std::collections::HashSet<(Endpoint, Endpoint)>,
+    pending_mappings: Vec<(String, Endpoint, Endpoint, u32, u32, String, Timestamp)>,
+    mappings_overflow: u64,
+    matched: u64,
+    watermark: Timestamp,
+    /// Which points are inside (nearer the client), decided at the end.
+    point_private: HashMap<u32, bool>,
+}
+
+impl Matcher {
+    pub fn new(cfg: MatcherConfig) -> Self {
+        Matcher {
+            cfg,
+            groups: HashMap::new(),
+            order: VecDeque::new(),
+            pairs: HashMap::new(),
+            mappings: Vec::new(),
+            mapping_keys: Default::default(),
+            pending_mappings: Vec::new(),
+            mappings_overflow: 0,
+            matched: 0,
+            watermark: Timestamp::ZERO,
+            point_private: HashMap::new(),
+        }
+    }
+
+    /// Takes one finished conversation from any point.
+    pub fn observe(&mut self, c: &Conversation) {
+        if c.protocol != Protocol::Tcp {
+            return;
+        }
+        let Some(isn) = c.client_isn else { return };
+        let key = (isn.0, c.server.port);
+        let m = Member {
+            seen: Seen {
+                point: c.point,
+                conv: c.id,
+                client: c.client.clone(),
+                server: c.server.clone(),
+                log: c.log.iter().take(SEEN_LOGGED).copied().collect(),
+            },
+            syn: c.syns.first().copied(),
+            syn_ack: c.syn_acks.first().copied(),
+            client_ttl: c
+                .log
+                .iter()
+                .find(|p| p.from == Side::Client)
+                .and_then(|p| p.ttl),
+        };
+        // A point where some client has a private address is inside a NAT.
+        if c.client.host.is_private() {
+            self.point_private.insert(c.point, true);
+        } else {
+            self.point_private.entry(c.point).or_insert(false);
+        }
+        let g = self.groups.entry(key).or_insert_with(|| Group {
+            members: Vec::new(),
+            last: c.last.ts,
+        });
+        g.last = g.last.max(c.last.ts);
+        let fresh = g.members.iter().all(|o| o.seen.point != m.seen.point);
+        if !fresh {
+            return;
+        }
+        let others: Vec<Member> = g.members.clone();
+        g.members.push(m.clone());
+        if others.is_empty() {
+            self.order.push_back((c.last.ts, key));
+        } else if others.len() == 1 {
+            self.matched += 1;
+        }
+        for o in others {
+            self.pair_sample(&o, &m, c.last.ts);
+        }
+    }
+
+    fn pair_sample(&mut self, x: &Member, y: &Member, at: Timestamp) {
+        let (a, b) = if x.seen.point < y.seen.point {
+            (x, y)
+        } else {
+            (y, x)
+        };
+        let pair = self.pairs.entry((a.seen.point, b.seen.point)).or_default();
+        if let (Some(sa), Some(sb), Some(ka), Some(kb)) = (a.syn, b.syn, a.syn_ack, b.syn_ack) {
+            // d1: the SYN, client to server; d2: the SYN-ACK, server to client.
+            let d1 = (sb.ts - sa.ts).nanos();
+            let d2 = (kb.ts - ka.ts).nanos();
+            let theta = (d1 + d2) / 2;
+            let trip = (d1 - d2) / 2; // signed one-way delay from a to b
+            pair.samples += 1;
+            let bucket = sa.ts.nanos().div_euclid(BUCKET_NS);
+            let better = pair
+                .buckets
+                .get(&bucket)
+                .is_none_or(|(t, _, _)| trip.abs() < *t);
+            if better && (pair.buckets.len() < MAX_BUCKETS || pair.buckets.contains_key(&bucket)) {
+                pair.buckets.insert(bucket, (trip.abs(), theta, sa.ts));
+            }
+            if trip > 0 {
+                pair.a_first += 1;
+            } else if trip < 0 {
+                pair.b_first += 1;
+            }
+        } else if let (Some(ta), Some(tb)) = (a.client_ttl, b.client_ttl) {
+            // Routers lower the TTL on the way from the client.
+            if ta > tb {
+                pair.a_first += 1;
+            } else if tb > ta {
+                pair.b_first += 1;
+            }
+        }
+        let (a, b) = (&a.seen, &b.seen);
+        let proof = format!(
+            "the same connection at both points (same initial sequence numbers, server port {})",
+            a.server.port
+        );
+        if a.client != b.client {
+            self.pending_mappings.push((
+                "source".into(),
+                a.client.clone(),
+                b.client.clone(),
+                a.point,
+                b.point,
+                proof.clone(),
+                at,
+            ));
+        }
+        if a.server != b.server {
+            self.pending_mappings.push((
+                "destination".into(),
+                a.server.clone(),
+                b.server.clone(),
+                a.point,
+                b.point,
+                proof,
+                at,
+            ));
+        }
+    }
+
+    /// Moves stream time on; forgets groups quiet for longer than `retain`.
+    pub fn advance(&mut self, now: Timestamp) {
+        if now <= self.watermark {
+            return;
+        }
+        self.watermark = now;
+        while let Some((t, key)) = self.order.front().cloned() {
+            if t.saturating_add(self.cfg.retain) >= now {
+                break;
+            }
+            self.order.pop_front();
+            match self.groups.get(&key) {
+                Some(g) if g.last.saturating_add(self.cfg.retain) < now => {
+                    self.groups.remove(&key);
+                }
+                Some(g) => self.order.push_back((g.last, key)),
+                None => {}
+            }
+        }
+    }
+
+    /// Live groups (for memory checks).
+    pub fn live(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Where else the connection of `c` was seen (other points only).
+    pub fn seen_elsewhere(&self, c: &Conversation) -> Vec<Seen> {
+        let Some(isn) = c.client_isn else {
+            return Vec::new();
+        };
+        self.groups
+            .get(&(isn.0, c.server.port))
+            .map(|g| {
+                g.members
+                    .iter()
+                    .filter(|m| m.seen.point != c.point)
+                    .map(|m| m.seen.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Concludes: offsets against the first point of the path, the path,
+    /// and the mappings oriented inside → outside.
+    pub fn finish(mut self, names: &[String]) -> Matching {
+        let name = |p: u32| {
+            names
+                .get(p as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("point {p}"))
+        };
+        // Order: a point is before another when the votes say it is nearer
+        // the client; rank by how many points each one precedes.
+        let mut points: Vec<u32> = self.pairs.keys().flat_map(|(a, b)| [*a, *b]).collect();
+        points.sort();
+        points.dedup();
+        let before = |x: u32, y: u32| -> bool {
+            let (a, b, flip) = if x < y { (x, y, false) } else { (y, x, true) };
+            match self.pairs.get(&(a, b)) {
+                Some(p) if p.a_first != p.b_first => (p.a_first > p.b_first) != flip,
+                _ => {
+                    // No timing: the side with private clients is inside.
+                    let px = self.point_private.get(&x).copied().unwrap_or(false);
+                    let py = self.point_private.get(&y).copied().unwrap_or(false);
+                    px && !py
+                }
+            }
+        };
+        // Points that share connections form one path; unrelated captures
+        // (two set-ups in one folder) form several.
+        let mut component: HashMap<u32, u32> = points.iter().map(|&p| (p, p)).collect();
+        fn root(c: &HashMap<u32, u32>, mut p: u32) -> u32 {
+            while c[&p] != p {
+                p = c[&p];
+            }
+            p
+        }
+        for &(a, b) in self.pairs.keys() {
+            let (ra, rb) = (root(&component, a), root(&component, b));
+            if ra != rb {
+                component.insert(ra.max(rb), ra.min(rb));
+            }
+        }
+        let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for &p in &points {
+            groups.entry(root(&component, p)).or_default().push(p);
+        }
+        let mut paths_index: Vec<Vec<u32>> = Vec::new();
+        for members in groups.values() {
+            let mut ranked: Vec<(usize, u32)> = members
+                .iter()
+                .map(|&p| {
+                    (
+                        members.iter().filter(|&&q| q != p && before(p, q)).count(),
+                        p,
+                    )
+                })
+                .collect();
+            ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            paths_index.push(ranked.iter().map(|(_, p)| *p).collect());
+        }
+        // Positions are only ever compared within one path.
+        let path_index: Vec<u32> = paths_index.iter().flatten().copied().collect();
+
+        // Offsets against each path's first point, through direct pairs.
+        let mut offsets = Vec::new();
+        let mut offset_index = HashMap::new();
+        for path in &paths_index {
+            let Some(&reference) = path.first() else {
+                continue;
+            };
+            let path_index = path;
+            offset_index.insert(reference, TimeDelta::ZERO);
+            for &p in path_index.iter().skip(1) {
+                let (a, b) = if reference < p {
+                    (reference, p)
+                } else {
+                    (p, reference)
+                };
+                let Some(pair) = self.pairs.get(&(a, b)) else {
+                    continue;
+                };
+                let Some((best_trip, best_theta, _)) =
+                    pair.buckets.values().min_by_key(|(t, _, _)| *t).copied()
+                else {
+                    continue;
+                };
+                // theta is clock(b) - clock(a); the point's offset brings it
+                // onto the reference's clock.
+                let clock_p_minus_ref = if p == b { best_theta } else { -best_theta };
+                let drift_ppm = drift(&pair.buckets).map(|ppm| if p == b { ppm } else { -ppm });
+                let offset = TimeDelta::from_nanos(-clock_p_minus_ref);
+                let applied = offset.abs().nanos() > best_trip;
+                offset_index.insert(p, if applied { offset } else { TimeDelta::ZERO });
+                offsets.push(ClockOffset {
+                    applied,
+                    point: name(p),
+                    reference: name(reference),
+                    offset,
+                    drift_ppm,
+                    samples: pair.samples,
+                    uncertainty: TimeDelta::from_nanos(best_trip),
+                });
+            }
+        }
+
+        // Mappings, oriented: the point nearer the client is inside.
+        let position = |p: u32| {
+            path_index
+                .iter()
+                .position(|&q| q == p)
+                .unwrap_or(usize::MAX)
+        };
+        // The same rewrite is seen by every pair of points across the
+        // device; the neighbouring pair says where the device is.
+        let mut pending = std::mem::take(&mut self.pending_mappings);
+        pending.sort_by_key(|(_, _, _, pa, pb, _, _)| position(*pa).abs_diff(position(*pb)));
+        for (kind, ea, eb, pa, pb, evidence, at) in pending {
+            // Whichever endpoint the inside point saw is the inside one, for
+            // a rewritten source and a rewritten destination alike.
+            let (inside, outside, ip, op) = if position(pa) <= position(pb) {
+                (ea, eb, pa, pb)
+            } else {
+                (eb, ea, pb, pa)
+            };
+            if self.mapping_keys.insert((inside.clone(), outside.clone())) {
+                if self.mappings.len() < self.cfg.max_mappings {
+                    self.mappings.push(NatMapping {
+                        kind,
+                        inside,
+                        outside,
+                        inside_point: name(ip),
+                        outside_point: name(op),
+                        evidence,
+                        first_seen: at,
+                    });
+                } else {
+                    self.mappings_overflow += 1;
+                }
+            }
+        }
+        self.mappings.sort_by_key(|m| m.first_seen);
+        Matching {
+            mappings: self.mappings,
+            mappings_not_listed: self.mappings_overflow,
+            offsets,
+            paths: paths_index
+                .iter()
+                .map(|p| p.iter().map(|&q| name(q)).collect())
+                .collect(),
+            matched_connections: self.matched,
+            path_index,
+            offset_index,
+        }
+    }
+}
+
+/// Slope of the best offset samples over time, in ppm, when they span at
+/// least ten minutes.
+fn drift(buckets: &BTreeMap<i64, (i64, i64, Timestamp)>) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = buckets
+        .values()
+        .map(|(_, theta, t)| (t.secs_f64(), *theta as f64 / 1e9))
+        .collect();
+    let (first, last) = (pts.first()?, pts.last()?);
+    if last.0 - first.0 < 600.0 || pts.len() < 3 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    (sxx > 0.0).then(|| sxy / sxx * 1e6)
+}
