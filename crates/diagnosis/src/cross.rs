@@ -10,6 +10,7 @@ use stalltrace_decode::{TcpFlags, TimeDelta, Timestamp};
 use stalltrace_matching::{same_connection, Matching, Seen};
 
 use crate::finding::*;
+use crate::lang::Lang;
 
 fn seen_of(c: &Conversation) -> Seen {
     Seen {
@@ -33,6 +34,7 @@ pub(crate) fn merge(
     findings: Vec<(Timestamp, Finding)>,
     m: &Matching,
     names: &[String],
+    lang: Lang,
 ) -> Vec<(Timestamp, Finding)> {
     let index = |name: &str| {
         names
@@ -71,7 +73,7 @@ pub(crate) fn merge(
             .iter()
             .map(|&g| (findings[g].0, &findings[g].1))
             .collect();
-        out.push(combine(&members, m, names, &index));
+        out.push(combine(&members, &Ctx { m, names, lang }, &index));
     }
     out
 }
@@ -79,6 +81,7 @@ pub(crate) fn merge(
 struct Ctx<'a> {
     m: &'a Matching,
     names: &'a [String],
+    lang: Lang,
 }
 
 impl Ctx<'_> {
@@ -103,11 +106,10 @@ impl Ctx<'_> {
 
 fn combine(
     members: &[(Timestamp, &Finding)],
-    m: &Matching,
-    names: &[String],
+    ctx: &Ctx,
     index: &dyn Fn(&str) -> u32,
 ) -> (Timestamp, Finding) {
-    let ctx = Ctx { m, names };
+    let l = ctx.lang;
     let primary = members
         .iter()
         .filter(|(_, f)| f.cause.is_some())
@@ -148,6 +150,17 @@ fn combine(
     subject.sort_by_key(|s| ctx.pos(s.point));
     callback.sort_by_key(|s| ctx.pos(s.point));
     if subject.len() < 2 {
+        // One point: no path to speak of, but the timeline still draws the
+        // conversation and its callback (the HTML ladder uses it).
+        if matches!(f.id, FindingId::ApplicationWait | FindingId::CallbackLookup) {
+            f.timeline = Some(timeline(
+                ctx,
+                &subject,
+                facts.callback.as_ref(),
+                &callback,
+                f.cause.as_ref(),
+            ));
+        }
         return (t, f);
     }
     f.also_seen_at = subject
@@ -165,37 +178,49 @@ fn combine(
                 .map(|(_, g)| g.point.clone())
                 .unwrap_or_default();
             if passed.len() > 1 {
-                f.summary = format!(
-                    "The server {} re-sent its SYN-ACK although the client's ACK passed every capture point ({}): that ACK was lost beyond {last}, between it and the server, or the server's accept queue was full.",
-                    facts.subject.server,
-                    passed.join(", ")
+                f.summary = tr!(
+                    l,
+                    format!(
+                        "The server {} re-sent its SYN-ACK although the client's ACK passed every capture point ({}): that ACK was lost beyond {last}, between it and the server, or the server's accept queue was full.",
+                        facts.subject.server,
+                        passed.join(", ")
+                    ),
+                    format!(
+                        "服务器 {} 重发了 SYN-ACK，而客户端的 ACK 已经过所有捕获点（{}）：该 ACK 在 {last} 与服务器之间丢失，或服务器的 accept 队列已满。",
+                        facts.subject.server,
+                        passed.join("、")
+                    )
                 );
             }
         }
         _ => {
             if let (Some(cb), Some(k)) = (&f.cause, &facts.callback) {
                 f.path
-                    .extend(callback_verdict(&ctx, cb, k, &subject, &callback));
+                    .extend(callback_verdict(ctx, cb, k, &subject, &callback));
             }
         }
     }
     let timeline = timeline(
-        &ctx,
+        ctx,
         &subject,
         facts.callback.as_ref(),
         &callback,
         f.cause.as_ref(),
     );
-    f.path.extend(hop_delays(&timeline));
+    f.path.extend(hop_delays(l, &timeline));
     f.timeline = Some(timeline);
     (t, f)
 }
 
-fn nat_between(a: &Seen, b: &Seen) -> String {
+fn nat_between(l: Lang, a: &Seen, b: &Seen) -> String {
     if a.client != b.client {
-        format!(
-            " (the NAT device: it translates {} ↔ {})",
-            b.client, a.client
+        tr!(
+            l,
+            format!(
+                " (the NAT device: it translates {} ↔ {})",
+                b.client, a.client
+            ),
+            format!("（即 NAT 设备：它把 {} 转换为 {}）", b.client, a.client)
         )
     } else {
         String::new()
@@ -223,20 +248,33 @@ fn callback_verdict(
         .copied()
         .filter(|&p| !reached(p) && ctx.pos(p) < ctx.pos(first_reached))
         .max_by_key(|&p| ctx.pos(p));
+    let l = ctx.lang;
     let Some(missed) = missed else {
         let names: Vec<String> = callback.iter().map(|c| ctx.name(c.point)).collect();
-        let mut s = format!(
-            "The callback reached every capture point that saw the connection ({}).",
-            names.join(", ")
+        let mut s = tr!(
+            l,
+            format!(
+                "The callback reached every capture point that saw the connection ({}).",
+                names.join(", ")
+            ),
+            format!(
+                "回连到达了所有看到这条连接的捕获点（{}）。",
+                names.join("、")
+            )
         );
         for w in callback.windows(2) {
             if w[0].server != w[1].server {
-                s.push_str(&format!(
-                    " The device between {} and {} forwarded it from {} to {}.",
-                    ctx.name(w[1].point),
-                    ctx.name(w[0].point),
-                    w[1].server,
-                    w[0].server
+                let (near, far) = (ctx.name(w[0].point), ctx.name(w[1].point));
+                s.push_str(&tr!(
+                    l,
+                    format!(
+                        " The device between {far} and {near} forwarded it from {} to {}.",
+                        w[1].server, w[0].server
+                    ),
+                    format!(
+                        "{far} 与 {near} 之间的设备把它从 {} 转发到了 {}。",
+                        w[1].server, w[0].server
+                    )
                 ));
             }
         }
@@ -245,30 +283,39 @@ fn callback_verdict(
     let (a, b) = (ctx.name(first_reached), ctx.name(missed));
     let sa = subject.iter().find(|s| s.point == first_reached)?;
     let sb = subject.iter().find(|s| s.point == missed)?;
-    let nat = nat_between(sa, sb);
+    let nat = nat_between(l, sa, sb);
     let n = cb.attempts.len();
-    Some(match &cb.fate {
-        Fate::Unanswered => format!(
+    Some(match (&cb.fate, l) {
+        (Fate::Unanswered, Lang::En) => format!(
             "{n} SYN{} reached {a}, none reached {b}: the device between {a} and {b}{nat} dropped {}.",
             if n == 1 { "" } else { "s" },
             if n == 1 { "it" } else { "them" }
         ),
-        Fate::Refused { by, after } if *by == k.server.host => format!(
-            "The device between {a} and {b}{nat} refused the callback itself: the RST came from {by}, the address the callback was sent to, {after} after the SYN, and the SYN never reached {b}."
+        (Fate::Unanswered, Lang::ZhCn) => format!("{n} 个 SYN 到达了 {a}，没有一个到达 {b}：{a} 与 {b} 之间的设备{nat}把它们丢弃了。"),
+        (Fate::Refused { by, after }, _) if *by == k.server.host => tr!(
+            l,
+            format!("The device between {a} and {b}{nat} refused the callback itself: the RST came from {by}, the address the callback was sent to, {after} after the SYN, and the SYN never reached {b}."),
+            format!("{a} 与 {b} 之间的设备{nat}自己拒绝了回连：RST 来自回连的目标地址 {by}，在 SYN 之后 {} 发出，而 SYN 从未到达 {b}。", l.dur(*after))
         ),
-        Fate::IcmpError { by, description, after } => format!(
-            "The device between {a} and {b}{nat} refused the callback itself with ICMP {description} from {by} in {after}; the SYN never reached {b}."
+        (Fate::IcmpError { by, description, after }, _) => tr!(
+            l,
+            format!("The device between {a} and {b}{nat} refused the callback itself with ICMP {description} from {by} in {after}; the SYN never reached {b}."),
+            format!("{a} 与 {b} 之间的设备{nat}自己以来自 {by} 的 ICMP {}在 {} 内拒绝了回连；SYN 从未到达 {b}。", l.icmp(description), l.dur(*after))
         ),
-        Fate::Refused { by, after } => format!(
-            "The callback was refused by a RST from {by} in {after} at {a} and never reached {b}."
+        (Fate::Refused { by, after }, _) => tr!(
+            l,
+            format!("The callback was refused by a RST from {by} in {after} at {a} and never reached {b}."),
+            format!("回连在 {a} 处于 {} 内被 {by} 以 RST 拒绝，从未到达 {b}。", l.dur(*after))
         ),
-        Fate::Answered { after } => format!(
-            "The callback was answered in {after} at {a} and never reached {b}: the device between {a} and {b}{nat} answered it itself."
+        (Fate::Answered { after }, _) => tr!(
+            l,
+            format!("The callback was answered in {after} at {a} and never reached {b}: the device between {a} and {b}{nat} answered it itself."),
+            format!("回连在 {a} 处于 {} 内得到应答，但从未到达 {b}：{a} 与 {b} 之间的设备{nat}自己应答了它。", l.dur(*after))
         ),
     })
 }
 
-fn label(b: &PacketBrief, prefix: &str, server_word: &str, again: bool) -> String {
+fn label(l: Lang, b: &PacketBrief, prefix: &str, server_word: &str, again: bool) -> String {
     let f = TcpFlags(b.flags);
     let what = if f.syn() && f.ack() {
         "SYN-ACK".to_string()
@@ -278,12 +325,20 @@ fn label(b: &PacketBrief, prefix: &str, server_word: &str, again: bool) -> Strin
         "RST".to_string()
     } else if f.fin() {
         if b.len > 0 {
-            format!("FIN with {} bytes", b.len)
+            tr!(
+                l,
+                format!("FIN with {} bytes", b.len),
+                format!("FIN，{} 字节", b.len)
+            )
         } else {
             "FIN".into()
         }
     } else if b.len > 0 {
-        format!("data, {} bytes", b.len)
+        tr!(
+            l,
+            format!("data, {} bytes", b.len),
+            format!("数据，{} 字节", b.len)
+        )
     } else {
         "ACK".into()
     };
@@ -291,7 +346,14 @@ fn label(b: &PacketBrief, prefix: &str, server_word: &str, again: bool) -> Strin
         Side::Client => prefix.to_string(),
         Side::Server => server_word.to_string(),
     };
-    format!("{who} {what}{}", if again { " (again)" } else { "" })
+    format!(
+        "{who} {what}{}",
+        if again {
+            tr!(l, " (again)", "（重发）")
+        } else {
+            ""
+        }
+    )
 }
 
 type RowKey = (u8, Side, u8, u32, u32, usize);
@@ -309,11 +371,13 @@ fn timeline(
     let col = |p: u32| cols.iter().position(|&q| q == p).expect("column");
     let mut rows: Vec<TimelineRow> = Vec::new();
     let mut keys: HashMap<RowKey, usize> = HashMap::new();
+    let l = ctx.lang;
     let cb_word = match cause.map(|c| c.kind) {
         Some(CallbackKind::Ident) => "ident",
         Some(CallbackKind::Dns) => "DNS",
-        _ => "callback",
+        _ => tr!(l, "callback", "回连"),
     };
+    let (client_word, server_word) = (tr!(l, "client", "客户端"), tr!(l, "server", "服务器"));
     for (kind, list) in [(0u8, subject), (1u8, callback)] {
         for s in list {
             let mut seen_here: HashMap<(Side, u8, u32, u32), usize> = HashMap::new();
@@ -324,10 +388,11 @@ fn timeline(
                 *n += 1;
                 let r = *keys.entry(key).or_insert_with(|| {
                     let what = if kind == 0 {
-                        label(b, "client", "server", key.5 > 0)
+                        label(l, b, client_word, server_word, key.5 > 0)
                     } else {
-                        let reply = format!("{cb_word} reply:");
-                        label(b, cb_word, &reply, key.5 > 0)
+                        let reply =
+                            tr!(l, format!("{cb_word} reply:"), format!("{cb_word} 应答："));
+                        label(l, b, cb_word, &reply, key.5 > 0)
                     };
                     rows.push(TimelineRow {
                         what,
@@ -347,7 +412,11 @@ fn timeline(
     if let Some(k) = callback_conv {
         for e in &k.icmp_errors {
             let mut row = TimelineRow {
-                what: format!("ICMP {} from {}", e.description, e.from),
+                what: tr!(
+                    l,
+                    format!("ICMP {} from {}", e.description, e.from),
+                    format!("来自 {} 的 ICMP {}", e.from, l.icmp(&e.description))
+                ),
                 times: vec![None; cols.len()],
                 packets: vec![None; cols.len()],
             };
@@ -367,7 +436,7 @@ fn timeline(
 
 /// Median time between neighbouring points, per direction, for the
 /// subject connection's packets.
-fn hop_delays(t: &Timeline) -> Vec<String> {
+fn hop_delays(l: Lang, t: &Timeline) -> Vec<String> {
     let mut out = Vec::new();
     for (a, b) in (0..t.points.len()).zip(1..t.points.len()) {
         let mut toward_server = Vec::new();
@@ -376,9 +445,9 @@ fn hop_delays(t: &Timeline) -> Vec<String> {
             let (Some(ta), Some(tb)) = (r.times[a], r.times[b]) else {
                 continue;
             };
-            if r.what.starts_with("client ") {
+            if r.what.starts_with(tr!(l, "client ", "客户端 ")) {
                 toward_server.push((tb - ta).nanos());
-            } else if r.what.starts_with("server ") {
+            } else if r.what.starts_with(tr!(l, "server ", "服务器 ")) {
                 toward_client.push((ta - tb).nanos());
             }
         }
@@ -389,9 +458,10 @@ fn hop_delays(t: &Timeline) -> Vec<String> {
         let (Some(ds), Some(dc)) = (median(&mut toward_server), median(&mut toward_client)) else {
             continue;
         };
-        out.push(format!(
-            "Between {} and {} the connection's packets took {ds} toward the server and {dc} toward the client (medians).",
-            t.points[a], t.points[b]
+        out.push(tr!(
+            l,
+            format!("Between {} and {} the connection's packets took {ds} toward the server and {dc} toward the client (medians).", t.points[a], t.points[b]),
+            format!("在 {} 与 {} 之间，这条连接的数据包发往服务器方向耗时 {}，发往客户端方向耗时 {}（中位数）。", t.points[a], t.points[b], l.dur(ds), l.dur(dc))
         ));
     }
     out

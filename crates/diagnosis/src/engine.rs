@@ -6,6 +6,7 @@ use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
 use stalltrace_matching::{Matcher, Matching};
 
 use crate::finding::*;
+use crate::lang::Lang;
 
 use crate::knowledge::{self, Remedy};
 
@@ -21,6 +22,8 @@ pub struct DiagnosisConfig {
     /// callback that began during it has been handed over. Must exceed the
     /// tracker's idle timeout.
     pub resolve_delay: TimeDelta,
+    /// The language of every sentence.
+    pub lang: Lang,
 }
 
 impl Default for DiagnosisConfig {
@@ -29,6 +32,7 @@ impl Default for DiagnosisConfig {
             wait_threshold: TimeDelta::from_secs(1),
             retain: TimeDelta::from_secs(900),
             resolve_delay: TimeDelta::from_secs(310),
+            lang: Lang::En,
         }
     }
 }
@@ -206,8 +210,12 @@ impl Diagnoser {
     /// merged into one, most severe and costly first.
     pub fn finish(mut self, matching: &Matching) -> Vec<Finding> {
         self.report_unanswered();
-        let findings =
-            crate::cross::merge(std::mem::take(&mut self.findings), matching, &self.points);
+        let findings = crate::cross::merge(
+            std::mem::take(&mut self.findings),
+            matching,
+            &self.points,
+            self.cfg.lang,
+        );
         let mut f = findings;
         f.sort_by(|a, b| {
             b.1.severity
@@ -234,38 +242,75 @@ impl Diagnoser {
         else {
             return;
         };
+        let l = self.cfg.lang;
         let after_first = resent.ts - first_synack.ts;
         let after_ack = resent.ts - first_ack.ts;
         let mut evidence = vec![
-            self.evidence(c, first_synack, "server SYN-ACK".into()),
+            self.evidence(
+                c,
+                first_synack,
+                tr!(l, "server SYN-ACK", "服务器 SYN-ACK").into(),
+            ),
             self.evidence(
                 c,
                 first_ack,
-                "client ACK completing the handshake, seen here".into(),
+                tr!(
+                    l,
+                    "client ACK completing the handshake, seen here",
+                    "客户端完成握手的 ACK（在此捕获点可见）"
+                )
+                .into(),
             ),
             self.evidence(
                 c,
                 resent,
-                format!("server SYN-ACK re-sent (+{after_first})"),
+                tr!(
+                    l,
+                    format!("server SYN-ACK re-sent (+{after_first})"),
+                    format!("服务器重发 SYN-ACK（+{}）", l.dur(after_first))
+                ),
             ),
         ];
         if let Some(again) = c.handshake_acks.iter().find(|a| a.ts > resent.ts) {
-            evidence.push(self.evidence(c, *again, "client ACK again".into()));
+            evidence.push(self.evidence(
+                c,
+                *again,
+                tr!(l, "client ACK again", "客户端再次 ACK").into(),
+            ));
         }
         let finding = Finding {
             id: FindingId::SynAckRetransmitted,
             severity: Severity::Warning,
             point: self.point(c.point),
-            summary: format!(
-                "The server {} re-sent its SYN-ACK {after_first} after the first although the client's ACK passed this point {after_ack} earlier: that ACK was lost between here and the server, or the server's accept queue was full.",
-                c.server
+            summary: tr!(
+                l,
+                format!(
+                    "The server {} re-sent its SYN-ACK {after_first} after the first although the client's ACK passed this point {after_ack} earlier: that ACK was lost between here and the server, or the server's accept queue was full.",
+                    c.server
+                ),
+                format!(
+                    "服务器 {} 在第一次 SYN-ACK 之后 {} 重发了 SYN-ACK，而客户端的 ACK 早在 {} 之前就已经过此捕获点：该 ACK 在此处与服务器之间丢失，或服务器的 accept 队列已满。",
+                    c.server,
+                    l.dur(after_first),
+                    l.dur(after_ack)
+                )
             ),
             cost: Some(resent.ts - first_ack.ts),
             conversation: Some(self.conv_ref(c)),
             cause: None,
             details: vec![
-                "Until the re-sent SYN-ACK is answered, the server does not consider the connection open: data it should send (a greeting) waits.".into(),
-                "Capture nearer the server to see where the ACK died; on the server, `nstat -az TcpExtListenOverflows TcpExtListenDrops` tells whether the accept queue overflowed.".into(),
+                tr!(
+                    l,
+                    "Until the re-sent SYN-ACK is answered, the server does not consider the connection open: data it should send (a greeting) waits.",
+                    "在重发的 SYN-ACK 得到应答之前，服务器不认为连接已建立：它应发送的数据（如欢迎信息）只能等待。"
+                )
+                .into(),
+                tr!(
+                    l,
+                    "Capture nearer the server to see where the ACK died; on the server, `nstat -az TcpExtListenOverflows TcpExtListenDrops` tells whether the accept queue overflowed.",
+                    "请在更靠近服务器的位置抓包，查看 ACK 在何处丢失；在服务器上运行 `nstat -az TcpExtListenOverflows TcpExtListenDrops` 可判断 accept 队列是否溢出。"
+                )
+                .into(),
             ],
             evidence,
             remedies: Vec::new(),
@@ -405,7 +450,7 @@ impl Diagnoser {
             knowledge::SYN_SCHEDULES
                 .iter()
                 .filter(|s| knowledge::schedule_matches(s, &retries))
-                .map(|s| s.stack.to_string())
+                .map(|s| s.name(self.cfg.lang).to_string())
                 .collect()
         } else {
             Vec::new()
@@ -447,10 +492,11 @@ impl Diagnoser {
     }
 
     fn callback_phrase(&self, cb: &Callback) -> String {
+        let l = self.cfg.lang;
         let what = match cb.kind {
-            CallbackKind::Ident => "an ident (RFC 1413) lookup",
-            CallbackKind::Dns => "a DNS lookup",
-            CallbackKind::Other => "a connection",
+            CallbackKind::Ident => tr!(l, "an ident (RFC 1413) lookup", "ident（RFC 1413）反查"),
+            CallbackKind::Dns => tr!(l, "a DNS lookup", "DNS 查询"),
+            CallbackKind::Other => tr!(l, "a connection", "连接"),
         };
         format!(
             "{what} {} → {}",
@@ -458,90 +504,133 @@ impl Diagnoser {
         )
     }
 
-    fn fate_phrase(cb: &Callback) -> String {
+    fn fate_phrase(l: Lang, cb: &Callback) -> String {
         match &cb.fate {
-            Fate::Unanswered => "never answered at this capture point".into(),
-            Fate::Refused { by, after } => format!("refused by a RST from {by} in {after}"),
+            Fate::Unanswered => tr!(
+                l,
+                "never answered at this capture point",
+                "在此捕获点始终没有应答"
+            )
+            .into(),
+            Fate::Refused { by, after } => tr!(
+                l,
+                format!("refused by a RST from {by} in {after}"),
+                format!("在 {} 内被 {by} 以 RST 拒绝", l.dur(*after))
+            ),
             Fate::IcmpError {
                 by,
                 description,
                 after,
-            } => format!("refused by ICMP {description} from {by} in {after}"),
-            Fate::Answered { after } => format!("answered in {after}"),
+            } => tr!(
+                l,
+                format!("refused by ICMP {description} from {by} in {after}"),
+                format!(
+                    "在 {} 内被 {by} 以 ICMP {} 拒绝",
+                    l.dur(*after),
+                    l.icmp(description)
+                )
+            ),
+            Fate::Answered { after } => tr!(
+                l,
+                format!("answered in {after}"),
+                format!("在 {} 内得到应答", l.dur(*after))
+            ),
         }
     }
 
-    fn attempts_phrase(cb: &Callback) -> String {
-        let offs: Vec<String> = cb
-            .attempts
-            .iter()
-            .map(|a| {
-                if a.nanos() == 0 {
-                    "+0".to_string()
-                } else {
-                    format!("+{:.1}", a.secs_f64())
-                }
-            })
-            .collect();
+    fn attempts_phrase(l: Lang, cb: &Callback) -> String {
         let n = cb.attempts.len();
-        let noun = match (cb.conversation.protocol, n) {
-            (Protocol::Tcp, 1) => "SYN",
-            (Protocol::Tcp, _) => "SYNs",
-            (Protocol::Udp, 1) => "query",
-            (Protocol::Udp, _) => "queries",
-        };
-        format!("{n} {noun} at {} s", offs.join(", "))
+        let at = l.offsets(&cb.attempts);
+        match (l, cb.conversation.protocol, n) {
+            (Lang::En, Protocol::Tcp, 1) => format!("1 SYN at {at}"),
+            (Lang::En, Protocol::Tcp, _) => format!("{n} SYNs at {at}"),
+            (Lang::En, Protocol::Udp, 1) => format!("1 query at {at}"),
+            (Lang::En, Protocol::Udp, _) => format!("{n} queries at {at}"),
+            (Lang::ZhCn, Protocol::Tcp, _) => format!("{n} 个 SYN，分别在 {at}"),
+            (Lang::ZhCn, Protocol::Udp, _) => format!("{n} 次查询，分别在 {at}"),
+        }
     }
 
     fn callback_details(&self, cb: &Callback) -> Vec<String> {
+        let l = self.cfg.lang;
         let mut d = Vec::new();
         let fate = match cb.fate {
-            Fate::Unanswered => format!(
-                "{}: dropped further on, or discarded silently by the addressee",
-                Self::fate_phrase(cb)
+            Fate::Unanswered => tr!(
+                l,
+                format!(
+                    "{}: dropped further on, or discarded silently by the addressee",
+                    Self::fate_phrase(l, cb)
+                ),
+                format!(
+                    "{}：在更远处被丢弃，或被目标主机静默丢弃",
+                    Self::fate_phrase(l, cb)
+                )
             ),
-            _ => Self::fate_phrase(cb),
+            _ => Self::fate_phrase(l, cb),
         };
-        d.push(format!(
-            "{} {}: {}, {fate}.",
-            match cb.kind {
-                CallbackKind::Ident => "Ident callback",
-                CallbackKind::Dns => "DNS lookup",
-                CallbackKind::Other => "Callback",
-            },
-            format_args!("{} → {}", cb.conversation.client, cb.conversation.server),
-            Self::attempts_phrase(cb),
+        let what = match cb.kind {
+            CallbackKind::Ident => tr!(l, "Ident callback", "ident 回连"),
+            CallbackKind::Dns => tr!(l, "DNS lookup", "DNS 查询"),
+            CallbackKind::Other => tr!(l, "Callback", "回连"),
+        };
+        let ends = format!("{} → {}", cb.conversation.client, cb.conversation.server);
+        d.push(tr!(
+            l,
+            format!("{what} {ends}: {}, {fate}.", Self::attempts_phrase(l, cb)),
+            format!("{what} {ends}：{}，{fate}。", Self::attempts_phrase(l, cb))
         ));
         if let Some(g) = cb.give_up {
-            let mut s = format!(
-                "The server gave up {} after its first {}",
-                fmt_secs(g),
-                match cb.conversation.protocol {
-                    Protocol::Tcp => "SYN",
-                    Protocol::Udp => "query",
-                }
+            let first = match (l, cb.conversation.protocol) {
+                (Lang::En, Protocol::Tcp) => "SYN",
+                (Lang::En, Protocol::Udp) => "query",
+                (Lang::ZhCn, Protocol::Tcp) => "SYN",
+                (Lang::ZhCn, Protocol::Udp) => "查询",
+            };
+            let mut s = tr!(
+                l,
+                format!("The server gave up {} after its first {first}", l.dur(g)),
+                format!("服务器在发出第一个 {first} 之后 {} 放弃", l.dur(g))
             );
             if cb.give_up_is_application_timer {
-                let next = self.next_retry(cb);
-                if let (Some(last), Some(next)) = (cb.attempts.last(), next) {
-                    s.push_str(&format!(
-                        ", between its +{:.0} s retry and the next one due at +{next:.0} s",
-                        last.secs_f64()
+                if let (Some(last), Some(next)) = (cb.attempts.last(), self.next_retry(cb)) {
+                    s.push_str(&tr!(
+                        l,
+                        format!(
+                            ", between its +{:.0} s retry and the next one due at +{next:.0} s",
+                            last.secs_f64()
+                        ),
+                        format!(
+                            "，恰在 +{:.0} 秒的重传与本应在 +{next:.0} 秒的下一次重传之间",
+                            last.secs_f64()
+                        )
                     ));
                 }
-                s.push_str(": an application timer, not TCP giving up");
+                s.push_str(tr!(
+                    l,
+                    ": an application timer, not TCP giving up",
+                    "：这是应用程序的定时器，而不是 TCP 自身放弃"
+                ));
             }
             if !cb.timer_matches.is_empty() {
-                let names: Vec<&str> = cb.timer_matches.iter().map(|t| t.who).collect();
-                s.push_str(&format!(". {} matches: {}", fmt_secs(g), names.join("; ")));
+                let names: Vec<String> = cb
+                    .timer_matches
+                    .iter()
+                    .map(|t| t.who(l).to_string())
+                    .collect();
+                s.push_str(&tr!(
+                    l,
+                    format!(". {} matches: {}", l.dur(g), names.join("; ")),
+                    format!("。{} 与以下定时器吻合：{}", l.dur(g), names.join("；"))
+                ));
             }
-            s.push('.');
+            s.push_str(tr!(l, ".", "。"));
             d.push(s);
         }
         if let (Fate::IcmpError { .. }, true) = (&cb.fate, cb.attempts.len() > 1) {
-            d.push(format!(
-                "The first ICMP error did not end the attempt: the SYN was sent {} times before one did. Linux sets an ICMP error aside as a soft error when it arrives while connect() holds the socket (counted as TcpExtLockDroppedIcmps), and then waits for its SYN retry.",
-                cb.attempts.len()
+            d.push(tr!(
+                l,
+                format!("The first ICMP error did not end the attempt: the SYN was sent {} times before one did. Linux sets an ICMP error aside as a soft error when it arrives while connect() holds the socket (counted as TcpExtLockDroppedIcmps), and then waits for its SYN retry.", cb.attempts.len()),
+                format!("第一个 ICMP 差错并没有结束这次连接尝试：SYN 共发送了 {} 次才被终止。ICMP 差错若在 connect() 持有套接字锁时到达，Linux 会把它当作软错误搁置（计入 TcpExtLockDroppedIcmps），然后等待 SYN 重传。", cb.attempts.len())
             ));
         }
         if cb.kind == CallbackKind::Dns && cb.attempts.len() > 1 {
@@ -550,20 +639,28 @@ impl Diagnoser {
                 .windows(2)
                 .all(|w| ((w[1] - w[0]).secs_f64() - knowledge::RESOLVER_TRY_SECONDS).abs() < 0.5);
             if gaps_of_5 {
-                d.push("The queries are 5 s apart: the glibc resolver's default (options timeout:5, attempts:2), so every unanswered lookup costs 10 s per name server.".into());
+                d.push(tr!(
+                    l,
+                    "The queries are 5 s apart: the glibc resolver's default (options timeout:5, attempts:2), so every unanswered lookup costs 10 s per name server.",
+                    "查询间隔 5 秒：这是 glibc 解析器的默认值（options timeout:5, attempts:2），每个没有应答的查询在每台域名服务器上要耗费 10 秒。"
+                )
+                .into());
             }
         }
         if !cb.backoff_matches.is_empty() {
-            let offs: Vec<String> = cb
-                .attempts
-                .iter()
-                .skip(1)
-                .map(|a| format!("+{:.1}", a.secs_f64()))
-                .collect();
-            d.push(format!(
-                "The SYN back-off ({} s) matches {}.",
-                offs.join(", "),
-                cb.backoff_matches.join("; or ")
+            let retries = &cb.attempts[1.min(cb.attempts.len())..];
+            d.push(tr!(
+                l,
+                format!(
+                    "The SYN back-off ({}) matches {}.",
+                    l.offsets(retries),
+                    cb.backoff_matches.join("; or ")
+                ),
+                format!(
+                    "SYN 重传间隔（{}）与 {} 吻合。",
+                    l.offsets(retries),
+                    cb.backoff_matches.join("；或 ")
+                )
             ));
         }
         d
@@ -578,12 +675,12 @@ impl Diagnoser {
             .and_then(|s| s.retries.get(retries.len()).copied())
     }
 
-    fn remedies(cb: &Callback, service_port: u16) -> Vec<Remedy> {
+    fn remedies(l: Lang, cb: &Callback, service_port: u16) -> Vec<Remedy> {
         match cb.kind {
             CallbackKind::Ident => {
-                knowledge::ident_remedies(cb.give_up.map(|g| g.secs_f64()), service_port)
+                knowledge::ident_remedies(l, cb.give_up.map(|g| g.secs_f64()), service_port)
             }
-            CallbackKind::Dns => knowledge::dns_remedies(),
+            CallbackKind::Dns => knowledge::dns_remedies(l),
             CallbackKind::Other => Vec::new(),
         }
     }
@@ -594,10 +691,11 @@ impl Diagnoser {
         cb: &Callback,
         attempts: &[PacketRef],
     ) -> Vec<Evidence> {
+        let l = self.cfg.lang;
         let noun = match (cb.kind, cb.conversation.protocol) {
-            (CallbackKind::Ident, _) => "ident SYN",
-            (_, Protocol::Tcp) => "callback SYN",
-            (_, Protocol::Udp) => "callback query",
+            (CallbackKind::Ident, _) => tr!(l, "ident SYN", "ident SYN"),
+            (_, Protocol::Tcp) => tr!(l, "callback SYN", "回连 SYN"),
+            (_, Protocol::Udp) => tr!(l, "callback query", "回连查询"),
         };
         let mut ev: Vec<Evidence> = attempts
             .iter()
@@ -609,9 +707,11 @@ impl Diagnoser {
                         cb.conversation.client, cb.conversation.server
                     )
                 } else {
-                    format!(
-                        "{noun} re-sent (+{:.1} s)",
-                        (a.ts - attempts[0].ts).secs_f64()
+                    let off = (a.ts - attempts[0].ts).secs_f64();
+                    tr!(
+                        l,
+                        format!("{noun} re-sent (+{off:.1} s)"),
+                        format!("{noun} 重发（+{off:.1} 秒）")
                     )
                 };
                 self.evidence(c, *a, what)
@@ -621,26 +721,32 @@ impl Diagnoser {
             (&cb.fate, attempts.first())
         {
             let at = first.ts.saturating_add(*after);
+            let what = tr!(
+                l,
+                format!("refusal from {by} (+{after})"),
+                format!("来自 {by} 的拒绝（+{}）", l.dur(*after))
+            );
             // The number of the refusing packet is in the callback's record.
-            if let Some(k) = self.recent.iter().find(|k| {
-                k.point == c.point
-                    && k.client == cb.conversation.client
-                    && k.server == cb.conversation.server
-            }) {
-                let p = k
-                    .refused()
-                    .or_else(|| k.icmp_errors.first().map(|e| e.packet));
-                if let Some(p) = p {
-                    ev.push(self.evidence(c, p, format!("refusal from {by} (+{after})")));
-                }
-            } else {
-                ev.push(Evidence {
+            match self
+                .recent
+                .iter()
+                .find(|k| {
+                    k.point == c.point
+                        && k.client == cb.conversation.client
+                        && k.server == cb.conversation.server
+                })
+                .and_then(|k| {
+                    k.refused()
+                        .or_else(|| k.icmp_errors.last().map(|e| e.packet))
+                }) {
+                Some(p) => ev.push(self.evidence(c, p, what)),
+                None => ev.push(Evidence {
                     point: self.point(c.point),
                     packet: 0,
                     time: at,
                     time_of_day: at.time_of_day(),
-                    what: format!("refusal from {by}"),
-                });
+                    what,
+                }),
             }
         }
         ev
@@ -655,27 +761,48 @@ impl Diagnoser {
         service: &str,
         facts: Box<CrossFacts>,
     ) {
+        let l = self.cfg.lang;
         let mut evidence = self.callback_evidence(c, &cb, attempts);
         evidence.push(self.evidence(
             c,
             w.end,
-            format!("server {service} greeting ({} bytes)", w.end_len),
+            tr!(
+                l,
+                format!("server {service} greeting ({} bytes)", w.end_len),
+                format!("服务器 {service} 欢迎信息（{} 字节）", w.end_len)
+            ),
         ));
-        let summary = format!(
-            "During the {service} connection from {} the server made {}, {}; the {} came {} after the handshake.",
-            c.client,
-            self.callback_phrase(&cb),
-            Self::fate_phrase(&cb),
-            if w.kind == WaitKind::Response { "answer" } else { "greeting" },
-            w.cost()
+        let summary = tr!(
+            l,
+            format!(
+                "During the {service} connection from {} the server made {}, {}; the {} came {} after the handshake.",
+                c.client,
+                self.callback_phrase(&cb),
+                Self::fate_phrase(l, &cb),
+                if w.kind == WaitKind::Response { "answer" } else { "greeting" },
+                w.cost()
+            ),
+            format!(
+                "在来自 {} 的 {service} 连接中，服务器进行了{}，{}；{}在握手完成后 {} 到达。",
+                c.client,
+                self.callback_phrase(&cb),
+                Self::fate_phrase(l, &cb),
+                if w.kind == WaitKind::Response { "应答" } else { "欢迎信息" },
+                l.dur(w.cost())
+            )
         );
         let mut details = self.callback_details(&cb);
         if matches!(cb.fate, Fate::Refused { .. }) {
-            details.push("A prompt refusal is why this is fast: had the lookup been dropped silently, the server would have waited for its ident timer (often 30 s).".into());
+            details.push(tr!(
+                l,
+                "A prompt refusal is why this is fast: had the lookup been dropped silently, the server would have waited for its ident timer (often 30 s).",
+                "正因为被立即拒绝，这里才很快：如果这次反查被静默丢弃，服务器会一直等到它的 ident 定时器超时（通常为 30 秒）。"
+            )
+            .into());
         }
-        let remedies = Self::remedies(&cb, c.server.port)
+        let remedies = Self::remedies(l, &cb, c.server.port)
             .into_iter()
-            .filter(|r| !r.target.starts_with("the firewall") && !r.target.starts_with("the NAT"))
+            .filter(|r| r.on_server)
             .collect();
         self.findings.push((
             c.first.ts,
@@ -707,16 +834,34 @@ impl Diagnoser {
         service: &str,
         facts: Box<CrossFacts>,
     ) {
+        let l = self.cfg.lang;
         let cost = w.cost();
         let first_syn = c.syns.first().copied();
         let since_syn = first_syn.map(|s| w.end.ts - s.ts);
         let mut evidence = Vec::new();
         if let Some(s) = first_syn {
-            evidence.push(self.evidence(c, s, format!("client SYN {} → {}", c.client, c.server)));
+            evidence.push(self.evidence(
+                c,
+                s,
+                tr!(
+                    l,
+                    format!("client SYN {} → {}", c.client, c.server),
+                    format!("客户端 SYN {} → {}", c.client, c.server)
+                ),
+            ));
         }
         let what_start = match w.kind {
-            WaitKind::Response => format!("client request ({} → {})", c.client, c.server),
-            _ => "client ACK completing the handshake".into(),
+            WaitKind::Response => tr!(
+                l,
+                format!("client request ({} → {})", c.client, c.server),
+                format!("客户端请求（{} → {}）", c.client, c.server)
+            ),
+            _ => tr!(
+                l,
+                "client ACK completing the handshake",
+                "客户端完成握手的 ACK"
+            )
+            .into(),
         };
         evidence.push(self.evidence(c, w.start, what_start));
         // A SYN-ACK re-sent after the ACK: the server only had the connection later.
@@ -732,44 +877,63 @@ impl Diagnoser {
                     .map(|a| (*s, *a))
             });
         if let Some((resent, ack)) = server_open {
+            evidence.push(
+                self.evidence(
+                    c,
+                    resent,
+                    tr!(
+                        l,
+                        "server SYN-ACK re-sent: the first ACK never reached it",
+                        "服务器重发 SYN-ACK：第一个 ACK 没有到达服务器"
+                    )
+                    .into(),
+                ),
+            );
             evidence.push(self.evidence(
                 c,
-                resent,
-                "server SYN-ACK re-sent: the first ACK never reached it".into(),
+                ack,
+                tr!(l, "client ACK again", "客户端再次 ACK").into(),
             ));
-            evidence.push(self.evidence(c, ack, "client ACK again".into()));
         }
         let mut details = Vec::new();
         let mut breakdown = Vec::new();
         let mut remedies = Vec::new();
-        let kind_word = match w.kind {
-            WaitKind::Response => "answer",
-            _ => "greeting",
-        };
-        let mut summary = match (w.kind, since_syn) {
-            (WaitKind::NoGreeting, _) => format!(
-                "The {service} server {} never sent its greeting: the client gave up after {cost}.",
-                c.server
-            ),
-            (WaitKind::Response, _) => format!("The {service} server {} answered a request after {cost}", c.server),
-            (_, Some(s)) => format!(
-                "The {service} greeting came {s} after the client's SYN ({cost} after the handshake)"
-            ),
-            (_, None) => format!("The {service} greeting came {cost} after the handshake"),
+        let mut summary = match (w.kind, since_syn, l) {
+            (WaitKind::NoGreeting, _, Lang::En) => format!("The {service} server {} never sent its greeting: the client gave up after {cost}.", c.server),
+            (WaitKind::NoGreeting, _, Lang::ZhCn) => format!("{service} 服务器 {} 始终没有发送欢迎信息：客户端在 {} 后放弃。", c.server, l.dur(cost)),
+            (WaitKind::Response, _, Lang::En) => format!("The {service} server {} answered a request after {cost}", c.server),
+            (WaitKind::Response, _, Lang::ZhCn) => format!("{service} 服务器 {} 在 {} 后才应答请求", c.server, l.dur(cost)),
+            (_, Some(s), Lang::En) => format!("The {service} greeting came {s} after the client's SYN ({cost} after the handshake)"),
+            (_, Some(s), Lang::ZhCn) => format!("{service} 欢迎信息在客户端 SYN 之后 {} 才到达（握手完成后 {}）", l.dur(s), l.dur(cost)),
+            (_, None, Lang::En) => format!("The {service} greeting came {cost} after the handshake"),
+            (_, None, Lang::ZhCn) => format!("{service} 欢迎信息在握手完成后 {} 才到达", l.dur(cost)),
         };
         let mut mark = w.start.ts;
         if let Some((resent, ack)) = server_open {
             breakdown.push(segment(
                 SegmentKind::Network,
-                "handshake ACK lost before the server; SYN-ACK re-sent",
+                tr!(
+                    l,
+                    "handshake ACK lost before the server; SYN-ACK re-sent",
+                    "握手 ACK 在到达服务器前丢失；SYN-ACK 重发"
+                ),
                 mark,
                 ack.ts,
             ));
-            details.push(format!(
-                "The first {} went to the handshake: the server re-sent its SYN-ACK at {} because the client's first ACK never reached it, so the server had the connection only after the client's second ACK ({}).",
-                ack.ts - mark,
-                resent.ts.time_of_day(),
-                ack.ts.time_of_day()
+            details.push(tr!(
+                l,
+                format!(
+                    "The first {} went to the handshake: the server re-sent its SYN-ACK at {} because the client's first ACK never reached it, so the server had the connection only after the client's second ACK ({}).",
+                    ack.ts - mark,
+                    resent.ts.time_of_day(),
+                    ack.ts.time_of_day()
+                ),
+                format!(
+                    "最初的 {} 耗在握手上：客户端的第一个 ACK 没有到达服务器，服务器于 {} 重发 SYN-ACK，直到客户端第二次 ACK（{}）之后服务器才建立连接。",
+                    l.dur(ack.ts - mark),
+                    resent.ts.time_of_day(),
+                    ack.ts.time_of_day()
+                )
             ));
             mark = ack.ts;
         }
@@ -777,17 +941,26 @@ impl Diagnoser {
         if let Some((cb, attempts)) = cause {
             let waited = cb_cost(&cb);
             if w.kind != WaitKind::NoGreeting {
-                summary.push_str(&format!(
-                    ": the server waited {} for {}, {}.",
-                    fmt_secs(waited),
-                    self.callback_phrase(&cb),
-                    Self::fate_phrase(&cb)
+                summary.push_str(&tr!(
+                    l,
+                    format!(
+                        ": the server waited {} for {}, {}.",
+                        l.dur(waited),
+                        self.callback_phrase(&cb),
+                        Self::fate_phrase(l, &cb)
+                    ),
+                    format!(
+                        "：服务器为{}等待了 {}，{}。",
+                        self.callback_phrase(&cb),
+                        l.dur(waited),
+                        Self::fate_phrase(l, &cb)
+                    )
                 ));
             }
             if cb.started > mark {
                 breakdown.push(segment(
                     SegmentKind::Server,
-                    "server before the callback",
+                    tr!(l, "server before the callback", "回连之前的服务器处理"),
                     mark,
                     cb.started,
                 ));
@@ -795,51 +968,67 @@ impl Diagnoser {
             let cb_end = cb.started.saturating_add(waited);
             breakdown.push(segment(
                 SegmentKind::Dependency,
-                &format!("waiting on {}", self.callback_phrase(&cb)),
+                &tr!(
+                    l,
+                    format!("waiting on {}", self.callback_phrase(&cb)),
+                    format!("等待{}", self.callback_phrase(&cb))
+                ),
                 cb.started.max(mark),
                 cb_end,
             ));
             if w.end.ts > cb_end {
                 breakdown.push(segment(
                     SegmentKind::Server,
-                    "server after the callback",
+                    tr!(l, "server after the callback", "回连之后的服务器处理"),
                     cb_end,
                     w.end.ts,
                 ));
             }
             details.extend(self.callback_details(&cb));
             evidence.extend(self.callback_evidence(c, &cb, &attempts));
-            remedies = Self::remedies(&cb, c.server.port);
+            remedies = Self::remedies(l, &cb, c.server.port);
         } else {
             if w.kind != WaitKind::NoGreeting {
-                summary.push('.');
+                summary.push_str(tr!(l, ".", "。"));
             }
             breakdown.push(segment(
                 SegmentKind::Server,
-                "server (cause not visible here)",
+                tr!(
+                    l,
+                    "server (cause not visible here)",
+                    "服务器（原因在此不可见）"
+                ),
                 mark,
                 w.end.ts,
             ));
-            details.push(format!(
-                "No connection from {} was seen at this capture point during the wait, so its cause is not visible here.",
-                c.server.host
+            details.push(tr!(
+                l,
+                format!("No connection from {} was seen at this capture point during the wait, so its cause is not visible here.", c.server.host),
+                format!("等待期间在此捕获点没有看到来自 {} 的任何连接，因此原因在这里不可见。", c.server.host)
             ));
             if c.client.host.is_private() && !c.server.host.is_private() {
-                details.push(format!(
-                    "The client {} has a private address: it reaches the server through NAT, so a callback from the server (ident on tcp/113, or any other) goes to the NAT device's outside address and never shows here. Capture on the NAT device's outside interface, or at the server, to see it.",
-                    c.client.host
+                details.push(tr!(
+                    l,
+                    format!("The client {} has a private address: it reaches the server through NAT, so a callback from the server (ident on tcp/113, or any other) goes to the NAT device's outside address and never shows here. Capture on the NAT device's outside interface, or at the server, to see it.", c.client.host),
+                    format!("客户端 {} 使用私有地址，经 NAT 访问服务器；服务器的回连（tcp/113 的 ident 或其他）会发往 NAT 设备的外网地址，在这里看不到。请在 NAT 设备的外网接口或服务器上抓包。", c.client.host)
                 ));
             } else {
-                details.push("Capture at the server, or on its side of the path, to see what it waited for (an ident or DNS lookup, a back end).".into());
+                details.push(tr!(
+                    l,
+                    "Capture at the server, or on its side of the path, to see what it waited for (an ident or DNS lookup, a back end).",
+                    "请在服务器上或其所在一侧抓包，查看它在等待什么（ident 或 DNS 查询、后端服务）。"
+                )
+                .into());
             }
             // What the server spent once it had the connection.
             let residual = w.end.ts - mark;
             let timers = knowledge::matching_timers(residual.secs_f64());
             if !timers.is_empty() {
-                details.push(format!(
-                    "The server spoke {} after it had the connection, which matches known lookup timers: {}. An ident or DNS callback that nothing answered is the likely cause.",
-                    fmt_secs(residual),
-                    timers.iter().map(|t| t.who).collect::<Vec<_>>().join("; ")
+                let names: Vec<String> = timers.iter().map(|t| t.who(l).to_string()).collect();
+                details.push(tr!(
+                    l,
+                    format!("The server spoke {} after it had the connection, which matches known lookup timers: {}. An ident or DNS callback that nothing answered is the likely cause.", l.dur(residual), names.join("; ")),
+                    format!("服务器在建立连接 {} 之后才发言，与已知的查询定时器吻合：{}。最可能的原因是一次没有应答的 ident 或 DNS 回连。", l.dur(residual), names.join("；"))
                 ));
             }
         }
@@ -847,9 +1036,17 @@ impl Diagnoser {
             c,
             w.end,
             match w.kind {
-                WaitKind::NoGreeting => "client gives up".into(),
-                WaitKind::Response => format!("server {service} answer"),
-                WaitKind::Greeting => format!("server {service} {kind_word} ({} bytes)", w.end_len),
+                WaitKind::NoGreeting => tr!(l, "client gives up", "客户端放弃").into(),
+                WaitKind::Response => tr!(
+                    l,
+                    format!("server {service} answer"),
+                    format!("服务器 {service} 应答")
+                ),
+                WaitKind::Greeting => tr!(
+                    l,
+                    format!("server {service} greeting ({} bytes)", w.end_len),
+                    format!("服务器 {service} 欢迎信息（{} 字节）", w.end_len)
+                ),
             },
         ));
         evidence.sort_by_key(|e| (e.time, e.packet));
@@ -894,6 +1091,7 @@ impl Diagnoser {
         for ((point, server), convs) in groups {
             let first = &convs[0];
             let syns: u32 = convs.iter().map(|c| c.syn_count).sum();
+            let l = self.cfg.lang;
             let mut evidence: Vec<Evidence> = convs
                 .iter()
                 .take(4)
@@ -907,18 +1105,16 @@ impl Diagnoser {
                 .max()
                 .unwrap_or(first.last.ts)
                 - first.first.ts;
-            let summary = if convs.len() == 1 {
-                format!(
+            let summary = match (convs.len(), l) {
+                (1, Lang::En) => format!(
                     "{} sent {} SYN{} to {server} over {span}; none was answered at this capture point.",
                     first.client,
                     syns,
                     if syns == 1 { "" } else { "s" }
-                )
-            } else {
-                format!(
-                    "{} connection attempts ({syns} SYNs) to {server} were never answered at this capture point.",
-                    convs.len()
-                )
+                ),
+                (1, Lang::ZhCn) => format!("{} 在 {} 内向 {server} 发送了 {syns} 个 SYN，在此捕获点都没有应答。", first.client, l.dur(span)),
+                (n, Lang::En) => format!("{n} connection attempts ({syns} SYNs) to {server} were never answered at this capture point."),
+                (n, Lang::ZhCn) => format!("发往 {server} 的 {n} 次连接尝试（{syns} 个 SYN）在此捕获点都没有应答。"),
             };
             self.findings.push((
                 first.first.ts,
@@ -930,9 +1126,12 @@ impl Diagnoser {
                     cost: None,
                     conversation: Some(self.conv_ref(first)),
                     cause: None,
-                    details: vec![
-                        "No SYN-ACK, RST or ICMP error came back: the SYNs were dropped further on (a firewall dropping by policy, a route) or the addressee discards them silently.".into(),
-                    ],
+                    details: vec![tr!(
+                        l,
+                        "No SYN-ACK, RST or ICMP error came back: the SYNs were dropped further on (a firewall dropping by policy, a route) or the addressee discards them silently.",
+                        "没有任何 SYN-ACK、RST 或 ICMP 差错返回：SYN 在更远处被丢弃（防火墙按策略丢弃、路由问题），或被目标主机静默丢弃。"
+                    )
+                    .into()],
                     evidence,
                     remedies: Vec::new(),
                     breakdown: Vec::new(),
@@ -950,9 +1149,10 @@ impl Diagnoser {
                     id: FindingId::ConnectionUnanswered,
                     severity: Severity::Warning,
                     point: String::new(),
-                    summary: format!(
-                        "{} further unanswered connection attempts were counted but not listed.",
-                        self.unanswered_overflow
+                    summary: tr!(
+                        self.cfg.lang,
+                        format!("{} further unanswered connection attempts were counted but not listed.", self.unanswered_overflow),
+                        format!("另有 {} 次没有应答的连接尝试，只计数未列出。", self.unanswered_overflow)
                     ),
                     cost: None,
                     conversation: None,
@@ -989,11 +1189,6 @@ fn cb_cost(cb: &Callback) -> TimeDelta {
             *after
         }
     }
-}
-
-/// "30.0 s" for seconds-scale values even under 1 s granularity.
-fn fmt_secs(d: TimeDelta) -> String {
-    d.to_string()
 }
 
 /// The waits in one conversation that may be worth judging.

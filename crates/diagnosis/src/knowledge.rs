@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::lang::Lang;
+
 /// Services whose server speaks first after the handshake.
 pub fn server_first_service(port: u16) -> Option<&'static str> {
     Some(match port {
@@ -41,6 +43,7 @@ pub const DNS_PORT: u16 = 53;
 /// the first SYN, and when connect() gives up.
 pub struct SynSchedule {
     pub stack: &'static str,
+    pub stack_zh: &'static str,
     pub retries: &'static [f64],
     pub gives_up: Option<f64>,
 }
@@ -48,35 +51,47 @@ pub struct SynSchedule {
 pub const SYN_SCHEDULES: &[SynSchedule] = &[
     SynSchedule {
         stack: "Linux 2.4 (initial RTO 3 s, doubling; RFC 1122)",
+        stack_zh: "Linux 2.4（初始 RTO 3 秒，逐次加倍；RFC 1122）",
         retries: &[3.0, 9.0, 21.0, 45.0, 93.0],
         gives_up: Some(189.0),
     },
     SynSchedule {
         stack: "Linux 3.7 to 6.4 (initial RTO 1 s, doubling; RFC 6298)",
+        stack_zh: "Linux 3.7 至 6.4（初始 RTO 1 秒，逐次加倍；RFC 6298）",
         retries: &[1.0, 3.0, 7.0, 15.0, 31.0, 63.0],
         gives_up: Some(127.0),
     },
     SynSchedule {
         stack: "Linux 6.5+ (tcp_syn_linear_timeouts 4, then doubling)",
+        stack_zh: "Linux 6.5 及以上（tcp_syn_linear_timeouts 4，之后加倍）",
         retries: &[1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0],
         gives_up: Some(131.0),
     },
     SynSchedule {
         stack: "Windows XP/2003/7/2008 R2 (3 s, 2 retries)",
+        stack_zh: "Windows XP/2003/7/2008 R2（3 秒，重传 2 次）",
         retries: &[3.0, 9.0],
         gives_up: Some(21.0),
     },
     SynSchedule {
         stack: "macOS/iOS (1 s steps, then doubling)",
+        stack_zh: "macOS/iOS（先以 1 秒递增，之后加倍）",
         retries: &[1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0],
         gives_up: None,
     },
     SynSchedule {
         stack: "DragonFly BSD (3 s steps)",
+        stack_zh: "DragonFly BSD（以 3 秒递增）",
         retries: &[3.0, 6.0, 9.0, 12.0, 15.0, 21.0, 33.0, 57.0],
         gives_up: Some(57.0),
     },
 ];
+
+impl SynSchedule {
+    pub fn name(&self, l: Lang) -> &'static str {
+        tr!(l, self.stack, self.stack_zh)
+    }
+}
 
 /// True when `observed` (offsets of retries, seconds) fits `s`'s schedule.
 pub fn schedule_matches(s: &SynSchedule, observed: &[f64]) -> bool {
@@ -92,50 +107,79 @@ pub fn schedule_matches(s: &SynSchedule, observed: &[f64]) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AppTimer {
     pub seconds: f64,
-    pub who: &'static str,
+    /// The program and its setting, in English.
+    #[serde(rename = "who")]
+    pub who_en: &'static str,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub who_zh: &'static str,
+}
+
+impl AppTimer {
+    pub fn who(&self, l: Lang) -> &'static str {
+        tr!(l, self.who_en, self.who_zh)
+    }
+}
+
+const fn timer(seconds: f64, who_en: &'static str, who_zh: &'static str) -> AppTimer {
+    AppTimer {
+        seconds,
+        who_en,
+        who_zh,
+    }
 }
 
 pub const APP_TIMERS: &[AppTimer] = &[
-    AppTimer {
-        seconds: 30.0,
-        who: "xinetd USERID lookup (log_on_success/log_on_failure, 30 s compiled in)",
-    },
-    AppTimer {
-        seconds: 30.0,
-        who: "sendmail before 8.10 (Timeout.ident 30 s)",
-    },
-    AppTimer {
-        seconds: 30.0,
-        who: "exim before 4.61 (rfc1413_query_timeout 30 s)",
-    },
-    AppTimer {
-        seconds: 30.0,
-        who: "Apache mod_ident (IdentityCheckTimeout 30)",
-    },
-    AppTimer {
-        seconds: 30.0,
-        who: "RFC 1413's advice to wait at least 30 s",
-    },
-    AppTimer {
-        seconds: 10.0,
-        who: "tcp_wrappers rfc931 (RFC931_TIMEOUT 10 s)",
-    },
-    AppTimer {
-        seconds: 10.0,
-        who: "Squid ident_timeout (10 s)",
-    },
-    AppTimer {
-        seconds: 5.0,
-        who: "sendmail 8.10+ (Timeout.ident 5 s)",
-    },
-    AppTimer {
-        seconds: 5.0,
-        who: "exim 4.61 to 4.85 (rfc1413_query_timeout 5 s)",
-    },
-    AppTimer {
-        seconds: 5.0,
-        who: "InspIRCd useident (5 s)",
-    },
+    timer(
+        30.0,
+        "xinetd USERID lookup (log_on_success/log_on_failure, 30 s compiled in)",
+        "xinetd 的 USERID 查询（log_on_success/log_on_failure，编译时固定 30 秒）",
+    ),
+    timer(
+        30.0,
+        "sendmail before 8.10 (Timeout.ident 30 s)",
+        "8.10 之前的 sendmail（Timeout.ident 30 秒）",
+    ),
+    timer(
+        30.0,
+        "exim before 4.61 (rfc1413_query_timeout 30 s)",
+        "4.61 之前的 exim（rfc1413_query_timeout 30 秒）",
+    ),
+    timer(
+        30.0,
+        "Apache mod_ident (IdentityCheckTimeout 30)",
+        "Apache mod_ident（IdentityCheckTimeout 30）",
+    ),
+    timer(
+        30.0,
+        "RFC 1413's advice to wait at least 30 s",
+        "RFC 1413 建议至少等待 30 秒",
+    ),
+    timer(
+        10.0,
+        "tcp_wrappers rfc931 (RFC931_TIMEOUT 10 s)",
+        "tcp_wrappers 的 rfc931（RFC931_TIMEOUT 10 秒）",
+    ),
+    timer(
+        10.0,
+        "Squid ident_timeout (10 s)",
+        "Squid 的 ident_timeout（10 秒）",
+    ),
+    timer(
+        5.0,
+        "sendmail 8.10+ (Timeout.ident 5 s)",
+        "8.10 及以后的 sendmail（Timeout.ident 5 秒）",
+    ),
+    timer(
+        5.0,
+        "exim 4.61 to 4.85 (rfc1413_query_timeout 5 s)",
+        "exim 4.61 至 4.85（rfc1413_query_timeout 5 秒）",
+    ),
+    timer(
+        5.0,
+        "InspIRCd useident (5 s)",
+        "InspIRCd 的 useident（5 秒）",
+    ),
 ];
 
 /// Timers within half a second (or 3 %) of `seconds`.
@@ -159,60 +203,63 @@ pub struct Remedy {
     pub lines: Vec<String>,
     /// Where the lines go, when a file.
     pub file: Option<String>,
+    /// A change on the waiting server itself (rather than in the network).
+    pub on_server: bool,
 }
 
-fn remedy(target: &str, action: &str, lines: &[&str], file: Option<&str>) -> Remedy {
+fn remedy(
+    target: String,
+    action: &str,
+    lines: &[&str],
+    file: Option<String>,
+    on_server: bool,
+) -> Remedy {
     Remedy {
-        target: target.into(),
+        target,
         action: action.into(),
         lines: lines.iter().map(|l| l.to_string()).collect(),
-        file: file.map(Into::into),
+        file,
+        on_server,
     }
 }
 
 /// How to end an ident wait, most likely first given the timer seen.
-pub fn ident_remedies(give_up: Option<f64>, service_port: u16) -> Vec<Remedy> {
+pub fn ident_remedies(l: Lang, give_up: Option<f64>, service_port: u16) -> Vec<Remedy> {
+    let t = |s: &str| s.to_string();
     let mut server = vec![
         remedy(
-            "xinetd",
-            "stop the USERID lookup: remove USERID from log_on_success and log_on_failure, then reload xinetd",
+            t("xinetd"),
+            tr!(l, "stop the USERID lookup: remove USERID from log_on_success and log_on_failure, then reload xinetd", "停止 USERID 查询：从 log_on_success 和 log_on_failure 中去掉 USERID，然后重新加载 xinetd"),
             &["log_on_success -= USERID", "log_on_failure -= USERID"],
-            Some("/etc/xinetd.conf and /etc/xinetd.d/*"),
+            Some(t("/etc/xinetd.conf, /etc/xinetd.d/*")),
+            true,
         ),
         remedy(
-            "sendmail",
-            "turn off the ident lookup",
+            t("sendmail"),
+            tr!(l, "turn off the ident lookup (first line in sendmail.cf; or the second in the .mc file, then rebuild sendmail.cf)", "关闭 ident 查询（第一行写入 sendmail.cf；或把第二行写入 .mc 文件后重新生成 sendmail.cf）"),
             &["O Timeout.ident=0", "define(`confTO_IDENT', `0')dnl"],
-            Some("sendmail.cf (first line), or the .mc file (second line) and rebuild sendmail.cf"),
+            Some(t("sendmail.cf / sendmail.mc")),
+            true,
         ),
-        remedy("exim", "turn off the ident lookup", &["rfc1413_query_timeout = 0s"], Some("exim.conf (main section)")),
+        remedy(t("exim"), tr!(l, "turn off the ident lookup (main section)", "关闭 ident 查询（主配置段）"), &["rfc1413_query_timeout = 0s"], Some(t("exim.conf")), true),
         remedy(
-            "tcp_wrappers",
-            "drop the rfc931 option from the rules (and do not build with -DALWAYS_RFC931)",
+            t("tcp_wrappers"),
+            tr!(l, "drop the rfc931 option from the matching rule (and do not build with -DALWAYS_RFC931)", "从匹配的规则中去掉 rfc931 选项（编译时也不要使用 -DALWAYS_RFC931）"),
             &["# remove ': rfc931' or ': rfc931 N' from the matching line"],
-            Some("/etc/hosts.allow"),
+            Some(t("/etc/hosts.allow")),
+            true,
         ),
-        remedy("ProFTPD", "turn off the ident lookup (on by default)", &["IdentLookups off"], Some("proftpd.conf")),
-        remedy("Apache httpd", "turn off mod_ident", &["IdentityCheck Off"], Some("httpd.conf")),
+        remedy(t("ProFTPD"), tr!(l, "turn off the ident lookup (on by default)", "关闭 ident 查询（默认开启）"), &["IdentLookups off"], Some(t("proftpd.conf")), true),
+        remedy(t("Apache httpd"), tr!(l, "turn off mod_ident", "关闭 mod_ident"), &["IdentityCheck Off"], Some(t("httpd.conf")), true),
     ];
     // Put the programs whose timer and service fit first.
     let rank = |r: &Remedy| -> u8 {
         let timer_fits =
             |secs: f64| give_up.is_some_and(|g| (g - secs).abs() <= (secs * 0.03).max(0.5));
+        let smtp = service_port == 25 || service_port == 587;
         match r.target.as_str() {
             "xinetd" if timer_fits(30.0) => 0,
-            "sendmail"
-                if (service_port == 25 || service_port == 587)
-                    && (timer_fits(30.0) || timer_fits(5.0)) =>
-            {
-                0
-            }
-            "exim"
-                if (service_port == 25 || service_port == 587)
-                    && (timer_fits(30.0) || timer_fits(5.0)) =>
-            {
-                0
-            }
+            "sendmail" | "exim" if smtp && (timer_fits(30.0) || timer_fits(5.0)) => 0,
             "tcp_wrappers" if timer_fits(10.0) => 0,
             "ProFTPD" if service_port == 21 => 0,
             "Apache httpd" if service_port == 80 && timer_fits(30.0) => 0,
@@ -221,38 +268,51 @@ pub fn ident_remedies(give_up: Option<f64>, service_port: u16) -> Vec<Remedy> {
     };
     server.sort_by_key(rank);
     server.push(remedy(
-        "the firewall or NAT device in the path",
-        "refuse ident with a TCP reset instead of dropping it, so the lookup fails at once",
+        t(tr!(
+            l,
+            "the firewall or NAT device in the path",
+            "路径上的防火墙或 NAT 设备"
+        )),
+        tr!(
+            l,
+            "refuse ident with a TCP reset instead of dropping it, so the lookup fails at once",
+            "对 ident 回以 TCP RST 而不是丢弃，让查询立即失败"
+        ),
         &[
             "nft add rule inet filter input tcp dport 113 reject with tcp reset",
             "iptables -A INPUT -p tcp --dport 113 -j REJECT --reject-with tcp-reset",
         ],
         None,
+        false,
     ));
     server.push(remedy(
-        "the NAT device (answer ident instead)",
-        "run oidentd with --masquerade, and map the inside network in /etc/oidentd_masq.conf (host[/mask] response system-type), so lookups get an answer",
+        t(tr!(l, "the NAT device (answer ident instead)", "NAT 设备（改为应答 ident）")),
+        tr!(l, "run oidentd with --masquerade and map the inside network in /etc/oidentd_masq.conf (host[/mask] response system-type), so lookups get an answer", "以 --masquerade 运行 oidentd，并在 /etc/oidentd_masq.conf 中配置内网（host[/mask] response system-type），让查询得到应答"),
         &["oidentd --masquerade", "192.168.1.0/24  UNKNOWN  UNIX"],
         None,
+        false,
     ));
     server
 }
 
 /// How to end a reverse-DNS wait.
-pub fn dns_remedies() -> Vec<Remedy> {
+pub fn dns_remedies(l: Lang) -> Vec<Remedy> {
+    let t = |s: &str| s.to_string();
     vec![
-        remedy("sshd", "stop the reverse lookup of clients", &["UseDNS no"], Some("/etc/ssh/sshd_config")),
+        remedy(t("sshd"), tr!(l, "stop the reverse lookup of clients", "停止对客户端的反向解析"), &["UseDNS no"], Some(t("/etc/ssh/sshd_config")), true),
         remedy(
-            "the resolver of the waiting host",
-            "make a failing lookup end sooner",
+            t(tr!(l, "the resolver of the waiting host", "等待方主机的解析器")),
+            tr!(l, "make a failing lookup end sooner", "让失败的查询更快结束"),
             &["options timeout:1 attempts:1"],
-            Some("/etc/resolv.conf"),
+            Some(t("/etc/resolv.conf")),
+            true,
         ),
         remedy(
-            "the DNS server or firewall in the path",
-            "answer or refuse PTR queries for the client range instead of dropping them",
+            t(tr!(l, "the DNS server or firewall in the path", "路径上的 DNS 服务器或防火墙")),
+            tr!(l, "answer or refuse PTR queries for the client range instead of dropping them", "对客户端网段的 PTR 查询给出应答或拒绝，而不是丢弃"),
             &["# serve the in-addr.arpa zone of the client network, or let UDP/53 replies through"],
             None,
+            false,
         ),
     ]
 }
@@ -283,7 +343,10 @@ mod tests {
     #[test]
     fn thirty_seconds_is_an_ident_timer() {
         let t = matching_timers(29.960);
-        assert!(t.iter().any(|t| t.who.starts_with("xinetd")));
+        assert!(t.iter().any(|t| t.who_en.starts_with("xinetd")));
+        assert!(t
+            .iter()
+            .any(|t| t.who(Lang::ZhCn).starts_with("xinetd 的 USERID")));
         assert!(t.iter().all(|t| t.seconds == 30.0));
         assert!(matching_timers(21.0).is_empty());
     }

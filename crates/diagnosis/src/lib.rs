@@ -51,6 +51,8 @@
 //! assert_eq!(f.cause.as_ref().unwrap().conversation.server.port, 113);
 //! ```
 
+#[macro_use]
+mod lang;
 mod cross;
 mod engine;
 mod finding;
@@ -59,3 +61,4 @@ pub mod knowledge;
 pub use engine::{Diagnoser, DiagnosisConfig};
 pub use finding::*;
 pub use knowledge::{AppTimer, Remedy};
+pub use lang::Lang;

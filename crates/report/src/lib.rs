@@ -20,6 +20,7 @@
 //! assert!(text::render(&r, &Default::default()).contains("No stall found"));
 //! ```
 
+pub mod html;
 pub mod json;
 mod model;
 pub mod text;

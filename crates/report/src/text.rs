@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use stalltrace_decode::TimeDelta;
-use stalltrace_diagnosis::{Finding, SegmentKind, Severity};
+use stalltrace_diagnosis::{tr, Finding, Lang, SegmentKind, Severity};
 
 use crate::Report;
 
@@ -13,58 +13,138 @@ use crate::Report;
 pub struct TextOptions {
     /// Wrap prose at this many columns.
     pub width: usize,
+    /// ANSI colour (only for a terminal that wants it).
+    pub color: bool,
+    pub lang: Lang,
 }
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { width: 100 }
+        TextOptions {
+            width: 100,
+            color: false,
+            lang: Lang::En,
+        }
     }
 }
 
-/// Wraps `text` at `width`, every line starting with `indent` (the first
-/// with `first` instead).
+/// ANSI styling that vanishes when colour is off.
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn severity(&self, sev: Severity, s: &str) -> String {
+        match sev {
+            Severity::Critical => self.wrap("1;31", s),
+            Severity::Warning => self.wrap("1;33", s),
+            Severity::Info => self.wrap("1;36", s),
+        }
+    }
+}
+
+/// Display width: CJK characters take two columns.
+fn width_of(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6 => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Wraps `text` at `width` display columns, every line starting with
+/// `indent` (the first with `first` instead). Chinese text has no spaces,
+/// so it may break between any two characters.
 fn wrap(out: &mut String, first: &str, indent: &str, text: &str, width: usize) {
     let mut line = String::from(first);
-    let mut empty = true;
+    let mut w = width_of(first);
+    let mut fresh = true;
     for word in text.split(' ') {
-        let w = word.chars().count();
-        if !empty && line.chars().count() + 1 + w > width {
+        let ww = width_of(word);
+        if !fresh && w + 1 + ww > width {
             out.push_str(line.trim_end());
             out.push('\n');
             line = String::from(indent);
-            empty = true;
+            w = width_of(indent);
+            fresh = true;
         }
-        if !empty {
+        if !fresh {
             line.push(' ');
+            w += 1;
         }
-        line.push_str(word);
-        empty = false;
+        if w + ww <= width || !word.chars().any(|c| width_of(&c.to_string()) == 2) {
+            line.push_str(word);
+            w += ww;
+        } else {
+            for c in word.chars() {
+                let cw = width_of(&c.to_string());
+                if w + cw > width && w > width_of(indent) {
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                    line = String::from(indent);
+                    w = width_of(indent);
+                }
+                line.push(c);
+                w += cw;
+            }
+        }
+        fresh = false;
     }
     out.push_str(line.trim_end());
     out.push('\n');
 }
 
-fn severity_tag(s: Severity) -> &'static str {
+fn severity_tag(l: Lang, s: Severity) -> &'static str {
     match s {
-        Severity::Critical => "CRITICAL",
-        Severity::Warning => "WARNING",
-        Severity::Info => "INFO",
+        Severity::Critical => tr!(l, "CRITICAL", "严重"),
+        Severity::Warning => tr!(l, "WARNING", "警告"),
+        Severity::Info => tr!(l, "INFO", "信息"),
     }
 }
 
 pub fn render(report: &Report, opts: &TextOptions) -> String {
+    let l = opts.lang;
+    let paint = Paint(opts.color);
     let mut o = String::new();
     let width = opts.width.max(40);
     let packets: u64 = report.points.iter().map(|p| p.stats.packets).sum();
     let convs: u64 = report.points.iter().map(|p| p.stats.conversations).sum();
-    let _ = writeln!(
-        o,
-        "stalltrace {}: {} capture point{}, {packets} packets, {convs} conversation{}",
-        report.tool.version,
-        report.points.len(),
-        if report.points.len() == 1 { "" } else { "s" },
-        if convs == 1 { "" } else { "s" },
+    let n = report.points.len();
+    let head = tr!(
+        l,
+        format!(
+            "stalltrace {}: {n} capture point{}, {packets} packets, {convs} conversation{}",
+            report.tool.version,
+            if n == 1 { "" } else { "s" },
+            if convs == 1 { "" } else { "s" }
+        ),
+        format!(
+            "stalltrace {}：{n} 个捕获点，{packets} 个数据包，{convs} 条会话",
+            report.tool.version
+        )
     );
+    let _ = writeln!(o, "{}", paint.bold(&head));
     for p in &report.points {
         // Printed captures rarely carry a date; binary ones count from the epoch.
         let when = |t: stalltrace_decode::Timestamp| {
@@ -75,40 +155,68 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
             }
         };
         let span = match (p.first, p.last) {
-            (Some(a), Some(b)) => format!(", {} to {}", when(a), when(b)),
+            (Some(a), Some(b)) => tr!(
+                l,
+                format!(", {} to {}", when(a), when(b)),
+                format!("，{} 至 {}", when(a), when(b))
+            ),
             _ => String::new(),
         };
-        let _ = writeln!(
-            o,
-            "  {}: {}{}, {} packets{span}{}",
-            p.name,
-            p.file,
-            p.interface
-                .as_deref()
-                .map(|i| format!(" ({i})"))
-                .unwrap_or_default(),
-            p.stats.packets,
-            if p.numbered_by_line {
-                "; packet numbers are line numbers"
-            } else {
-                ""
-            },
+        let iface = p
+            .interface
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
+        let line = tr!(
+            l,
+            format!(
+                "{}: {}{iface}, {} packets{span}{}",
+                p.name,
+                p.file,
+                p.stats.packets,
+                if p.numbered_by_line {
+                    "; packet numbers are line numbers"
+                } else {
+                    ""
+                }
+            ),
+            format!(
+                "{}：{}{iface}，{} 个数据包{span}{}",
+                p.name,
+                p.file,
+                p.stats.packets,
+                if p.numbered_by_line {
+                    "；包编号即行号"
+                } else {
+                    ""
+                }
+            )
+        );
+        wrap(&mut o, "  ", "    ", &line, width);
+    }
+    matching(&mut o, report, width, l);
+    o.push('\n');
+    if report.findings.is_empty() {
+        wrap(
+            &mut o,
+            "",
+            "",
+            tr!(
+                l,
+                "No stall found: no greeting or answer waited longer than the threshold, and no connection attempt went unanswered.",
+                "没有发现停顿：没有欢迎信息或应答的等待超过阈值，也没有无人应答的连接尝试。"
+            ),
+            width,
         );
     }
-    matching(&mut o, report, width);
-    o.push('\n');
-    let worth: Vec<&Finding> = report.findings.iter().collect();
-    if worth.is_empty() {
-        o.push_str("No stall found: no greeting or answer waited longer than the threshold, and no connection attempt went unanswered.\n");
-    }
-    for (i, f) in worth.iter().enumerate() {
+    for (i, f) in report.findings.iter().enumerate() {
         if i > 0 {
             o.push('\n');
         }
-        finding(&mut o, f, width);
+        finding(&mut o, f, width, l, &paint);
     }
     if !report.warnings.is_empty() {
-        o.push_str("\nInput warnings\n");
+        let _ = writeln!(o, "\n{}", paint.bold(tr!(l, "Input warnings", "输入警告")));
         for w in &report.warnings {
             wrap(&mut o, "  - ", "    ", &w.to_string(), width);
         }
@@ -116,18 +224,29 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
     o
 }
 
-fn matching(o: &mut String, report: &Report, width: usize) {
+fn matching(o: &mut String, report: &Report, width: usize, l: Lang) {
     let m = &report.matching;
     for path in &m.paths {
-        let _ = writeln!(o, "  path, client side first: {}", path.join(" → "));
+        let line = tr!(
+            l,
+            format!("path, client side first: {}", path.join(" → ")),
+            format!("路径（客户端一侧在前）：{}", path.join(" → "))
+        );
+        wrap(o, "  ", "    ", &line, width);
     }
     for c in &m.offsets {
         let drift = c
             .drift_ppm
-            .map(|d| format!(", drifting {d:+.1} ppm"))
+            .map(|d| {
+                tr!(
+                    l,
+                    format!(", drifting {d:+.1} ppm"),
+                    format!("，漂移 {d:+.1} ppm")
+                )
+            })
             .unwrap_or_default();
-        let line = if c.applied {
-            format!(
+        let line = match (c.applied, l) {
+            (true, Lang::En) => format!(
                 "clock of {} is off by {} against {} (±{}{drift}, from {} matched connection{}): corrected on the timelines",
                 c.point,
                 TimeDelta::from_nanos(-c.offset.nanos()),
@@ -135,117 +254,184 @@ fn matching(o: &mut String, report: &Report, width: usize) {
                 c.uncertainty,
                 c.samples,
                 if c.samples == 1 { "" } else { "s" }
-            )
-        } else {
-            format!(
+            ),
+            (true, Lang::ZhCn) => format!(
+                "{} 的时钟相对 {} 偏差 {}（±{}{drift}，依据 {} 条匹配的连接）：时间线上已校正",
+                c.point,
+                c.reference,
+                l.dur(TimeDelta::from_nanos(-c.offset.nanos())),
+                l.dur(c.uncertainty),
+                c.samples
+            ),
+            (false, Lang::En) => format!(
                 "clocks of {} and {} agree within the measurement (±{}{drift}): no correction",
                 c.point, c.reference, c.uncertainty
-            )
+            ),
+            (false, Lang::ZhCn) => format!("{} 与 {} 的时钟在测量精度内一致（±{}{drift}）：不作校正", c.point, c.reference, l.dur(c.uncertainty)),
         };
         wrap(o, "  ", "    ", &line, width);
     }
     for n in m.mappings.iter().take(20) {
-        let line = format!(
-            "NAT ({}): inside {} ↔ outside {} ({} ↔ {}): {}",
-            n.kind, n.inside, n.outside, n.inside_point, n.outside_point, n.evidence
+        let line = tr!(
+            l,
+            format!(
+                "NAT ({}): inside {} ↔ outside {} ({} ↔ {}): {}",
+                n.kind, n.inside, n.outside, n.inside_point, n.outside_point, n.evidence
+            ),
+            format!(
+                "NAT（{}）：内部 {} ↔ 外部 {}（{} ↔ {}）：两处是同一条连接（初始序列号相同）",
+                if n.kind == "source" {
+                    "源地址转换"
+                } else {
+                    "目的地址转换"
+                },
+                n.inside,
+                n.outside,
+                n.inside_point,
+                n.outside_point
+            )
         );
         wrap(o, "  ", "    ", &line, width);
     }
     let more = m.mappings.len().saturating_sub(20) as u64 + m.mappings_not_listed;
     if more > 0 {
-        let _ = writeln!(o, "  ... and {more} more NAT mappings (see --json)");
+        let line = tr!(
+            l,
+            format!("... and {more} more NAT mappings (see --json)"),
+            format!("……另有 {more} 条 NAT 映射（见 --json）")
+        );
+        let _ = writeln!(o, "  {line}");
     }
 }
 
-fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline) {
-    o.push_str("\n  Timeline (each point's time; offsets applied)\n");
+fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline, l: Lang, paint: &Paint) {
+    let _ = writeln!(
+        o,
+        "\n  {}",
+        paint.bold(tr!(
+            l,
+            "Timeline (each point's time; offsets applied)",
+            "时间线（各捕获点的时间，已校正时钟偏差）"
+        ))
+    );
     let label_w = t
         .rows
         .iter()
-        .map(|r| r.what.chars().count())
+        .map(|r| width_of(&r.what))
         .max()
         .unwrap_or(10)
         .min(40);
     let col_w = t
         .points
         .iter()
-        .map(|p| p.chars().count())
+        .map(|p| width_of(p))
         .max()
         .unwrap_or(15)
         .max(15);
-    let _ = write!(o, "  {:<label_w$}", "");
+    let pad = |s: &str, w: usize, right: bool| {
+        let fill = " ".repeat(w.saturating_sub(width_of(s)));
+        if right {
+            format!("{fill}{s}")
+        } else {
+            format!("{s}{fill}")
+        }
+    };
+    let _ = write!(o, "  {}", pad("", label_w, false));
     for p in &t.points {
-        let _ = write!(o, "  {p:>col_w$}");
+        let _ = write!(o, "  {}", pad(p, col_w, true));
     }
     o.push('\n');
     for r in &t.rows {
-        let what: String = r.what.chars().take(label_w).collect();
-        let _ = write!(o, "  {what:<label_w$}");
+        let mut what = String::new();
+        for c in r.what.chars() {
+            if width_of(&what) + width_of(&c.to_string()) > label_w {
+                break;
+            }
+            what.push(c);
+        }
+        let _ = write!(o, "  {}", pad(&what, label_w, false));
         for time in &r.times {
-            let cell = time.map(|t| t.time_of_day()).unwrap_or_else(|| "—".into());
-            let _ = write!(o, "  {cell:>col_w$}");
+            let cell = match time {
+                Some(t) => pad(&t.time_of_day(), col_w, true),
+                None => paint.dim(&pad("—", col_w, true)),
+            };
+            let _ = write!(o, "  {cell}");
         }
         o.push('\n');
     }
 }
 
-fn finding(o: &mut String, f: &Finding, width: usize) {
-    let cost = f.cost.map(|c| format!(", cost {c}")).unwrap_or_default();
+fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
+    let cost = f
+        .cost
+        .map(|c| tr!(l, format!(", cost {c}"), format!("，耗时 {}", l.dur(c))))
+        .unwrap_or_default();
+    let at = if f.point.is_empty() {
+        tr!(l, "all points", "所有捕获点").to_string()
+    } else {
+        f.point.clone()
+    };
+    let head = tr!(
+        l,
+        format!("{} at {at}{cost}", f.id.as_str()),
+        format!("{}，位于 {at}{cost}", f.id.as_str())
+    );
     let _ = writeln!(
         o,
-        "{} {} at {}{cost}",
-        severity_tag(f.severity),
-        f.id.as_str(),
-        if f.point.is_empty() {
-            "all points"
-        } else {
-            &f.point
-        },
+        "{} {}",
+        paint.severity(f.severity, severity_tag(l, f.severity)),
+        paint.bold(&head)
     );
     wrap(o, "  ", "  ", &f.summary, width);
     if !f.also_seen_at.is_empty() {
-        wrap(
-            o,
-            "  ",
-            "  ",
-            &format!("Also seen at: {}.", f.also_seen_at.join(", ")),
-            width,
+        let line = tr!(
+            l,
+            format!("Also seen at: {}.", f.also_seen_at.join(", ")),
+            format!("同样出现在：{}。", f.also_seen_at.join("、"))
         );
+        wrap(o, "  ", "  ", &line, width);
     }
+    let section = |o: &mut String, title: &str| {
+        let _ = writeln!(o, "\n  {}", paint.bold(title));
+    };
     if !f.path.is_empty() {
-        o.push_str("\n  Across the capture points\n");
+        section(o, tr!(l, "Across the capture points", "综合各捕获点"));
         for d in &f.path {
             wrap(o, "  - ", "    ", d, width);
         }
     }
     if !f.details.is_empty() {
-        o.push_str("\n  Why\n");
+        section(o, tr!(l, "Why", "原因"));
         for d in &f.details {
             wrap(o, "  - ", "    ", d, width);
         }
     }
     if !f.breakdown.is_empty() {
-        o.push_str("\n  Where the time went\n");
+        section(o, tr!(l, "Where the time went", "时间花在哪里"));
         for s in &f.breakdown {
-            let kind = match s.kind {
-                SegmentKind::Network => "network",
-                SegmentKind::Server => "server",
-                SegmentKind::Dependency => "dependency",
+            let kind = match (s.kind, l) {
+                (SegmentKind::Network, Lang::En) => "network",
+                (SegmentKind::Server, Lang::En) => "server",
+                (SegmentKind::Dependency, Lang::En) => "dependency",
+                (SegmentKind::Network, Lang::ZhCn) => "网络",
+                (SegmentKind::Server, Lang::ZhCn) => "服务器",
+                (SegmentKind::Dependency, Lang::ZhCn) => "依赖",
             };
-            let _ = writeln!(
-                o,
-                "  {:>9}  {:<10}  {}",
-                s.duration.to_string(),
-                kind,
-                s.label
+            let d = l.dur(s.duration);
+            let d = format!("{}{d}", " ".repeat(11usize.saturating_sub(width_of(&d))));
+            let k = format!(
+                "{kind}{}",
+                " ".repeat(10usize.saturating_sub(width_of(kind)))
             );
+            let _ = writeln!(o, "  {d}  {k}  {}", s.label);
         }
     }
-    if let Some(t) = &f.timeline {
-        timeline(o, t);
+    // With one point the evidence list already tells the same story.
+    if let Some(t) = f.timeline.as_ref().filter(|t| t.points.len() > 1) {
+        timeline(o, t, l, paint);
     }
     if !f.evidence.is_empty() {
-        o.push_str("\n  Evidence\n");
+        section(o, tr!(l, "Evidence", "证据"));
         let multi = f.evidence.iter().any(|e| e.point != f.point);
         for e in &f.evidence {
             let at = if multi {
@@ -263,20 +449,31 @@ fn finding(o: &mut String, f: &Finding, width: usize) {
         }
     }
     if !f.remedies.is_empty() {
-        o.push_str("\n  Fix (most likely first)\n");
+        section(
+            o,
+            tr!(l, "Fix (most likely first)", "修复方法（最可能的在前）"),
+        );
         for r in &f.remedies {
             wrap(
                 o,
                 "  - ",
                 "    ",
-                &format!("{}: {}", r.target, r.action),
+                &tr!(
+                    l,
+                    format!("{}: {}", r.target, r.action),
+                    format!("{}：{}", r.target, r.action)
+                ),
                 width,
             );
             if let Some(file) = &r.file {
-                let _ = writeln!(o, "    in {file}:");
+                let _ = writeln!(
+                    o,
+                    "    {}",
+                    tr!(l, format!("in {file}:"), format!("位于 {file}："))
+                );
             }
-            for l in &r.lines {
-                let _ = writeln!(o, "        {l}");
+            for line in &r.lines {
+                let _ = writeln!(o, "        {}", paint.green(line));
             }
         }
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use stalltrace_capture::{CaptureError, CaptureReader, Format, Record, Warning};
 use stalltrace_conversations::{Tracker, TrackerConfig};
 use stalltrace_decode::{decode_frame, Packet, Skip, TimeDelta, Timestamp};
-use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
+use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig, Lang};
 use stalltrace_matching::{Matcher, MatcherConfig};
 use stalltrace_report::{InputSummary, PointSummary, Report, Tool, SCHEMA_VERSION};
 
@@ -27,6 +27,8 @@ pub struct AnalyzeOptions {
     pub inputs: Vec<InputSpec>,
     pub wait_threshold: TimeDelta,
     pub tracker: TrackerConfig,
+    /// The language of the report's sentences.
+    pub lang: Lang,
 }
 
 impl Default for AnalyzeOptions {
@@ -35,6 +37,7 @@ impl Default for AnalyzeOptions {
             inputs: Vec::new(),
             wait_threshold: TimeDelta::from_secs(1),
             tracker: TrackerConfig::default(),
+            lang: Lang::En,
         }
     }
 }
@@ -205,6 +208,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
             DiagnosisConfig {
                 wait_threshold: opts.wait_threshold,
                 resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
+                lang: opts.lang,
                 ..DiagnosisConfig::default()
             },
         ),

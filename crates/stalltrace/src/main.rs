@@ -8,8 +8,8 @@ use stalltrace::analyze::{analyze, parse_seconds, AnalyzeOptions, InputSpec};
 
 mod lab;
 use stalltrace_decode::TimeDelta;
-use stalltrace_diagnosis::Severity;
-use stalltrace_report::{json, text};
+use stalltrace_diagnosis::{Lang, Severity};
+use stalltrace_report::{html, json, text};
 
 /// Exit codes, stable for scripts.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -91,6 +91,7 @@ Examples:
   tcpdump -nr big.pcap 'tcp port 110 or tcp port 113' | stalltrace analyze -
   stalltrace analyze --json captures/ > findings.json
   stalltrace analyze --fail-on warning --threshold 0.5 login.pcap || alert
+  stalltrace analyze --html report.html --lang zh-CN outside.pcap inside.pcap
 
 Exit codes: 0 analysed; 1 a finding at or above --fail-on; 2 an input could
 not be read (the others are still analysed), or bad usage.";
@@ -120,6 +121,30 @@ struct AnalyzeArgs {
     /// Wrap text at this many columns (default: the terminal's, or 100).
     #[arg(long, value_name = "COLUMNS")]
     width: Option<usize>,
+
+    /// Also write the report as one self-contained HTML file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+
+    /// Language of the report: en or zh-CN (default: from LANG).
+    #[arg(long, value_name = "LANG", value_parser = parse_lang)]
+    lang: Option<Lang>,
+
+    /// Colour: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    color: ColorWhen,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s)
+        .ok_or_else(|| format!("'{s}' is not a language stalltrace speaks: use en or zh-CN"))
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -192,9 +217,11 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
             name: Some(name.to_string()),
         });
     }
+    let lang = a.lang.unwrap_or_else(Lang::from_env);
     let opts = AnalyzeOptions {
         inputs,
         wait_threshold: a.threshold,
+        lang,
         ..Default::default()
     };
     let analysis = analyze(&opts);
@@ -206,23 +233,31 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     if nothing_read && !analysis.errors.is_empty() {
         return Ok(EXIT_ERROR);
     }
+    if let Some(path) = &a.html {
+        std::fs::write(path, html::render(report, lang))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let stdout = io::stdout();
+    let tty = stdout.is_terminal();
     let mut out = stdout.lock();
     if a.json {
         json::write(report, &mut out)?;
     } else {
-        let width = a.width.unwrap_or_else(|| {
-            if stdout.is_terminal() {
-                terminal_width()
-            } else {
-                100
-            }
-        });
+        let width = a
+            .width
+            .or_else(|| if tty { terminal_width() } else { None })
+            .unwrap_or(100);
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match a.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => tty && !no_color,
+        };
         for w in &report.warnings {
             // Warnings also go to stderr, where scripts and people look for them.
             eprintln!("stalltrace: warning: {w}");
         }
-        out.write_all(text::render(report, &text::TextOptions { width }).as_bytes())?;
+        out.write_all(text::render(report, &text::TextOptions { width, color, lang }).as_bytes())?;
     }
     out.flush()?;
     if !analysis.errors.is_empty() {
@@ -236,9 +271,8 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100)
+fn terminal_width() -> Option<usize> {
+    terminal_size::terminal_size()
+        .map(|(w, _)| w.0 as usize)
+        .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
 }

@@ -120,7 +120,12 @@ fn stdin_and_folders_are_inputs() {
     let o = stalltrace(&["analyze", example("").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("4 capture points"), "{out}");
+    // The seed's two set-ups and the bundled lab capture: three paths.
+    assert!(out.contains("8 capture points"), "{out}");
+    assert!(
+        out.contains("path, client side first: client → fw-eth2 → fw-eth1 → server\n"),
+        "{out}"
+    );
     // Two set-ups in one folder: two paths, and env1's wait told once.
     assert!(
         out.contains("path, client side first: env1-fw-eth2-inside → env1-fw-eth1-outside\n"),
@@ -131,6 +136,7 @@ fn stdin_and_folders_are_inputs() {
         "{out}"
     );
     assert_eq!(out.matches("CRITICAL application-wait").count(), 1, "{out}");
+    assert_eq!(out.matches("WARNING application-wait").count(), 1, "{out}");
     assert!(out.contains("Also seen at: env1-fw-eth2-inside."), "{out}");
 }
 

@@ -40,7 +40,7 @@ fn env1_outside_names_the_unanswered_ident_callback() {
     assert!(cb
         .timer_matches
         .iter()
-        .any(|t| t.who.starts_with("xinetd USERID")));
+        .any(|t| t.who_en.starts_with("xinetd USERID")));
     assert!(cb.timer_matches.iter().all(|t| t.seconds == 30.0));
     assert_eq!(cb.backoff_matches.len(), 1);
     assert!(cb.backoff_matches[0].starts_with("Linux 2.4"));

@@ -1,0 +1,283 @@
+//! What people and programs read: text and JSON in both languages
+//! (snapshots), and the HTML page (well-formed SVG, the same from text and
+//! pcap, clean in a real browser).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
+use stalltrace_diagnosis::Lang;
+use stalltrace_report::{html, json, text};
+use stalltrace_testkit::{frames_from_packets, packets_from_text, write_pcap, HostMap};
+
+fn report(paths: &[PathBuf], lang: Lang) -> stalltrace_report::Report {
+    let a = analyze(&AnalyzeOptions {
+        inputs: paths
+            .iter()
+            .map(|p| InputSpec {
+                path: p.clone(),
+                name: None,
+            })
+            .collect(),
+        lang,
+        ..Default::default()
+    });
+    assert!(a.errors.is_empty());
+    a.report
+}
+
+/// Tests run in the crate's folder; relative paths make the report (and its
+/// line wrapping) the same wherever the repository is checked out.
+fn rel(name: &str) -> PathBuf {
+    PathBuf::from("../../examples").join(name)
+}
+
+fn portable(s: &str) -> String {
+    s.replace("../../examples/", "examples/")
+}
+
+fn text_of(paths: &[PathBuf], lang: Lang) -> String {
+    portable(&text::render(
+        &report(paths, lang),
+        &text::TextOptions {
+            width: 100,
+            color: false,
+            lang,
+        },
+    ))
+}
+
+fn json_of(paths: &[PathBuf], lang: Lang) -> String {
+    let mut buf = Vec::new();
+    json::write(&report(paths, lang), &mut buf).unwrap();
+    portable(&String::from_utf8(buf).unwrap())
+}
+
+fn seed_pair(env: &str) -> Vec<PathBuf> {
+    vec![
+        rel(&format!("{env}-fw-eth1-outside.txt")),
+        rel(&format!("{env}-fw-eth2-inside.txt")),
+    ]
+}
+
+fn lab() -> Vec<PathBuf> {
+    ["client", "fw-eth2", "fw-eth1", "server"]
+        .iter()
+        .map(|p| rel(&format!("lab/env1-drop/{p}.pcapng")))
+        .collect()
+}
+
+#[test]
+fn text_snapshots() {
+    for (name, paths) in [
+        ("env1", seed_pair("env1")),
+        ("env3", seed_pair("env3")),
+        ("lab-env1-drop", lab()),
+    ] {
+        for lang in [Lang::En, Lang::ZhCn] {
+            insta::assert_snapshot!(
+                format!("text-{name}-{}", lang.code()),
+                text_of(&paths, lang)
+            );
+        }
+    }
+}
+
+#[test]
+fn json_snapshots() {
+    for (name, paths) in [
+        ("env1", seed_pair("env1")),
+        ("env3", seed_pair("env3")),
+        ("lab-env1-drop", lab()),
+    ] {
+        for lang in [Lang::En, Lang::ZhCn] {
+            insta::assert_snapshot!(
+                format!("json-{name}-{}", lang.code()),
+                json_of(&paths, lang)
+            );
+        }
+    }
+}
+
+#[test]
+fn chinese_reports_carry_no_english_sentences() {
+    let t = text_of(&seed_pair("env1"), Lang::ZhCn);
+    for english in [
+        "The POP3 greeting",
+        "never answered",
+        "Why",
+        "Evidence",
+        "Fix (",
+        "matches",
+        "capture point",
+    ] {
+        assert!(
+            !t.contains(english),
+            "English '{english}' in the Chinese report:\n{t}"
+        );
+    }
+    assert!(t.contains("服务器为ident（RFC 1413）反查"), "{t}");
+    assert!(
+        t.contains("4 个 SYN 到达了 env1-fw-eth1-outside，没有一个到达 env1-fw-eth2-inside"),
+        "{t}"
+    );
+}
+
+fn svg_of(page: &str) -> &str {
+    let a = page.find("<svg").expect("an SVG");
+    let b = page.find("</svg>").expect("its end") + "</svg>".len();
+    &page[a..b]
+}
+
+#[test]
+fn the_ladder_is_well_formed_svg_with_its_parts() {
+    for lang in [Lang::En, Lang::ZhCn] {
+        let page = html::render(&report(&seed_pair("env1"), lang), lang);
+        let doc = roxmltree::Document::parse(svg_of(&page)).expect("well-formed XML");
+        let class = |c: &str| {
+            doc.descendants()
+                .filter(|n| n.attribute("class") == Some(c))
+                .count()
+        };
+        // Client, the two capture points, the server.
+        assert_eq!(class("column"), 4);
+        let names: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("column-name"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(names[1..3], ["env1-fw-eth2-inside", "env1-fw-eth1-outside"]);
+        // The four ident SYNs die between the outside and the inside point.
+        assert_eq!(class("dropped"), 4);
+        assert_eq!(class("wait"), 1);
+        let wait = doc
+            .descendants()
+            .find(|n| n.attribute("class") == Some("wait-label"))
+            .unwrap();
+        assert_eq!(
+            wait.text(),
+            Some(if lang == Lang::En {
+                "wait 30.0 s"
+            } else {
+                "等待 30.0 秒"
+            })
+        );
+        assert!(class("gap") >= 4, "long gaps are compressed and labelled");
+        // Self-contained: no address but the SVG namespace's.
+        let urls = page.matches("http://").count()
+            + page.matches("https://").count()
+            + page.matches("//cdn").count();
+        assert_eq!(
+            urls,
+            page.matches("http://www.w3.org/2000/svg").count(),
+            "a fetch from elsewhere"
+        );
+    }
+}
+
+#[test]
+fn the_page_is_the_same_from_text_and_from_pcap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hosts = HostMap::default();
+    let mut pcaps = Vec::new();
+    for p in seed_pair("env1") {
+        let frames = frames_from_packets(
+            &packets_from_text(&fs::read_to_string(&p).unwrap()),
+            &mut hosts,
+        );
+        let out = dir
+            .path()
+            .join(format!("{}.pcap", p.file_stem().unwrap().to_string_lossy()));
+        write_pcap(fs::File::create(&out).unwrap(), &frames).unwrap();
+        pcaps.push(out);
+    }
+    let findings_part = |page: &str| -> String {
+        let a = page.find("<section class=\"finding\"").unwrap();
+        let b = page.find("<section id=\"points\">").unwrap();
+        page[a..b].to_string()
+    };
+    let from_text = findings_part(&html::render(
+        &report(&seed_pair("env1"), Lang::En),
+        Lang::En,
+    ));
+    let mut from_pcap = findings_part(&html::render(&report(&pcaps, Lang::En), Lang::En));
+    for (name, addr) in hosts.pairs() {
+        from_pcap = from_pcap.replace(&addr, &name);
+    }
+    assert_eq!(from_pcap, from_text);
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[test]
+fn the_page_opens_in_chromium_without_errors() {
+    let Some(browser) = chromium() else {
+        if std::env::var("STALLTRACE_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") {
+            panic!("chromium is missing but STALLTRACE_REQUIRE_ROOT_TESTS=1 (scripts/test installs it as root)");
+        }
+        eprintln!("\n*** SKIPPED browser test: no chromium (apt-get install chromium) ***\n");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("env1.html");
+    let out = Command::new(bin())
+        .args(["analyze", "--lang", "en", "--html"])
+        .arg(&page)
+        .args(seed_pair("env1"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("env1-report.png");
+    let run = |extra: &[&str]| {
+        Command::new(&browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1200,2400",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.path().join("profile").display()
+            ))
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .unwrap()
+    };
+    let dom = run(&["--dump-dom"]);
+    let log = String::from_utf8_lossy(&dom.stderr);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("class=\"ladder\""));
+    assert!(dom.contains("env1-fw-eth1-outside"));
+    assert_eq!(dom.matches("class=\"dropped\"").count(), 4);
+    assert!(dom.contains("wait 30.0 s"));
+    let shot_run = run(&[&format!("--screenshot={}", shot.display())]);
+    assert!(shot_run.status.success());
+    let png = fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "screenshot of {} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+    let _ = Path::new(&shot);
+}
