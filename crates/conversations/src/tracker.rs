@@ -45,6 +45,12 @@ pub struct TrackerStats {
     pub evicted: u64,
     /// Packets whose time was before the previous packet's.
     pub time_went_back: u64,
+    /// Packets the capture holds only in part (snaplen, `[|tcp]`).
+    pub truncated: u64,
+    /// IP fragments (transport fields only in the first).
+    pub fragments: u64,
+    /// IPv4 headers whose checksum is wrong: counted, never trusted.
+    pub bad_ip_checksum: u64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -178,6 +184,9 @@ impl Tracker {
 
     pub fn observe(&mut self, p: &Packet) {
         self.stats.packets += 1;
+        self.stats.truncated += u64::from(p.truncated);
+        self.stats.fragments += u64::from(p.ip.fragment);
+        self.stats.bad_ip_checksum += u64::from(p.ip.checksum_ok == Some(false));
         let ts = p.meta.ts;
         if ts < self.now {
             self.stats.time_went_back += 1;

@@ -110,6 +110,7 @@ fn from_sliced(s: &LaxSlicedPacket<'_>, meta: FrameMeta) -> Result<Packet, Skip>
                 dont_fragment: h.dont_fragment(),
                 fragment: h.more_fragments() || h.fragments_offset().value() != 0,
                 total_len: Some(h.total_len() as u32),
+                checksum_ok: Some(ipv4_checksum_ok(h.slice())),
             };
             // A total length of 0 is what TSO captures show: trust the bytes.
             let declared = if h.total_len() == 0 {
@@ -144,6 +145,7 @@ fn from_sliced(s: &LaxSlicedPacket<'_>, meta: FrameMeta) -> Result<Packet, Skip>
                 dont_fragment: false,
                 fragment: v6.is_payload_fragmented(),
                 total_len: Some(h.payload_length() as u32 + 40),
+                checksum_ok: None,
             };
             (
                 Host::V6(Ipv6Addr::from(h.source())),
@@ -223,6 +225,19 @@ fn from_sliced(s: &LaxSlicedPacket<'_>, meta: FrameMeta) -> Result<Packet, Skip>
         transport,
         truncated,
     })
+}
+
+/// RFC 1071: the one's complement sum of the header, checksum included,
+/// is all ones.
+fn ipv4_checksum_ok(header: &[u8]) -> bool {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
 }
 
 fn icmp<T: AsRef<[u8]>>(v6: bool, i: &IcmpView<T>) -> IcmpMessage {

@@ -35,6 +35,8 @@ pub struct IpInfo {
     pub fragment: bool,
     /// Length of the IP packet on the wire, when known.
     pub total_len: Option<u32>,
+    /// IPv4 header checksum verified (None: IPv6, or not in the capture).
+    pub checksum_ok: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side};
 use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
@@ -7,6 +7,7 @@ use stalltrace_matching::{Matcher, Matching};
 
 use crate::finding::*;
 use crate::lang::Lang;
+use crate::storm::Storm;
 
 use crate::knowledge::{self, Remedy};
 
@@ -80,6 +81,8 @@ pub struct Diagnoser {
     pending: Vec<(Conversation, Wait)>,
     unanswered: Vec<Conversation>,
     unanswered_overflow: u64,
+    /// Every unanswered attempt, counted per point in bounded memory.
+    storms: HashMap<u32, Storm>,
     claimed: HashSet<(u32, u64)>,
     findings: Vec<(Timestamp, Finding)>,
     /// Stream time per capture point: points are read one after another.
@@ -88,6 +91,9 @@ pub struct Diagnoser {
 
 /// Unanswered attempts kept individually; the rest are only counted.
 const MAX_UNANSWERED: usize = 10_000;
+/// More unanswered attempts than this at one point is a flood or a scan,
+/// reported as one finding rather than one per target.
+const STORM_MIN: u64 = 200;
 
 impl Diagnoser {
     pub fn new(points: Vec<String>, cfg: DiagnosisConfig) -> Self {
@@ -98,6 +104,7 @@ impl Diagnoser {
             pending: Vec::new(),
             unanswered: Vec::new(),
             unanswered_overflow: 0,
+            storms: HashMap::new(),
             claimed: HashSet::new(),
             findings: Vec::new(),
             watermarks: Vec::new(),
@@ -143,6 +150,10 @@ impl Diagnoser {
             self.pending.push((c.clone(), w));
         }
         if c.protocol == Protocol::Tcp && c.unanswered() {
+            self.storms
+                .entry(c.point)
+                .or_insert_with(Storm::new)
+                .add(&c);
             if self.unanswered.len() < MAX_UNANSWERED {
                 self.unanswered.push(c.clone());
             } else {
@@ -1077,10 +1088,111 @@ impl Diagnoser {
         ));
     }
 
+    fn report_storm(&mut self, point: u32, s: &Storm) {
+        let l = self.cfg.lang;
+        let scan = s.is_scan();
+        let span = match (s.first, s.last) {
+            (Some(a), Some(b)) => b - a,
+            _ => TimeDelta::ZERO,
+        };
+        let top_sources: Vec<String> = s
+            .sources
+            .top(5)
+            .into_iter()
+            .map(|(h, n)| format!("{h} ({n})"))
+            .collect();
+        let top_targets: Vec<String> = s
+            .targets
+            .top(5)
+            .into_iter()
+            .map(|((h, p), n)| format!("{h}:{p} ({n})"))
+            .collect();
+        let summary = match (scan, l) {
+            (false, Lang::En) => format!(
+                "SYN flood: {} connection attempts ({} SYNs) from {} sources over {} were never answered at this capture point; most went to {}.",
+                s.attempts,
+                s.syns,
+                s.distinct_sources_text(),
+                l.dur(span),
+                top_targets.first().cloned().unwrap_or_default()
+            ),
+            (false, Lang::ZhCn) => format!(
+                "SYN 洪泛：{} 内来自 {} 个源地址的 {} 次连接尝试（{} 个 SYN）在此捕获点都没有应答；大多发往 {}。",
+                l.dur(span),
+                s.distinct_sources_text(),
+                s.attempts,
+                s.syns,
+                top_targets.first().cloned().unwrap_or_default()
+            ),
+            (true, Lang::En) => format!(
+                "Port scan: {} probed {} ports with {} unanswered connection attempts over {}.",
+                top_sources.first().cloned().unwrap_or_default(),
+                s.distinct_ports.len(),
+                s.attempts,
+                l.dur(span)
+            ),
+            (true, Lang::ZhCn) => format!(
+                "端口扫描：{} 在 {} 内以 {} 次没有应答的连接尝试探测了 {} 个端口。",
+                top_sources.first().cloned().unwrap_or_default(),
+                l.dur(span),
+                s.attempts,
+                s.distinct_ports.len()
+            ),
+        };
+        let details = vec![
+            tr!(l, format!("Top sources: {}.", top_sources.join(", ")), format!("主要源地址：{}。", top_sources.join("、"))),
+            tr!(l, format!("Top targets: {}.", top_targets.join(", ")), format!("主要目标：{}。", top_targets.join("、"))),
+            tr!(
+                l,
+                "Counted in bounded memory (a space-saving top-k); single attempts are not listed one by one.",
+                "以有界内存计数（space-saving top-k）；不逐条列出单次尝试。"
+            )
+            .into(),
+        ];
+        self.findings.push((
+            s.first.unwrap_or_default(),
+            Finding {
+                id: if scan {
+                    FindingId::PortScan
+                } else {
+                    FindingId::SynFlood
+                },
+                severity: Severity::Warning,
+                point: self.point(point),
+                summary,
+                cost: None,
+                conversation: None,
+                cause: None,
+                details,
+                evidence: Vec::new(),
+                remedies: Vec::new(),
+                breakdown: Vec::new(),
+                also_seen_at: Vec::new(),
+                path: Vec::new(),
+                timeline: None,
+                facts: None,
+            },
+        ));
+    }
+
     fn report_unanswered(&mut self) {
+        let storm_points: HashSet<u32> = self
+            .storms
+            .iter()
+            .filter(|(_, s)| s.attempts > STORM_MIN)
+            .map(|(p, _)| *p)
+            .collect();
+        let mut storms: Vec<(u32, Storm)> = std::mem::take(&mut self.storms)
+            .into_iter()
+            .filter(|(p, _)| storm_points.contains(p))
+            .collect();
+        storms.sort_by_key(|(p, _)| *p);
+        for (point, storm) in storms {
+            self.report_storm(point, &storm);
+        }
         let mut groups: BTreeMap<(u32, Endpoint), Vec<Conversation>> = BTreeMap::new();
         for c in std::mem::take(&mut self.unanswered) {
-            if self.claimed.contains(&(c.point, c.id)) {
+            if self.claimed.contains(&(c.point, c.id)) || storm_points.contains(&c.point) {
                 continue;
             }
             groups
@@ -1142,7 +1254,7 @@ impl Diagnoser {
                 },
             ));
         }
-        if self.unanswered_overflow > 0 {
+        if self.unanswered_overflow > 0 && storm_points.is_empty() {
             self.findings.push((
                 Timestamp::ZERO,
                 Finding {

@@ -20,6 +20,10 @@ pub enum FindingId {
     SynAckRetransmitted,
     /// Connection attempts that nobody answered at this point.
     ConnectionUnanswered,
+    /// Many unanswered SYNs from many sources to few targets.
+    SynFlood,
+    /// Many unanswered SYNs from few sources to many ports.
+    PortScan,
 }
 
 impl FindingId {
@@ -29,6 +33,8 @@ impl FindingId {
             FindingId::CallbackLookup => "callback-lookup",
             FindingId::SynAckRetransmitted => "syn-ack-retransmitted",
             FindingId::ConnectionUnanswered => "connection-unanswered",
+            FindingId::SynFlood => "syn-flood",
+            FindingId::PortScan => "port-scan",
         }
     }
 }

@@ -57,6 +57,7 @@ mod cross;
 mod engine;
 mod finding;
 pub mod knowledge;
+mod storm;
 
 pub use engine::{Diagnoser, DiagnosisConfig};
 pub use finding::*;

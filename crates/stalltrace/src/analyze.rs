@@ -103,6 +103,60 @@ struct Source {
     skipped: BTreeMap<String, u64>,
     records: u64,
     head: Option<Packet>,
+    /// Fingerprints of the last few IPv4 packets, to drop a capture's
+    /// duplicates (the same frame recorded twice).
+    recent: std::collections::VecDeque<(u64, Timestamp)>,
+    duplicates: u64,
+}
+
+/// Frames closer than this with the same IPv4 ID and contents are one frame
+/// recorded twice, not a retransmission (which waits for an RTO).
+const DUPLICATE_WINDOW: TimeDelta = TimeDelta::from_millis(1);
+const DUPLICATE_MEMORY: usize = 16;
+
+fn fingerprint(p: &Packet) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    // IPv6 has no ID to tell a copy from a new packet: leave it alone.
+    let id = p.ip.id?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (p.meta.interface, &p.src, &p.dst, id, p.ip.total_len).hash(&mut h);
+    match &p.transport {
+        stalltrace_decode::Transport::Tcp(t) => (
+            t.src_port,
+            t.dst_port,
+            t.seq.map(|s| s.0),
+            t.ack.map(|s| s.0),
+            t.flags.0,
+            t.payload_len,
+            t.payload_digest,
+        )
+            .hash(&mut h),
+        stalltrace_decode::Transport::Udp(u) => {
+            (u.src_port, u.dst_port, u.payload_len, u.payload_digest).hash(&mut h)
+        }
+        other => format!("{other:?}").hash(&mut h),
+    }
+    Some(h.finish())
+}
+
+impl Source {
+    fn is_duplicate(&mut self, p: &Packet) -> bool {
+        let Some(f) = fingerprint(p) else {
+            return false;
+        };
+        let ts = p.meta.ts;
+        let dup = self
+            .recent
+            .iter()
+            .any(|(g, t)| *g == f && (ts - *t).abs() <= DUPLICATE_WINDOW);
+        if !dup {
+            if self.recent.len() == DUPLICATE_MEMORY {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((f, ts));
+        }
+        dup
+    }
 }
 
 impl Source {
@@ -145,6 +199,7 @@ struct Point {
 struct Pipeline {
     /// More than one capture point: worth matching.
     several: bool,
+    max_live: usize,
     points: Vec<Point>,
     names: Vec<String>,
     matcher: Matcher,
@@ -182,24 +237,45 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
             });
         }
     }
-    let mut sources: Vec<Source> = Vec::new();
+    let mut readers = Vec::new();
     for spec in specs {
         match CaptureReader::open(&spec.path) {
-            Ok(reader) => sources.push(Source {
-                file: reader.name().to_string(),
-                format: reader.format(),
-                reader,
-                spec,
-                by_interface: HashMap::new(),
-                skipped: BTreeMap::new(),
-                records: 0,
-                head: None,
-            }),
+            Ok(reader) => readers.push((spec, reader)),
             Err(e) => errors.push(e),
         }
     }
+    let mut a = analyze_readers(readers, opts);
+    errors.append(&mut a.errors);
+    a.errors = errors;
+    a
+}
+
+/// Runs the pipeline over captures already open (from files, memory,
+/// sockets); `InputSpec::path` only names them.
+pub fn analyze_readers(
+    readers: Vec<(InputSpec, CaptureReader)>,
+    opts: &AnalyzeOptions,
+) -> Analysis {
+    let mut errors = Vec::new();
+    let sources: Vec<Source> = readers
+        .into_iter()
+        .map(|(spec, reader)| Source {
+            file: reader.name().to_string(),
+            format: reader.format(),
+            reader,
+            spec,
+            by_interface: HashMap::new(),
+            skipped: BTreeMap::new(),
+            records: 0,
+            head: None,
+            recent: Default::default(),
+            duplicates: 0,
+        })
+        .collect();
+    let mut sources = sources;
     let mut pipe = Pipeline {
         several: sources.len() > 1,
+        max_live: opts.tracker.max_live,
         points: Vec::new(),
         names: Vec::new(),
         matcher: Matcher::new(MatcherConfig::default()),
@@ -231,6 +307,10 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
     let mut now = Timestamp::ZERO;
     while let Some(Reverse((_, i))) = heap.pop() {
         let packet = sources[i].head.take().expect("a queued input has a packet");
+        let duplicate = sources[i].is_duplicate(&packet);
+        if duplicate {
+            sources[i].duplicates += 1;
+        }
         let pi = point_for(&mut sources[i], &packet, &mut pipe, opts);
         let pt = &mut pipe.points[pi];
         let ts = packet.meta.ts;
@@ -238,7 +318,9 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
         if pt.summary.last.is_none_or(|l| ts > l) {
             pt.summary.last = Some(ts);
         }
-        pt.tracker.as_mut().expect("live point").observe(&packet);
+        if !duplicate {
+            pt.tracker.as_mut().expect("live point").observe(&packet);
+        }
         now = now.max(ts);
         seen += 1;
         if seen % DRAIN_EVERY == 0 {
@@ -329,14 +411,43 @@ fn close(
     let src = &mut sources[i];
     let mut indices: Vec<usize> = src.by_interface.values().copied().collect();
     indices.sort();
+    warnings.extend(src.reader.take_warnings());
     for pi in indices {
         if let Some(t) = pipe.points[pi].tracker.take() {
-            pipe.points[pi].summary.stats = t.stats().clone();
+            let st = t.stats().clone();
+            let name = &pipe.points[pi].summary.name;
+            let mut note = |n: u64, what: String| {
+                if n > 0 {
+                    warnings.push(Warning {
+                        file: src.file.clone(),
+                        location: None,
+                        message: format!("{name}: {what}"),
+                    });
+                }
+            };
+            note(st.time_went_back, format!("{} packets are timestamped earlier than the packet before them (clock steps, or merged files); kept in file order", st.time_went_back));
+            note(st.truncated, format!("{} packets were cut short by the capture (snaplen); what is missing is treated as unknown", st.truncated));
+            note(
+                st.fragments,
+                format!(
+                    "{} IP fragments; transport fields are read from first fragments only",
+                    st.fragments
+                ),
+            );
+            note(st.bad_ip_checksum, format!("{} IPv4 headers had a bad checksum (counted, not trusted; a receiver drops such packets)", st.bad_ip_checksum));
+            note(st.evicted, format!("{} conversations were closed early, the longest idle first, to stay within --max-conversations {}", st.evicted, pipe.max_live));
+            pipe.points[pi].summary.stats = st;
             let done = t.finish();
             pipe.hand_over(done);
         }
     }
-    warnings.extend(src.reader.take_warnings());
+    if src.duplicates > 0 {
+        warnings.push(Warning {
+            file: src.file.clone(),
+            location: None,
+            message: format!("{} frames were recorded twice (same IPv4 ID and contents within 1 ms) and counted once", src.duplicates),
+        });
+    }
     for (reason, n) in &src.skipped {
         warnings.push(Warning {
             file: src.file.clone(),

@@ -122,6 +122,11 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "COLUMNS")]
     width: Option<usize>,
 
+    /// At most this many live conversations per capture point; past it the
+    /// longest idle are closed early (and counted). Bounds memory on floods.
+    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    max_conversations: usize,
+
     /// Also write the report as one self-contained HTML file.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
@@ -218,12 +223,13 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         });
     }
     let lang = a.lang.unwrap_or_else(Lang::from_env);
-    let opts = AnalyzeOptions {
+    let mut opts = AnalyzeOptions {
         inputs,
         wait_threshold: a.threshold,
         lang,
         ..Default::default()
     };
+    opts.tracker.max_live = a.max_conversations.max(1);
     let analysis = analyze(&opts);
     for e in &analysis.errors {
         eprintln!("stalltrace: {e}");

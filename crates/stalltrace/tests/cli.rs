@@ -71,7 +71,13 @@ fn json_report_is_versioned_and_matches_the_committed_schema() {
     let committed =
         fs::read_to_string(example("../docs/report.schema.json")).expect("docs/report.schema.json");
     let o = stalltrace(&["schema"]);
-    assert_eq!(stdout(&o), committed, "the JSON schema changed: run `stalltrace schema > docs/report.schema.json` and bump SCHEMA_VERSION if a field changed meaning");
+    let now = stdout(&o);
+    // Say where it differs; the whole schema is too long to read in a failure.
+    let first_difference = now.lines().zip(committed.lines()).position(|(a, b)| a != b);
+    assert!(
+        now == committed,
+        "the JSON schema changed (first at line {first_difference:?}): run `stalltrace schema > docs/report.schema.json` and bump SCHEMA_VERSION if a field changed meaning"
+    );
 }
 
 #[test]

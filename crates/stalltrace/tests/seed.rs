@@ -14,7 +14,14 @@ fn env1_outside_names_the_unanswered_ident_callback() {
         "{:?}",
         a.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()
     );
-    assert!(a.report.warnings.is_empty(), "{:?}", a.report.warnings);
+    // The seed's `[|tcp]` lines were cut by tcpdump's snaplen: said, not hidden.
+    let w: Vec<String> = a
+        .report
+        .warnings
+        .iter()
+        .map(|w| w.message.clone())
+        .collect();
+    assert_eq!(w, vec!["env1-fw-eth1-outside: 4 packets were cut short by the capture (snaplen); what is missing is treated as unknown"]);
     let f = one(&a, FindingId::ApplicationWait);
     assert_eq!(f.severity, Severity::Critical);
     assert_eq!(f.point, "env1-fw-eth1-outside");

@@ -256,3 +256,44 @@ pub fn sessions_into(n: u32, seed: u64, mut sink: impl FnMut(Frame)) {
         });
     }
 }
+
+/// `n` SYNs nobody answers: from many sources (192.0.2.1–254, every port)
+/// to 203.0.113.80:80, 10 µs apart, each its own conversation.
+pub fn flood_into(n: u32, mut sink: impl FnMut(Frame)) {
+    let t0: i64 = 1_700_000_000_000_000_000;
+    for i in 0..n {
+        let host = 1 + (i % 254) as u8;
+        let port = 1024 + (i / 254 % 64_000) as u16;
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([192, 0, 2, host], [203, 0, 113, 80], 64)
+            .tcp(port, 80, i.wrapping_mul(2_654_435_761), 64_240)
+            .syn()
+            .write(&mut v, &[])
+            .expect("encodes");
+        sink(Frame {
+            ts: Timestamp::from_nanos(t0 + i as i64 * 10_000),
+            data: v,
+        });
+    }
+}
+
+/// One source probing `ports` ports of 203.0.113.80 with SYNs.
+pub fn scan(ports: u16) -> Vec<Frame> {
+    let t0: i64 = 1_700_000_000_000_000_000;
+    (0..ports)
+        .map(|i| {
+            let mut v = Vec::new();
+            PacketBuilder::ethernet2(MAC_A, MAC_B)
+                .ipv4([198, 51, 100, 66], [203, 0, 113, 80], 64)
+                .tcp(40_000, 1 + i, 1000 + u32::from(i), 1024)
+                .syn()
+                .write(&mut v, &[])
+                .expect("encodes");
+            Frame {
+                ts: Timestamp::from_nanos(t0 + i64::from(i) * 100_000),
+                data: v,
+            }
+        })
+        .collect()
+}
