@@ -15,7 +15,10 @@ pub(crate) struct ByteWindow<R> {
     eof: bool,
 }
 
-pub(crate) const INITIAL_WINDOW: usize = 1 << 20;
+/// Small files and streams get a small window; a stream that proves long
+/// gets [`FULL_WINDOW`], so that reads are large.
+pub(crate) const INITIAL_WINDOW: usize = 64 << 10;
+pub(crate) const FULL_WINDOW: usize = 1 << 20;
 
 impl<R: Read> ByteWindow<R> {
     pub(crate) fn new(inner: R, prefix: Vec<u8>) -> Self {
@@ -48,12 +51,18 @@ impl<R: Read> ByteWindow<R> {
             }
             if self.buf.len() - self.start < n {
                 // Slide what is left to the front, and grow only if even the
-                // whole buffer is too small for this record.
+                // whole buffer is too small for this record, or the stream
+                // has outlasted the first window.
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
-                if self.buf.len() < n {
-                    self.buf.resize(n.next_power_of_two(), 0);
+                let want = if self.offset >= INITIAL_WINDOW as u64 {
+                    FULL_WINDOW
+                } else {
+                    0
+                };
+                if self.buf.len() < n.max(want) {
+                    self.buf.resize(n.max(want).next_power_of_two(), 0);
                 }
             }
             let got = loop {

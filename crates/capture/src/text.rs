@@ -480,15 +480,17 @@ impl<R: BufRead> TextReader<R> {
     fn absolute_time(&mut self, t: i64, form: TimeForm) -> i64 {
         let t = match (form, self.delta_mode) {
             // -ttt: time since the previous line.
-            (TimeForm::TimeOfDay | TimeForm::Epoch, Some(true)) => self.last_ts.unwrap_or(0) + t,
+            (TimeForm::TimeOfDay | TimeForm::Epoch, Some(true)) => {
+                self.last_ts.unwrap_or(0).saturating_add(t)
+            }
             (TimeForm::TimeOfDay, _) => {
                 // Past midnight the time of day starts again from zero.
                 if let Some(last) = self.last_ts {
-                    if t + self.day_offset < last - DAY / 2 {
-                        self.day_offset += DAY;
+                    if t.saturating_add(self.day_offset) < last.saturating_sub(DAY / 2) {
+                        self.day_offset = self.day_offset.saturating_add(DAY);
                     }
                 }
-                t + self.day_offset
+                t.saturating_add(self.day_offset)
             }
             _ => t,
         };
@@ -628,11 +630,15 @@ fn split_time(s: &str) -> Option<(TimeForm, i64, &str)> {
         let (tod, rest2) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         let t = parse_tod(tod)?;
         let days = days_from_civil(
-            first[0..4].parse().ok()?,
-            first[5..7].parse().ok()?,
-            first[8..10].parse().ok()?,
+            digits(&first[0..4])?,
+            digits(&first[5..7])?,
+            digits(&first[8..10])?,
         )?;
-        return Some((TimeForm::DateTime, days * DAY + t, rest2));
+        return Some((
+            TimeForm::DateTime,
+            days.checked_mul(DAY)?.checked_add(t)?,
+            rest2,
+        ));
     }
     if first.contains(':') {
         let t = parse_tod(first)?;
@@ -651,7 +657,11 @@ fn split_time(s: &str) -> Option<(TimeForm, i64, &str)> {
     } else {
         secs.parse().ok()?
     };
-    Some((TimeForm::Epoch, secs * NANOS + parse_frac(frac)?, rest))
+    Some((
+        TimeForm::Epoch,
+        secs.checked_mul(NANOS)?.checked_add(parse_frac(frac)?)?,
+        rest,
+    ))
 }
 
 fn parse_frac(f: &str) -> Option<i64> {
@@ -662,12 +672,21 @@ fn parse_frac(f: &str) -> Option<i64> {
     Some(v * 10i64.pow(9 - f.len() as u32))
 }
 
+fn digits(s: &str) -> Option<i64> {
+    // Digits only: a sign or a space is not a time, and 12 digits is
+    // already far past any field tcpdump prints.
+    if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 fn parse_tod(s: &str) -> Option<i64> {
     let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
     let mut it = hms.split(':');
-    let h: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let sec: i64 = it.next()?.parse().ok()?;
+    let h = digits(it.next()?)?;
+    let m = digits(it.next()?)?;
+    let sec = digits(it.next()?)?;
     if it.next().is_some() || m > 59 || sec > 60 || h > 99_999 {
         return None;
     }
@@ -1214,6 +1233,23 @@ mod tests {
     fn ipv6_addresses() {
         let (p, _) = parse_all("13:00:00.000000 IP6 2001:db8::1.40000 > 2001:db8::2.110: Flags [S], seq 1, win 1, length 0\n");
         assert_eq!(p[0].dst, Host::V6("2001:db8::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn fuzz_regression_signed_or_huge_times_are_not_times() {
+        // Found by the text fuzz target: "-39393939:0:0" overflowed.
+        assert_eq!(split_time("-39393939:0:0 x"), None);
+        assert_eq!(split_time("99999999999999999.5 x"), None);
+        // Nanoseconds since 1970 end in 2262: a later date is no time stamp,
+        // and a file of nothing else is a clear error, not a panic.
+        let text = "9999-12-31 23:59:59.9 IP 192.0.2.1.1 > 192.0.2.2.2: UDP, length 5\n";
+        let mut r = TextReader::new(text.as_bytes(), "far.txt".into());
+        let e = r.next_packet(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("no tcpdump packet line"), "{e}");
+        let crash = include_bytes!("../tests/fuzz-regressions/text-negative-hour");
+        let mut r = TextReader::new(&crash[..], "crash".into());
+        let mut w = Vec::new();
+        while let Ok(Some(_)) = r.next_packet(&mut w) {}
     }
 
     #[test]
