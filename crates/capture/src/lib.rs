@@ -87,6 +87,21 @@ pub enum Record<'a> {
 }
 
 type Input = Box<dyn Read + Send>;
+
+/// Counts the bytes read through it, for progress reports.
+struct Counting {
+    inner: Input,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
 /// The sniffed prefix put back in front of the rest of the stream.
 type TextInput = BufReader<std::io::Chain<Cursor<Vec<u8>>, Input>>;
 
@@ -104,6 +119,8 @@ pub struct CaptureReader {
     inner: Inner,
     pcap_interfaces: Vec<Interface>,
     warnings: Vec<Warning>,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    size: Option<u64>,
 }
 
 impl CaptureReader {
@@ -123,11 +140,19 @@ impl CaptureReader {
             file: name.clone(),
             source,
         })?;
-        Self::from_reader(&name, Box::new(f))
+        let size = f.metadata().ok().map(|m| m.len());
+        let mut r = Self::from_reader(&name, Box::new(f))?;
+        r.size = size;
+        Ok(r)
     }
 
     /// Reads from any byte stream; `name` is used in messages.
-    pub fn from_reader(name: &str, mut input: Input) -> Result<Self, CaptureError> {
+    pub fn from_reader(name: &str, input: Input) -> Result<Self, CaptureError> {
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut input: Input = Box::new(Counting {
+            inner: input,
+            read: read.clone(),
+        });
         let name = name.to_string();
         let mut prefix = vec![0u8; SNIFF];
         let mut got = 0;
@@ -176,7 +201,20 @@ impl CaptureReader {
             inner,
             pcap_interfaces,
             warnings: Vec::new(),
+            read,
+            size: None,
         })
+    }
+
+    /// Bytes read from the input so far (a little ahead of what has been
+    /// parsed, by the read buffer).
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The file's size, when it is a file.
+    pub fn size(&self) -> Option<u64> {
+        self.size
     }
 
     pub fn name(&self) -> &str {

@@ -29,6 +29,8 @@ pub struct AnalyzeOptions {
     pub tracker: TrackerConfig,
     /// The language of the report's sentences.
     pub lang: Lang,
+    /// Called now and then with (bytes read, bytes in all, when known).
+    pub progress: Option<fn(u64, Option<u64>)>,
 }
 
 impl Default for AnalyzeOptions {
@@ -38,6 +40,7 @@ impl Default for AnalyzeOptions {
             wait_threshold: TimeDelta::from_secs(1),
             tracker: TrackerConfig::default(),
             lang: Lang::En,
+            progress: None,
         }
     }
 }
@@ -303,6 +306,7 @@ pub fn analyze_readers(
             None => summaries[i] = Some(close(i, &mut sources, &mut pipe, &mut warnings)),
         }
     }
+    let total: Option<u64> = sources.iter().map(|s| s.reader.size()).sum();
     let mut seen = 0u64;
     let mut now = Timestamp::ZERO;
     while let Some(Reverse((_, i))) = heap.pop() {
@@ -324,6 +328,9 @@ pub fn analyze_readers(
         now = now.max(ts);
         seen += 1;
         if seen % DRAIN_EVERY == 0 {
+            if let Some(report) = opts.progress {
+                report(sources.iter().map(|s| s.reader.bytes_read()).sum(), total);
+            }
             for pj in 0..pipe.points.len() {
                 if let Some(t) = pipe.points[pj].tracker.as_mut() {
                     let done = t.take_finished();

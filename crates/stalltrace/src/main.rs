@@ -122,6 +122,10 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "COLUMNS")]
     width: Option<usize>,
 
+    /// No progress bar and no warnings on stderr (they stay in the report).
+    #[arg(long, short)]
+    quiet: bool,
+
     /// At most this many live conversations per capture point; past it the
     /// longest idle are closed early (and counted). Bounds memory on floods.
     #[arg(long, value_name = "N", default_value_t = 500_000)]
@@ -230,7 +234,13 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         ..Default::default()
     };
     opts.tracker.max_live = a.max_conversations.max(1);
+    if !a.quiet && io::stderr().is_terminal() {
+        opts.progress = Some(progress);
+    }
     let analysis = analyze(&opts);
+    if let Some(bar) = BAR.get() {
+        bar.finish_and_clear();
+    }
     for e in &analysis.errors {
         eprintln!("stalltrace: {e}");
     }
@@ -259,9 +269,11 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
             ColorWhen::Never => false,
             ColorWhen::Auto => tty && !no_color,
         };
-        for w in &report.warnings {
-            // Warnings also go to stderr, where scripts and people look for them.
-            eprintln!("stalltrace: warning: {w}");
+        if !a.quiet {
+            for w in &report.warnings {
+                // Warnings also go to stderr, where scripts and people look for them.
+                eprintln!("stalltrace: warning: {w}");
+            }
         }
         out.write_all(text::render(report, &text::TextOptions { width, color, lang }).as_bytes())?;
     }
@@ -275,6 +287,29 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+static BAR: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
+
+/// Drawn on stderr once the input proves long (16 MiB read): short runs
+/// never flash a bar.
+fn progress(read: u64, total: Option<u64>) {
+    if BAR.get().is_none() && read < 16 << 20 {
+        return;
+    }
+    let bar = BAR.get_or_init(|| {
+        let b = match total {
+            Some(t) => indicatif::ProgressBar::new(t),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        let style = indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        b.set_style(style);
+        b
+    });
+    bar.set_position(read);
 }
 
 fn terminal_width() -> Option<usize> {
