@@ -51,6 +51,8 @@ pub struct TrackerStats {
     pub fragments: u64,
     /// IPv4 headers whose checksum is wrong: counted, never trusted.
     pub bad_ip_checksum: u64,
+    /// Data segments sent again (their bytes were seen before).
+    pub retransmissions: u64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -472,6 +474,7 @@ impl Tracker {
             let c = &mut l.conv;
             if retransmitted {
                 c.retransmissions[s] += 1;
+                self.stats.retransmissions += 1;
             } else {
                 c.payload_bytes[s] += len as u64;
                 let payload = Payload { packet: at, len };

@@ -347,6 +347,15 @@ impl Diagnoser {
             {
                 continue;
             }
+            // An ident lookup asks the client it is about: on a busy server
+            // another session's lookup may line up by chance, but it goes
+            // to another address.
+            if k.protocol == Protocol::Tcp
+                && k.server.port == knowledge::IDENT_PORT
+                && k.server.host != c.client.host
+            {
+                continue;
+            }
             let Some((explained, cb, attempts)) = self.callback(k, w) else {
                 continue;
             };

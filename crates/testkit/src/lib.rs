@@ -14,6 +14,8 @@
 //! assert!(buf.len() > 24);
 //! ```
 
+pub mod generate;
+
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
