@@ -102,6 +102,30 @@ struct Live {
     syn_ack_pending: bool,
 }
 
+impl Live {
+    /// New data from `side`: the first payload, and a turn when it answers
+    /// the other side.
+    fn note_payload(&mut self, side: Side, payload: Payload) {
+        let c = &mut self.conv;
+        let s = side.index();
+        if c.first_payload[s].is_none() {
+            c.first_payload[s] = Some(payload);
+        }
+        if self.last_payload_side == Some(side.other()) {
+            if let Some(req) = c.last_payload[side.other().index()] {
+                let turn = Turn {
+                    responder: side,
+                    request: req.packet,
+                    response: payload.packet,
+                };
+                push_turn(&mut c.longest_turns, turn);
+            }
+        }
+        c.last_payload[s] = Some(payload);
+        self.last_payload_side = Some(side);
+    }
+}
+
 /// Rebuilds conversations from one capture point's packets, in order.
 ///
 /// ```
@@ -477,24 +501,7 @@ impl Tracker {
                 self.stats.retransmissions += 1;
             } else {
                 c.payload_bytes[s] += len as u64;
-                let payload = Payload { packet: at, len };
-                if c.first_payload[s].is_none() {
-                    c.first_payload[s] = Some(payload);
-                }
-                if l.last_payload_side == Some(side.other()) {
-                    if let Some(req) = c.last_payload[side.other().index()] {
-                        push_turn(
-                            &mut c.longest_turns,
-                            Turn {
-                                responder: side,
-                                request: req.packet,
-                                response: at,
-                            },
-                        );
-                    }
-                }
-                c.last_payload[s] = Some(payload);
-                l.last_payload_side = Some(side);
+                l.note_payload(side, Payload { packet: at, len });
             }
         }
         let c = &mut l.conv;
@@ -562,27 +569,13 @@ impl Tracker {
                 c.syns.push(at);
             }
         }
-        let payload = Payload {
-            packet: at,
-            len: u.payload_len,
-        };
-        if c.first_payload[s].is_none() {
-            c.first_payload[s] = Some(payload);
-        }
-        if l.last_payload_side == Some(side.other()) {
-            if let Some(req) = c.last_payload[side.other().index()] {
-                push_turn(
-                    &mut c.longest_turns,
-                    Turn {
-                        responder: side,
-                        request: req.packet,
-                        response: at,
-                    },
-                );
-            }
-        }
-        c.last_payload[s] = Some(payload);
-        l.last_payload_side = Some(side);
+        l.note_payload(
+            side,
+            Payload {
+                packet: at,
+                len: u.payload_len,
+            },
+        );
     }
 
     fn icmp_error(&mut self, p: &Packet, i: &IcmpMessage) {

@@ -101,6 +101,9 @@ fn capture_loop(
         }
     };
     let _ = ready.send(Ok(()));
+    // On loopback every frame passes twice, outgoing then incoming; keep
+    // the incoming copy only, as libpcap does.
+    let loopback = iface == "lo";
     let mut frames = Vec::new();
     let mut buf = vec![0u8; SNAPLEN];
     let mut control = [0u8; 64];
@@ -111,7 +114,10 @@ fn capture_loop(
                 iov_base: buf.as_mut_ptr() as *mut libc::c_void,
                 iov_len: buf.len(),
             };
+            let mut from: libc::sockaddr_ll = zeroed();
             let mut msg: libc::msghdr = zeroed();
+            msg.msg_name = &mut from as *mut _ as *mut libc::c_void;
+            msg.msg_namelen = size_of::<libc::sockaddr_ll>() as u32;
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
             msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
@@ -119,6 +125,9 @@ fn capture_loop(
             let n = libc::recvmsg(fd, &mut msg, 0);
             if n < 0 {
                 continue; // the 50 ms receive timeout: look at `stop` again
+            }
+            if loopback && from.sll_pkttype == libc::PACKET_OUTGOING {
+                continue;
             }
             let mut ts = None;
             let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
