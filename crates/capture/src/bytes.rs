@@ -50,20 +50,21 @@ impl<R: Read> ByteWindow<R> {
                 return Ok(false);
             }
             if self.buf.len() - self.start < n {
-                // Slide what is left to the front, and grow only if even the
-                // whole buffer is too small for this record, or the stream
-                // has outlasted the first window.
+                // Slide what is left to the front.
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
-                let want = if self.offset >= INITIAL_WINDOW as u64 {
-                    FULL_WINDOW
-                } else {
-                    0
-                };
-                if self.buf.len() < n.max(want) {
-                    self.buf.resize(n.max(want).next_power_of_two(), 0);
-                }
+            }
+            // Grow by doubling, and only once the buffer is full of real
+            // bytes: a length field that lies (a 16 MiB record in a 100-byte
+            // file) then costs no more memory than the file. A stream that
+            // has outlasted the first window gets the full one.
+            if self.offset >= INITIAL_WINDOW as u64 && self.buf.len() < FULL_WINDOW {
+                self.buf.resize(FULL_WINDOW, 0);
+            }
+            if self.end == self.buf.len() && self.buf.len() < n {
+                let grown = (self.buf.len() * 2).min(n.next_power_of_two());
+                self.buf.resize(grown, 0);
             }
             let got = loop {
                 match self.inner.read(&mut self.buf[self.end..]) {
