@@ -140,8 +140,8 @@ pub struct Tracker {
     cfg: TrackerConfig,
     /// Boxed: the table then holds 80 bytes a slot, not 750, and growing
     /// it (old and new table side by side) costs a tenth of the memory.
-    live: HashMap<Key, Box<Live>>,
-    hosts: HashMap<Host, HostState>,
+    live: HashMap<Key, Box<Live>, Hasher>,
+    hosts: HashMap<Host, HostState, Hasher>,
     idle_queue: VecDeque<(Timestamp, Key, u64)>,
     closed_queue: VecDeque<(Timestamp, Key, u64)>,
     next_generation: u64,
@@ -150,6 +150,11 @@ pub struct Tracker {
     finished: Vec<Conversation>,
     stats: TrackerStats,
 }
+
+/// foldhash, seeded per process: a fraction of SipHash's cost (hashing was
+/// a third of all instructions), and still no fixed seed for a hostile
+/// capture to aim its collisions at.
+type Hasher = foldhash::fast::RandomState;
 
 /// Service ports below which a port is taken for the server's when the
 /// opening was not seen.
@@ -160,8 +165,8 @@ impl Tracker {
         Tracker {
             point,
             cfg,
-            live: HashMap::new(),
-            hosts: HashMap::new(),
+            live: HashMap::default(),
+            hosts: HashMap::default(),
             idle_queue: VecDeque::new(),
             closed_queue: VecDeque::new(),
             next_generation: 0,

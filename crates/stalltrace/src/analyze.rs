@@ -118,10 +118,11 @@ const DUPLICATE_WINDOW: TimeDelta = TimeDelta::from_millis(1);
 const DUPLICATE_MEMORY: usize = 16;
 
 fn fingerprint(p: &Packet) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
+    use std::hash::{BuildHasher, Hash, Hasher};
     // IPv6 has no ID to tell a copy from a new packet: leave it alone.
     let id = p.ip.id?;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // Fixed seed: fingerprints are only compared within one run.
+    let mut h = foldhash::fast::FixedState::with_seed(0x5741_4c4c).build_hasher();
     (p.meta.interface, &p.src, &p.dst, id, p.ip.total_len).hash(&mut h);
     match &p.transport {
         stalltrace_decode::Transport::Tcp(t) => (

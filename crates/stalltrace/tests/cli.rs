@@ -304,3 +304,36 @@ fn usage_errors_exit_2_and_help_has_examples() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("Examples:"));
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal_and_language_from_lang() {
+    let f = example("env1-fw-eth1-outside.txt");
+    let f = f.to_str().unwrap();
+    // Standard output is a pipe here: no colour unless forced.
+    let plain = stalltrace(&["analyze", f]);
+    assert!(!stdout(&plain).contains('\x1b'));
+    let forced = stalltrace(&["analyze", "--color", "always", f]);
+    assert!(stdout(&forced).contains("\x1b[1;31mCRITICAL\x1b[0m"));
+    let o = Command::new(bin())
+        .args(["analyze", f])
+        .env("LANG", "zh_CN.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("严重 application-wait，位于 env1-fw-eth1-outside"),
+        "{}",
+        stdout(&o)
+    );
+    let o = Command::new(bin())
+        .args(["analyze", "--lang", "en", f])
+        .env("LANG", "zh_CN.UTF-8")
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("CRITICAL application-wait at env1-fw-eth1-outside"));
+    assert_eq!(
+        stalltrace(&["analyze", "--lang", "fr", f]).status.code(),
+        Some(2)
+    );
+}
