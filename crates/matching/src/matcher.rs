@@ -115,6 +115,7 @@ struct Pair {
 }
 
 const BUCKET_NS: i64 = 60_000_000_000;
+const ORDER_NOISE_NS: i64 = 1_000;
 const MAX_BUCKETS: usize = 1440;
 
 /// Matches conversations across capture points as they finish.
@@ -222,9 +223,11 @@ impl Matcher {
             if better && (pair.buckets.len() < MAX_BUCKETS || pair.buckets.contains_key(&bucket)) {
                 pair.buckets.insert(bucket, (trip.abs(), theta, sa.ts));
             }
-            if trip > 0 {
+            // Below a microsecond the sign is noise (drift, rounding), not
+            // which point the packets passed first.
+            if trip >= ORDER_NOISE_NS {
                 pair.a_first += 1;
-            } else if trip < 0 {
+            } else if trip <= -ORDER_NOISE_NS {
                 pair.b_first += 1;
             }
         } else if let (Some(ta), Some(tb)) = (a.client_ttl, b.client_ttl) {

@@ -170,3 +170,48 @@ fn a_known_clock_shift_is_recovered_and_causes_no_false_drop() {
     );
     assert!(a.report.matching.mappings.is_empty());
 }
+
+#[test]
+fn a_drifting_clock_is_measured() {
+    // 20 minutes of sessions; the second capture's clock runs 100 ppm fast
+    // and starts 2 s ahead.
+    let dir = tempfile::tempdir().unwrap();
+    let frames = stalltrace_testkit::sessions(30_000, 5);
+    let t0 = frames[0].ts.nanos();
+    let drifting: Vec<Frame> = frames
+        .iter()
+        .map(|f| {
+            let t = f.ts.nanos();
+            let skew = (t - t0) / 10_000; // 100 ppm
+            Frame {
+                ts: Timestamp::from_nanos(t + 2_000_000_000 + skew),
+                data: f.data.clone(),
+            }
+        })
+        .collect();
+    let a_path = dir.path().join("steady.pcap");
+    let b_path = dir.path().join("drifting.pcap");
+    write_pcap(fs::File::create(&a_path).unwrap(), &frames).unwrap();
+    write_pcap(fs::File::create(&b_path).unwrap(), &drifting).unwrap();
+    let a = run(&[a_path, b_path]);
+    let o = a
+        .report
+        .matching
+        .offsets
+        .iter()
+        .find(|o| o.point == "drifting")
+        .unwrap_or_else(|| panic!("{:?}", a.report.matching));
+    let ppm = o.drift_ppm.expect("a drift over 20 minutes");
+    assert!((ppm - 100.0).abs() < 2.0, "drift {ppm} ppm");
+    assert!(o.applied);
+    assert_eq!(o.samples, 30_000);
+    assert!(
+        a.report.findings.is_empty(),
+        "{:#?}",
+        a.report
+            .findings
+            .iter()
+            .map(|f| &f.summary)
+            .collect::<Vec<_>>()
+    );
+}
