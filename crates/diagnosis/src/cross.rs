@@ -22,6 +22,17 @@ fn seen_of(c: &Conversation) -> Seen {
     }
 }
 
+/// The same connection: by its ISN, or because the matcher joined them
+/// (through sequence-number rewriting, by timestamp or payload).
+fn one_connection(a: &CrossFacts, b: &CrossFacts) -> bool {
+    let joined = |x: &CrossFacts, y: &CrossFacts| {
+        x.subject_elsewhere
+            .iter()
+            .any(|s| s.point == y.subject.point && s.conv == y.subject.id)
+    };
+    same_connection(&a.subject, &b.subject) || joined(a, b) || joined(b, a)
+}
+
 fn similar(a: Option<TimeDelta>, b: Option<TimeDelta>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => (a - b).abs().nanos() <= (a.nanos().abs() / 10).max(50_000_000),
@@ -60,8 +71,7 @@ pub(crate) fn merge(
                 let Some(fj) = b.facts.as_deref() else {
                     continue;
                 };
-                if group.iter().any(|&g| findings[g].1.point == b.point)
-                    || !same_connection(&fi.subject, &fj.subject)
+                if group.iter().any(|&g| findings[g].1.point == b.point) || !one_connection(fi, fj)
                 {
                     continue;
                 }
@@ -141,7 +151,11 @@ fn combine(
         if let Some(of) = other.facts.as_deref() {
             more(&mut subject, seen_of(&of.subject));
             if let (Some(k), Some(ok)) = (&facts.callback, &of.callback) {
-                if same_connection(k, ok) {
+                let joined = facts
+                    .callback_elsewhere
+                    .iter()
+                    .any(|s| s.point == ok.point && s.conv == ok.id);
+                if same_connection(k, ok) || joined {
                     more(&mut callback, seen_of(ok));
                 }
             }

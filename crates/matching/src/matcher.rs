@@ -92,14 +92,78 @@ pub const SEEN_LOGGED: usize = 16;
 #[derive(Clone)]
 struct Member {
     seen: Seen,
+    /// The first packet each way (SYN and SYN-ACK for TCP), for clocks.
     syn: Option<PacketRef>,
     syn_ack: Option<PacketRef>,
     client_ttl: Option<u8>,
+    /// Which key joined it to the group, for the mapping's evidence.
+    by: MatchKey,
 }
 
 struct Group {
     members: Vec<Member>,
     last: Timestamp,
+    keys: Vec<MatchKey>,
+}
+
+/// What makes two conversations at two points the same one. The ISN is
+/// kept by NAT; devices that randomise sequence numbers (Cisco ASA by
+/// default) keep the SYN's TCP timestamp value and the payload; UDP has
+/// only its payload. A payload is paired with its IPv4 ID, which NAT keeps,
+/// so that two clients sending the same request do not pass for one.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum MatchKey {
+    Isn {
+        isn: u32,
+        port: u16,
+    },
+    SynTimestamp {
+        tsval: u32,
+        port: u16,
+    },
+    Payload {
+        proto: u8,
+        from: Side,
+        digest: u64,
+        ip_id: u16,
+        port: u16,
+    },
+}
+
+impl MatchKey {
+    fn evidence(self) -> String {
+        match self {
+            MatchKey::Isn { port, .. } => format!("the same connection at both points (same initial sequence numbers, server port {port})"),
+            MatchKey::SynTimestamp { port, .. } => format!("the same connection at both points (same SYN timestamp value, server port {port}; sequence numbers rewritten)"),
+            MatchKey::Payload { proto: 17, port, .. } => format!("the same UDP exchange at both points (same first datagram and IP ID, server port {port})"),
+            MatchKey::Payload { port, .. } => format!("the same connection at both points (same first payload and IP ID, server port {port}; sequence numbers rewritten)"),
+        }
+    }
+}
+
+/// Every key a conversation can be found by, strongest first.
+fn match_keys(c: &Conversation) -> Vec<MatchKey> {
+    let port = c.server.port;
+    let mut keys = Vec::new();
+    if c.protocol == Protocol::Tcp {
+        if let Some(isn) = c.client_isn {
+            keys.push(MatchKey::Isn { isn: isn.0, port });
+        }
+        if let Some((tsval, _)) = c.syn_options.timestamp {
+            keys.push(MatchKey::SynTimestamp { tsval, port });
+        }
+    }
+    let proto = if c.protocol == Protocol::Tcp { 6 } else { 17 };
+    if let Some(p) = c.log.iter().find(|p| p.len > 0 && p.digest != 0) {
+        keys.push(MatchKey::Payload {
+            proto,
+            from: p.from,
+            digest: p.digest,
+            ip_id: p.ip_id.unwrap_or(0),
+            port,
+        });
+    }
+    keys
 }
 
 /// Best estimate for one ordered pair of points (a < b): clock of b minus
@@ -115,14 +179,19 @@ struct Pair {
 }
 
 const BUCKET_NS: i64 = 60_000_000_000;
+/// Weak keys remembered as ambiguous, at most.
+const MAX_AMBIGUOUS: usize = 1 << 20;
 const ORDER_NOISE_NS: i64 = 1_000;
 const MAX_BUCKETS: usize = 1440;
 
 /// Matches conversations across capture points as they finish.
 pub struct Matcher {
     cfg: MatcherConfig,
-    groups: HashMap<(u32, u16), Group>,
-    order: VecDeque<(Timestamp, (u32, u16))>,
+    groups: HashMap<u64, Group>,
+    keys: HashMap<MatchKey, u64>,
+    ambiguous: std::collections::HashSet<MatchKey>,
+    next_group: u64,
+    order: VecDeque<(Timestamp, u64)>,
     pairs: HashMap<(u32, u32), Pair>,
     mappings: Vec<NatMapping>,
     mapping_keys: std::collections::HashSet<(Endpoint, Endpoint)>,
@@ -139,6 +208,9 @@ impl Matcher {
         Matcher {
             cfg,
             groups: HashMap::new(),
+            keys: HashMap::new(),
+            ambiguous: Default::default(),
+            next_group: 0,
             order: VecDeque::new(),
             pairs: HashMap::new(),
             mappings: Vec::new(),
@@ -153,11 +225,65 @@ impl Matcher {
 
     /// Takes one finished conversation from any point.
     pub fn observe(&mut self, c: &Conversation) {
-        if c.protocol != Protocol::Tcp {
+        let keys = match_keys(c);
+        if keys.is_empty() {
             return;
         }
-        let Some(isn) = c.client_isn else { return };
-        let key = (isn.0, c.server.port);
+        // The first packet each way: SYN and SYN-ACK, or the first datagrams.
+        let first_from = |side: Side| c.log.iter().find(|p| p.from == side).map(|p| p.packet);
+        let (fwd, rev) = match c.protocol {
+            Protocol::Tcp => (c.syns.first().copied(), c.syn_acks.first().copied()),
+            Protocol::Udp => (first_from(Side::Client), first_from(Side::Server)),
+        };
+        // A point where some client has a private address is inside a NAT.
+        if c.client.host.is_private() {
+            self.point_private.insert(c.point, true);
+        } else {
+            self.point_private.entry(c.point).or_insert(false);
+        }
+        // A weak key (timestamp, payload) met twice at one point names no
+        // single connection: it is set aside for good, and the conversation
+        // gets a group of its own rather than joining the wrong one.
+        let mut found = None;
+        for k in &keys {
+            if self.ambiguous.contains(k) {
+                continue;
+            }
+            let Some(&gid) = self.keys.get(k) else {
+                continue;
+            };
+            let taken = self
+                .groups
+                .get(&gid)
+                .is_some_and(|g| g.members.iter().any(|o| o.seen.point == c.point));
+            if taken {
+                if !matches!(k, MatchKey::Isn { .. }) {
+                    self.keys.remove(k);
+                    if self.ambiguous.len() < MAX_AMBIGUOUS {
+                        self.ambiguous.insert(*k);
+                    }
+                }
+                continue;
+            }
+            found = Some((gid, *k));
+            break;
+        }
+        let (gid, by) = match found {
+            Some(x) => x,
+            None => {
+                self.next_group += 1;
+                self.groups.insert(
+                    self.next_group,
+                    Group {
+                        members: Vec::new(),
+                        last: c.last.ts,
+                        keys: Vec::new(),
+                    },
+                );
+                self.order.push_back((c.last.ts, self.next_group));
+                (self.next_group, keys[0])
+            }
+        };
         let m = Member {
             seen: Seen {
                 point: c.point,
@@ -166,34 +292,33 @@ impl Matcher {
                 server: c.server.clone(),
                 log: c.log.iter().take(SEEN_LOGGED).copied().collect(),
             },
-            syn: c.syns.first().copied(),
-            syn_ack: c.syn_acks.first().copied(),
+            syn: fwd,
+            syn_ack: rev,
             client_ttl: c
                 .log
                 .iter()
                 .find(|p| p.from == Side::Client)
                 .and_then(|p| p.ttl),
+            by,
         };
-        // A point where some client has a private address is inside a NAT.
-        if c.client.host.is_private() {
-            self.point_private.insert(c.point, true);
-        } else {
-            self.point_private.entry(c.point).or_insert(false);
-        }
-        let g = self.groups.entry(key).or_insert_with(|| Group {
-            members: Vec::new(),
-            last: c.last.ts,
-        });
+        let g = self.groups.get_mut(&gid).expect("group exists");
         g.last = g.last.max(c.last.ts);
-        let fresh = g.members.iter().all(|o| o.seen.point != m.seen.point);
-        if !fresh {
+        if g.members.iter().any(|o| o.seen.point == m.seen.point) {
             return;
+        }
+        for k in &keys {
+            if !g.keys.contains(k) {
+                g.keys.push(*k);
+            }
         }
         let others: Vec<Member> = g.members.clone();
         g.members.push(m.clone());
-        if others.is_empty() {
-            self.order.push_back((c.last.ts, key));
-        } else if others.len() == 1 {
+        for k in keys {
+            if !self.ambiguous.contains(&k) {
+                self.keys.entry(k).or_insert(gid);
+            }
+        }
+        if others.len() == 1 {
             self.matched += 1;
         }
         for o in others {
@@ -238,11 +363,9 @@ impl Matcher {
                 pair.b_first += 1;
             }
         }
+        // The key that joined the later member says how we know.
+        let proof = y.by.evidence();
         let (a, b) = (&a.seen, &b.seen);
-        let proof = format!(
-            "the same connection at both points (same initial sequence numbers, server port {})",
-            a.server.port
-        );
         if a.client != b.client {
             self.pending_mappings.push((
                 "source".into(),
@@ -273,16 +396,21 @@ impl Matcher {
             return;
         }
         self.watermark = now;
-        while let Some((t, key)) = self.order.front().cloned() {
+        while let Some((t, gid)) = self.order.front().cloned() {
             if t.saturating_add(self.cfg.retain) >= now {
                 break;
             }
             self.order.pop_front();
-            match self.groups.get(&key) {
+            match self.groups.get(&gid) {
                 Some(g) if g.last.saturating_add(self.cfg.retain) < now => {
-                    self.groups.remove(&key);
+                    let g = self.groups.remove(&gid).expect("present");
+                    for k in g.keys {
+                        if self.keys.get(&k) == Some(&gid) {
+                            self.keys.remove(&k);
+                        }
+                    }
                 }
-                Some(g) => self.order.push_back((g.last, key)),
+                Some(g) => self.order.push_back((g.last, gid)),
                 None => {}
             }
         }
@@ -295,11 +423,11 @@ impl Matcher {
 
     /// Where else the connection of `c` was seen (other points only).
     pub fn seen_elsewhere(&self, c: &Conversation) -> Vec<Seen> {
-        let Some(isn) = c.client_isn else {
+        let Some(gid) = match_keys(c).iter().find_map(|k| self.keys.get(k)) else {
             return Vec::new();
         };
         self.groups
-            .get(&(isn.0, c.server.port))
+            .get(gid)
             .map(|g| {
                 g.members
                     .iter()

@@ -215,3 +215,147 @@ fn a_drifting_clock_is_measured() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn through_a_device_that_rewrites_sequence_numbers() {
+    // As a Cisco ASA does by default: the client's sequence numbers differ
+    // between the inside and the outside capture.
+    let dir = tempfile::tempdir().unwrap();
+    let mut hosts = HostMap::default();
+    let outside =
+        packets_from_text(&fs::read_to_string(example("env1-fw-eth1-outside.txt")).unwrap());
+    let mut inside =
+        packets_from_text(&fs::read_to_string(example("env1-fw-eth2-inside.txt")).unwrap());
+    let client = stalltrace_decode::Host::V4("192.168.1.200".parse().unwrap());
+    for p in &mut inside {
+        if let stalltrace_decode::Transport::Tcp(t) = &mut p.transport {
+            if p.src == client {
+                t.seq = t.seq.map(|s| s.wrapping_add(0x1234_5678));
+            } else {
+                t.ack = t.ack.map(|a| a.wrapping_add(0x1234_5678));
+            }
+        }
+    }
+    let out_path = dir.path().join("outside.pcap");
+    let in_path = dir.path().join("inside.pcap");
+    write_pcap(
+        fs::File::create(&out_path).unwrap(),
+        &frames_from_packets(&outside, &mut hosts),
+    )
+    .unwrap();
+    write_pcap(
+        fs::File::create(&in_path).unwrap(),
+        &frames_from_packets(&inside, &mut hosts),
+    )
+    .unwrap();
+    let a = run(&[out_path, in_path]);
+    let m = &a.report.matching;
+    assert_eq!(m.mappings.len(), 1, "{:?}", m.mappings);
+    assert_eq!(m.mappings[0].inside.to_string(), "192.168.1.200:1523");
+    assert!(
+        m.mappings[0]
+            .evidence
+            .contains("same first payload and IP ID"),
+        "{}",
+        m.mappings[0].evidence
+    );
+    assert!(m.mappings[0]
+        .evidence
+        .contains("sequence numbers rewritten"));
+    let f = one(&a, FindingId::ApplicationWait);
+    assert_eq!(f.also_seen_at, vec!["inside"]);
+    assert!(
+        f.path[0].starts_with("4 SYNs reached outside, none reached inside"),
+        "{}",
+        f.path[0]
+    );
+}
+
+#[test]
+fn a_udp_exchange_is_matched_through_nat() {
+    use etherparse::PacketBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    let udp =
+        |src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, id: u16, payload: &[u8], t: i64| {
+            let mut ip =
+                etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::UDP, src, dst).unwrap();
+            ip.identification = id;
+            let mut v = Vec::new();
+            PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ip(etherparse::IpHeaders::Ipv4(ip, Default::default()))
+                .udp(sport, dport)
+                .write(&mut v, payload)
+                .unwrap();
+            Frame {
+                ts: Timestamp::from_nanos(1_700_000_000_000_000_000 + t),
+                data: v,
+            }
+        };
+    let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+    let answer = b"\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00";
+    let inside = vec![
+        udp(
+            [192, 168, 1, 200],
+            40_000,
+            [198, 51, 100, 53],
+            53,
+            77,
+            query,
+            0,
+        ),
+        udp(
+            [198, 51, 100, 53],
+            53,
+            [192, 168, 1, 200],
+            40_000,
+            900,
+            answer,
+            20_000_000,
+        ),
+    ];
+    let outside = vec![
+        udp(
+            [203, 0, 113, 171],
+            20_001,
+            [198, 51, 100, 53],
+            53,
+            77,
+            query,
+            50_000,
+        ),
+        udp(
+            [198, 51, 100, 53],
+            53,
+            [203, 0, 113, 171],
+            20_001,
+            900,
+            answer,
+            19_950_000,
+        ),
+    ];
+    let a = run(&[
+        pcap(dir.path(), "inside.pcap", &inside),
+        pcap(dir.path(), "outside.pcap", &outside),
+    ]);
+    let m = &a.report.matching;
+    assert_eq!(m.mappings.len(), 1, "{:?}", m.mappings);
+    assert_eq!(
+        (
+            m.mappings[0].inside.to_string(),
+            m.mappings[0].outside.to_string()
+        ),
+        ("192.168.1.200:40000".into(), "203.0.113.171:20001".into())
+    );
+    assert!(
+        m.mappings[0].evidence.starts_with("the same UDP exchange"),
+        "{}",
+        m.mappings[0].evidence
+    );
+    assert_eq!(m.paths, vec![vec!["inside", "outside"]]);
+}
+
+fn pcap(dir: &std::path::Path, name: &str, frames: &[Frame]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    write_pcap(fs::File::create(&p).unwrap(), frames).unwrap();
+    p
+}
