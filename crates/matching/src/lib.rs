@@ -4,7 +4,10 @@
 //! conversations → **matching** → diagnosis → report): the same TCP
 //! connection seen at several capture points is recognised by its initial
 //! sequence numbers, which NAT devices keep (the seed's firewall did), so
-//! it is found through address and port rewriting alike. From the matches:
+//! it is found through address and port rewriting alike; through devices
+//! that rewrite sequence numbers, by its SYN's TCP timestamp or its first
+//! payload with its IPv4 ID; a UDP exchange by its first datagram. From
+//! the matches:
 //!
 //! - every NAT mapping (inside 192.168.1.200:1523 ↔ outside
 //!   218.104.68.171:42390), with its evidence;
