@@ -4,7 +4,6 @@
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
 
 use common::*;
 use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
@@ -12,7 +11,7 @@ use stalltrace_capture::write::PcapWriter;
 use stalltrace_decode::{LinkType, Timestamp};
 use stalltrace_diagnosis::FindingId;
 use stalltrace_testkit::{
-    flood_into, frames_from_packets, packets_from_text, scan, write_pcap, Frame, HostMap,
+    flood_into, frames_from_packets, packets_from_text, scan, Frame, HostMap,
 };
 
 fn seed_frames() -> Vec<Frame> {
@@ -27,12 +26,6 @@ fn warnings(a: &stalltrace::analyze::Analysis) -> String {
         .map(|w| w.to_string())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn pcap(dir: &std::path::Path, name: &str, frames: &[Frame]) -> PathBuf {
-    let p = dir.join(name);
-    write_pcap(fs::File::create(&p).unwrap(), frames).unwrap();
-    p
 }
 
 #[test]

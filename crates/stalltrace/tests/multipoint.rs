@@ -353,9 +353,3 @@ fn a_udp_exchange_is_matched_through_nat() {
     );
     assert_eq!(m.paths, vec![vec!["inside", "outside"]]);
 }
-
-fn pcap(dir: &std::path::Path, name: &str, frames: &[Frame]) -> std::path::PathBuf {
-    let p = dir.join(name);
-    write_pcap(fs::File::create(&p).unwrap(), frames).unwrap();
-    p
-}

@@ -48,3 +48,10 @@ pub fn tenths(d: stalltrace_decode::TimeDelta) -> f64 {
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_stalltrace")
 }
+
+/// Writes frames as a pcap file in `dir`.
+pub fn pcap(dir: &std::path::Path, name: &str, frames: &[stalltrace_testkit::Frame]) -> PathBuf {
+    let p = dir.join(name);
+    stalltrace_testkit::write_pcap(std::fs::File::create(&p).unwrap(), frames).unwrap();
+    p
+}
