@@ -308,7 +308,6 @@ impl Diagnoser {
             ),
             cost: Some(resent.ts - first_ack.ts),
             conversation: Some(self.conv_ref(c)),
-            cause: None,
             details: vec![
                 tr!(
                     l,
@@ -324,12 +323,8 @@ impl Diagnoser {
                 .into(),
             ],
             evidence,
-            remedies: Vec::new(),
-            breakdown: Vec::new(),
-            also_seen_at: Vec::new(),
-            path: Vec::new(),
-            timeline: None,
             facts: Some(Box::new(CrossFacts { subject: c.clone(), subject_elsewhere: Vec::new(), callback: None, callback_elsewhere: Vec::new() })),
+            ..Finding::empty()
         };
         self.findings.push((c.first.ts, finding));
     }
@@ -837,11 +832,8 @@ impl Diagnoser {
                 details,
                 evidence,
                 remedies,
-                breakdown: Vec::new(),
-                also_seen_at: Vec::new(),
-                path: Vec::new(),
-                timeline: None,
                 facts: Some(facts),
+                ..Finding::empty()
             },
         ));
     }
@@ -1089,10 +1081,8 @@ impl Diagnoser {
                 evidence,
                 remedies,
                 breakdown,
-                also_seen_at: Vec::new(),
-                path: Vec::new(),
-                timeline: None,
                 facts: Some(facts),
+                ..Finding::empty()
             },
         ));
     }
@@ -1169,17 +1159,8 @@ impl Diagnoser {
                 severity: Severity::Warning,
                 point: self.point(point),
                 summary,
-                cost: None,
-                conversation: None,
-                cause: None,
                 details,
-                evidence: Vec::new(),
-                remedies: Vec::new(),
-                breakdown: Vec::new(),
-                also_seen_at: Vec::new(),
-                path: Vec::new(),
-                timeline: None,
-                facts: None,
+                ..Finding::empty()
             },
         ));
     }
@@ -1244,9 +1225,7 @@ impl Diagnoser {
                     severity: Severity::Warning,
                     point: self.point(point),
                     summary,
-                    cost: None,
                     conversation: Some(self.conv_ref(first)),
-                    cause: None,
                     details: vec![tr!(
                         l,
                         "No SYN-ACK, RST or ICMP error came back: the SYNs were dropped further on (a firewall dropping by policy, a route) or the addressee discards them silently.",
@@ -1254,12 +1233,7 @@ impl Diagnoser {
                     )
                     .into()],
                     evidence,
-                    remedies: Vec::new(),
-                    breakdown: Vec::new(),
-                    also_seen_at: Vec::new(),
-                    path: Vec::new(),
-                    timeline: None,
-                    facts: None,
+                    ..Finding::empty()
                 },
             ));
         }
@@ -1275,17 +1249,7 @@ impl Diagnoser {
                         format!("{} further unanswered connection attempts were counted but not listed.", self.unanswered_overflow),
                         format!("另有 {} 次没有应答的连接尝试，只计数未列出。", self.unanswered_overflow)
                     ),
-                    cost: None,
-                    conversation: None,
-                    cause: None,
-                    details: Vec::new(),
-                    evidence: Vec::new(),
-                    remedies: Vec::new(),
-                    breakdown: Vec::new(),
-                    also_seen_at: Vec::new(),
-                    path: Vec::new(),
-                    timeline: None,
-                    facts: None,
+                    ..Finding::empty()
                 },
             ));
         }

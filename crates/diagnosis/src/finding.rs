@@ -183,6 +183,30 @@ pub struct Finding {
     pub(crate) facts: Option<Box<CrossFacts>>,
 }
 
+impl Finding {
+    /// The fields a rule may leave empty. Every rule sets `id`, `severity`,
+    /// `point` and `summary` itself; those here are placeholders only.
+    pub(crate) fn empty() -> Finding {
+        Finding {
+            id: FindingId::ApplicationWait,
+            severity: Severity::Info,
+            point: String::new(),
+            summary: String::new(),
+            cost: None,
+            conversation: None,
+            cause: None,
+            details: Vec::new(),
+            evidence: Vec::new(),
+            remedies: Vec::new(),
+            breakdown: Vec::new(),
+            also_seen_at: Vec::new(),
+            path: Vec::new(),
+            timeline: None,
+            facts: None,
+        }
+    }
+}
+
 /// A merged timeline across capture points.
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Timeline {
