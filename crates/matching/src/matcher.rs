@@ -166,6 +166,14 @@ fn match_keys(c: &Conversation) -> Vec<MatchKey> {
     keys
 }
 
+/// A rewrite seen, before the path says which side is inside.
+struct PendingMapping {
+    /// The pairs of points that saw it, with the endpoint each saw.
+    pairs: Vec<(u32, Endpoint, u32, Endpoint)>,
+    evidence: String,
+    first_seen: Timestamp,
+}
+
 /// Best estimate for one ordered pair of points (a < b): clock of b minus
 /// clock of a, and which one is nearer the client.
 #[derive(Default)]
@@ -179,6 +187,8 @@ struct Pair {
 }
 
 const BUCKET_NS: i64 = 60_000_000_000;
+/// Mappings past the listing cap counted exactly up to this many.
+const MAX_OVERFLOW_TRACKED: usize = 1 << 20;
 /// Weak keys remembered as ambiguous, at most.
 const MAX_AMBIGUOUS: usize = 1 << 20;
 const ORDER_NOISE_NS: i64 = 1_000;
@@ -194,8 +204,8 @@ pub struct Matcher {
     order: VecDeque<(Timestamp, u64)>,
     pairs: HashMap<(u32, u32), Pair>,
     mappings: Vec<NatMapping>,
-    mapping_keys: std::collections::HashSet<(Endpoint, Endpoint)>,
-    pending_mappings: Vec<(String, Endpoint, Endpoint, u32, u32, String, Timestamp)>,
+    pending_mappings: HashMap<(&'static str, Endpoint, Endpoint), PendingMapping>,
+    overflow_seen: std::collections::HashSet<u64>,
     mappings_overflow: u64,
     matched: u64,
     watermark: Timestamp,
@@ -214,8 +224,8 @@ impl Matcher {
             order: VecDeque::new(),
             pairs: HashMap::new(),
             mappings: Vec::new(),
-            mapping_keys: Default::default(),
-            pending_mappings: Vec::new(),
+            pending_mappings: HashMap::new(),
+            overflow_seen: Default::default(),
             mappings_overflow: 0,
             matched: 0,
             watermark: Timestamp::ZERO,
@@ -367,27 +377,73 @@ impl Matcher {
         let proof = y.by.evidence();
         let (a, b) = (&a.seen, &b.seen);
         if a.client != b.client {
-            self.pending_mappings.push((
-                "source".into(),
-                a.client.clone(),
-                b.client.clone(),
-                a.point,
-                b.point,
-                proof.clone(),
-                at,
-            ));
+            self.note_mapping("source", &a.client, &b.client, a.point, b.point, &proof, at);
         }
         if a.server != b.server {
-            self.pending_mappings.push((
-                "destination".into(),
-                a.server.clone(),
-                b.server.clone(),
+            self.note_mapping(
+                "destination",
+                &a.server,
+                &b.server,
                 a.point,
                 b.point,
-                proof,
+                &proof,
                 at,
-            ));
+            );
         }
+    }
+
+    /// Remembers a rewrite seen between points `pa` and `pb`: each distinct
+    /// one once (up to the listing cap, the rest counted), with the pairs
+    /// of points that saw it, so memory follows the mappings listed, not
+    /// the connections matched.
+    #[allow(clippy::too_many_arguments)]
+    fn note_mapping(
+        &mut self,
+        kind: &'static str,
+        ea: &Endpoint,
+        eb: &Endpoint,
+        pa: u32,
+        pb: u32,
+        proof: &str,
+        at: Timestamp,
+    ) {
+        let key = if ea <= eb {
+            (kind, ea.clone(), eb.clone())
+        } else {
+            (kind, eb.clone(), ea.clone())
+        };
+        if let Some(m) = self.pending_mappings.get_mut(&key) {
+            if !m
+                .pairs
+                .iter()
+                .any(|(x, _, y, _)| (*x == pa && *y == pb) || (*x == pb && *y == pa))
+            {
+                m.pairs.push((pa, ea.clone(), pb, eb.clone()));
+            }
+            return;
+        }
+        if self.pending_mappings.len() >= self.cfg.max_mappings {
+            // Counted once each, by an 8-byte fingerprint, however many pairs
+            // of points see it.
+            use std::hash::BuildHasher;
+            let fp = foldhash::fast::FixedState::with_seed(7).hash_one(&key);
+            if self.overflow_seen.len() < MAX_OVERFLOW_TRACKED {
+                if self.overflow_seen.insert(fp) {
+                    self.mappings_overflow += 1;
+                }
+            } else {
+                self.mappings_overflow += 1;
+            }
+            return;
+        }
+        self.pending_mappings.insert(
+            key,
+            PendingMapping {
+                pairs: vec![(pa, ea.clone(), pb, eb.clone())],
+                evidence: proof.to_string(),
+                first_seen: at,
+            },
+        );
     }
 
     /// Moves stream time on; forgets groups quiet for longer than `retain`.
@@ -551,9 +607,16 @@ impl Matcher {
         };
         // The same rewrite is seen by every pair of points across the
         // device; the neighbouring pair says where the device is.
-        let mut pending = std::mem::take(&mut self.pending_mappings);
-        pending.sort_by_key(|(_, _, _, pa, pb, _, _)| position(*pa).abs_diff(position(*pb)));
-        for (kind, ea, eb, pa, pb, evidence, at) in pending {
+        let pending = std::mem::take(&mut self.pending_mappings);
+        for ((kind, ..), pm) in pending {
+            // The neighbouring pair of points says where the device is.
+            let Some((pa, ea, pb, eb)) = pm
+                .pairs
+                .into_iter()
+                .min_by_key(|(pa, _, pb, _)| position(*pa).abs_diff(position(*pb)))
+            else {
+                continue;
+            };
             // Whichever endpoint the inside point saw is the inside one, for
             // a rewritten source and a rewritten destination alike.
             let (inside, outside, ip, op) = if position(pa) <= position(pb) {
@@ -561,23 +624,21 @@ impl Matcher {
             } else {
                 (eb, ea, pb, pa)
             };
-            if self.mapping_keys.insert((inside.clone(), outside.clone())) {
-                if self.mappings.len() < self.cfg.max_mappings {
-                    self.mappings.push(NatMapping {
-                        kind,
-                        inside,
-                        outside,
-                        inside_point: name(ip),
-                        outside_point: name(op),
-                        evidence,
-                        first_seen: at,
-                    });
-                } else {
-                    self.mappings_overflow += 1;
-                }
-            }
+            self.mappings.push(NatMapping {
+                kind: kind.to_string(),
+                inside,
+                outside,
+                inside_point: name(ip),
+                outside_point: name(op),
+                evidence: pm.evidence,
+                first_seen: pm.first_seen,
+            });
         }
-        self.mappings.sort_by_key(|m| m.first_seen);
+        self.mappings.sort_by(|a, b| {
+            a.first_seen
+                .cmp(&b.first_seen)
+                .then_with(|| a.inside.cmp(&b.inside))
+        });
         Matching {
             mappings: self.mappings,
             mappings_not_listed: self.mappings_overflow,
