@@ -153,6 +153,12 @@ pub struct Conversation {
     pub opened_while_serving: bool,
     /// Conversations the server host opened while this one was live.
     pub server_opened_meanwhile: u64,
+    /// Of those, the ones that can be a lookup about this conversation: to
+    /// its client's host (ident, or any callback) or to a DNS port. Only
+    /// these make a fast greeting worth judging, which on a busy server
+    /// (every session overlapping some other session's lookup) keeps the
+    /// diagnosis from holding every conversation until it can be judged.
+    pub server_lookups_meanwhile: u64,
 }
 
 /// Lists of evidence packets keep this many; counts go on.

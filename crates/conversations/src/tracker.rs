@@ -87,12 +87,29 @@ struct HostState {
     serving: u32,
     /// Conversations it opened while serving (a running count).
     opened: u64,
+    /// Of those, the ones to a DNS port.
+    opened_dns: u64,
 }
+
+/// A server host and one of its client hosts, kept while a conversation
+/// between them is live.
+#[derive(Default)]
+struct PairState {
+    live: u32,
+    /// Conversations the server opened to the client host (a running count).
+    opened: u64,
+}
+
+/// DNS: a lookup to any host may be about any conversation.
+const DNS_PORT: u16 = 53;
 
 struct Live {
     conv: Conversation,
     /// The server host's `opened` count when this conversation began.
     server_opened_at_start: u64,
+    /// Its lookups (DNS, and calls to this client's host) at that time.
+    server_dns_at_start: u64,
+    pair_opened_at_start: u64,
     generation: u64,
     /// Highest sequence end sent, per side, to spot retransmissions.
     next_seq: [Option<SeqNumber>; 2],
@@ -142,6 +159,8 @@ pub struct Tracker {
     /// it (old and new table side by side) costs a tenth of the memory.
     live: HashMap<Key, Box<Live>, Hasher>,
     hosts: HashMap<Host, HostState, Hasher>,
+    /// (server host, client host) of live conversations.
+    pairs: HashMap<(Host, Host), PairState, Hasher>,
     idle_queue: VecDeque<(Timestamp, Key, u64)>,
     closed_queue: VecDeque<(Timestamp, Key, u64)>,
     next_generation: u64,
@@ -167,6 +186,7 @@ impl Tracker {
             cfg,
             live: HashMap::default(),
             hosts: HashMap::default(),
+            pairs: HashMap::default(),
             idle_queue: VecDeque::new(),
             closed_queue: VecDeque::new(),
             next_generation: 0,
@@ -205,8 +225,18 @@ impl Tracker {
 
     /// Hands a conversation out and settles the host bookkeeping.
     fn finalize(&mut self, mut l: Box<Live>) {
+        let pair = (l.conv.server.host.clone(), l.conv.client.host.clone());
+        let mut called = 0;
+        if let Some(p) = self.pairs.get_mut(&pair) {
+            called = p.opened - l.pair_opened_at_start;
+            p.live -= 1;
+            if p.live == 0 {
+                self.pairs.remove(&pair);
+            }
+        }
         if let Some(h) = self.hosts.get_mut(&l.conv.server.host) {
             l.conv.server_opened_meanwhile = h.opened - l.server_opened_at_start;
+            l.conv.server_lookups_meanwhile = called + (h.opened_dns - l.server_dns_at_start);
             h.serving -= 1;
             if h.serving == 0 {
                 self.hosts.remove(&l.conv.server.host);
@@ -351,17 +381,30 @@ impl Tracker {
             log: Vec::new(),
             opened_while_serving: false,
             server_opened_meanwhile: 0,
+            server_lookups_meanwhile: 0,
         };
         let mut conv = conv;
         // Only hosts that serve something keep state, so this stays within
         // the live conversations.
         if let Some(h) = self.hosts.get_mut(&conv.client.host) {
             h.opened += 1;
+            h.opened_dns += u64::from(conv.server.port == DNS_PORT);
             conv.opened_while_serving = true;
+            let called = (conv.client.host.clone(), conv.server.host.clone());
+            if let Some(p) = self.pairs.get_mut(&called) {
+                p.opened += 1;
+            }
         }
         let server = self.hosts.entry(conv.server.host.clone()).or_default();
         server.serving += 1;
         let server_opened_at_start = server.opened;
+        let server_dns_at_start = server.opened_dns;
+        let pair = self
+            .pairs
+            .entry((conv.server.host.clone(), conv.client.host.clone()))
+            .or_default();
+        pair.live += 1;
+        let pair_opened_at_start = pair.opened;
         self.idle_queue.push_back((
             p.meta.ts.saturating_add(self.cfg.idle_timeout),
             key.clone(),
@@ -370,6 +413,8 @@ impl Tracker {
         self.live.entry(key).or_insert(Box::new(Live {
             conv,
             server_opened_at_start,
+            server_dns_at_start,
+            pair_opened_at_start,
             generation: self.next_generation,
             next_seq: [None; 2],
             last_payload_side: None,

@@ -121,3 +121,31 @@ fn a_callback_is_flagged_as_opened_while_serving() {
     assert_eq!(pop3.syn_ack_count, 2);
     assert_eq!(pop3.handshake_acks.len(), 2);
 }
+
+#[test]
+fn only_lookups_about_a_conversation_count_as_its_lookups() {
+    // 192.0.2.10 serves two clients; during both it calls back ident on
+    // the first client only, and asks its resolver once.
+    let text = "\
+10:00:00.000000 IP 198.51.100.1.40000 > 192.0.2.10.110: Flags [S], seq 100, win 64240, length 0
+10:00:00.000100 IP 192.0.2.10.110 > 198.51.100.1.40000: Flags [S.], seq 500, ack 101, win 65160, length 0
+10:00:00.000200 IP 198.51.100.1.40000 > 192.0.2.10.110: Flags [.], ack 1, win 502, length 0
+10:00:00.010000 IP 203.0.113.7.50000 > 192.0.2.10.110: Flags [S], seq 900, win 64240, length 0
+10:00:00.010100 IP 192.0.2.10.110 > 203.0.113.7.50000: Flags [S.], seq 700, ack 901, win 65160, length 0
+10:00:00.010200 IP 203.0.113.7.50000 > 192.0.2.10.110: Flags [.], ack 1, win 502, length 0
+10:00:00.020000 IP 192.0.2.10.41000 > 198.51.100.1.113: Flags [S], seq 1, win 64240, length 0
+10:00:00.020100 IP 198.51.100.1.113 > 192.0.2.10.41000: Flags [R.], seq 0, ack 2, win 0, length 0
+10:00:00.030000 IP 192.0.2.10.53000 > 192.0.2.53.53: 1234+ PTR? 7.113.0.203.in-addr.arpa. (42)
+10:00:00.040000 IP 192.0.2.10.110 > 198.51.100.1.40000: Flags [P.], seq 1:21, ack 1, win 510, length 20
+10:00:00.050000 IP 192.0.2.10.110 > 203.0.113.7.50000: Flags [P.], seq 1:21, ack 1, win 510, length 20
+";
+    let all = track(text);
+    let first = all.iter().find(|c| c.client.port == 40000).unwrap();
+    let second = all.iter().find(|c| c.client.port == 50000).unwrap();
+    assert_eq!(first.server_opened_meanwhile, 2);
+    assert_eq!(second.server_opened_meanwhile, 2);
+    // The ident call and the DNS query for the first; only the DNS query
+    // can be about the second.
+    assert_eq!(first.server_lookups_meanwhile, 2);
+    assert_eq!(second.server_lookups_meanwhile, 1);
+}

@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side};
-use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
+use stalltrace_decode::{Endpoint, Host, TimeDelta, Timestamp};
 
 use stalltrace_matching::{Matcher, Matching};
 
@@ -77,8 +77,18 @@ impl Wait {
 pub struct Diagnoser {
     cfg: DiagnosisConfig,
     points: Vec<String>,
-    recent: VecDeque<Conversation>,
-    pending: Vec<(Conversation, Wait)>,
+    /// Possible callbacks by capture point and opener (the waiting
+    /// server), by start time: judging a wait looks only at the callbacks
+    /// its server opened while it lasted.
+    recent: HashMap<(u32, Host), BTreeMap<(Timestamp, u64), Recent>>,
+    /// The same, in arrival order, to forget them oldest first.
+    recent_order: VecDeque<RecentKey>,
+    arrivals: u64,
+    /// Waits to judge, per point, by when they are due.
+    pending: HashMap<u32, BTreeMap<(Timestamp, u64), (Conversation, Wait)>>,
+    /// Start times of the pending waits' conversations (a multiset): no
+    /// callback from then on may be forgotten.
+    pending_starts: BTreeMap<Timestamp, u32>,
     unanswered: Vec<Conversation>,
     unanswered_overflow: u64,
     /// Every unanswered attempt, counted per point in bounded memory.
@@ -87,6 +97,20 @@ pub struct Diagnoser {
     findings: Vec<(Timestamp, Finding)>,
     /// Stream time per capture point: points are read one after another.
     watermarks: Vec<Timestamp>,
+}
+
+/// A possible callback, kept for waits judged later.
+struct Recent {
+    arrival: u64,
+    conv: Conversation,
+}
+
+struct RecentKey {
+    point: u32,
+    opener: Host,
+    first: Timestamp,
+    last: Timestamp,
+    arrival: u64,
 }
 
 /// Unanswered attempts kept individually; the rest are only counted.
@@ -100,8 +124,11 @@ impl Diagnoser {
         Diagnoser {
             cfg,
             points,
-            recent: VecDeque::new(),
-            pending: Vec::new(),
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
+            arrivals: 0,
+            pending: HashMap::new(),
+            pending_starts: BTreeMap::new(),
             unanswered: Vec::new(),
             unanswered_overflow: 0,
             storms: HashMap::new(),
@@ -147,7 +174,13 @@ impl Diagnoser {
     pub fn observe(&mut self, c: Conversation) {
         self.syn_ack_after_ack(&c);
         for w in waits(&c, self.cfg.wait_threshold) {
-            self.pending.push((c.clone(), w));
+            self.arrivals += 1;
+            let due = w.end.ts.saturating_add(self.cfg.resolve_delay);
+            *self.pending_starts.entry(c.first.ts).or_default() += 1;
+            self.pending
+                .entry(c.point)
+                .or_default()
+                .insert((due, self.arrivals), (c.clone(), w));
         }
         if c.protocol == Protocol::Tcp && c.unanswered() {
             self.storms
@@ -163,7 +196,25 @@ impl Diagnoser {
         // Only a conversation opened by a host that was serving another can
         // be a callback; keeping just those keeps memory to what matters.
         if c.opened_while_serving {
-            self.recent.push_back(c);
+            self.arrivals += 1;
+            let key = RecentKey {
+                point: c.point,
+                opener: c.client.host.clone(),
+                first: c.first.ts,
+                last: c.last.ts,
+                arrival: self.arrivals,
+            };
+            self.recent
+                .entry((c.point, c.client.host.clone()))
+                .or_default()
+                .insert(
+                    (c.first.ts, self.arrivals),
+                    Recent {
+                        arrival: self.arrivals,
+                        conv: c,
+                    },
+                );
+            self.recent_order.push_back(key);
         }
     }
 
@@ -178,32 +229,51 @@ impl Diagnoser {
             return;
         }
         self.watermarks[i] = now;
-        let delay = self.cfg.resolve_delay;
         let mut ready = Vec::new();
-        self.pending.retain(|(c, w)| {
-            let due = c.point == point && w.end.ts.saturating_add(delay) < now;
-            if due {
-                ready.push((c.clone(), w.clone()));
+        if let Some(queue) = self.pending.get_mut(&point) {
+            while let Some(entry) = queue.first_entry() {
+                if entry.key().0 >= now {
+                    break;
+                }
+                let ((_, arrival), cw) = entry.remove_entry();
+                ready.push((arrival, cw));
             }
-            !due
-        });
-        for (c, w) in ready {
+        }
+        // In the order they arrived, as a stream without the index would.
+        ready.sort_by_key(|(arrival, _)| *arrival);
+        for (_, (c, w)) in ready {
+            self.unpend(c.first.ts);
             self.judge(&c, &w, m);
         }
         let retain = self.cfg.retain;
-        let oldest_pending = self.pending.iter().map(|(c, _)| c.first.ts).min();
-        while let Some(front) = self.recent.front() {
+        let oldest_pending = self.pending_starts.keys().next().copied();
+        while let Some(front) = self.recent_order.front() {
             let front_now = self
                 .watermarks
                 .get(front.point as usize)
                 .copied()
                 .unwrap_or_default();
-            let old = front.last.ts.saturating_add(retain) < front_now;
-            let needed = oldest_pending.is_some_and(|t| front.last.ts >= t);
-            if old && !needed {
-                self.recent.pop_front();
-            } else {
+            let old = front.last.saturating_add(retain) < front_now;
+            let needed = oldest_pending.is_some_and(|t| front.last >= t);
+            if !(old && !needed) {
                 break;
+            }
+            let k = self.recent_order.pop_front().expect("front exists");
+            let by_opener = (k.point, k.opener);
+            if let Some(list) = self.recent.get_mut(&by_opener) {
+                list.remove(&(k.first, k.arrival));
+                if list.is_empty() {
+                    self.recent.remove(&by_opener);
+                }
+            }
+        }
+    }
+
+    fn unpend(&mut self, first: Timestamp) {
+        if let Some(n) = self.pending_starts.get_mut(&first) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_starts.remove(&first);
             }
         }
     }
@@ -211,8 +281,13 @@ impl Diagnoser {
     /// Ends the stream: judges every wait still pending. Call before the
     /// matcher finishes, since judging asks it where else a connection was.
     pub fn flush(&mut self, m: &Matcher) {
-        let pending = std::mem::take(&mut self.pending);
-        for (c, w) in pending {
+        let mut all: Vec<(u64, (Conversation, Wait))> = std::mem::take(&mut self.pending)
+            .into_values()
+            .flat_map(|q| q.into_iter().map(|((_, arrival), cw)| (arrival, cw)))
+            .collect();
+        all.sort_by_key(|(arrival, _)| *arrival);
+        self.pending_starts.clear();
+        for (_, (c, w)) in all {
             self.judge(&c, &w, m);
         }
     }
@@ -332,14 +407,14 @@ impl Diagnoser {
     fn judge(&mut self, c: &Conversation, w: &Wait, m: &Matcher) {
         let waiter = &c.server.host;
         let window_start = c.syns.first().map(|s| s.ts).unwrap_or(c.first.ts);
-        let mut best: Option<(TimeDelta, Callback, &Conversation, Vec<PacketRef>)> = None;
-        for k in &self.recent {
-            if k.point != c.point
-                || k.id == c.id
-                || &k.client.host != waiter
-                || k.first.ts < window_start
-                || k.first.ts > w.end.ts
-            {
+        let mut best: Option<(TimeDelta, Callback, &Conversation, Vec<PacketRef>, u64)> = None;
+        let opened = self
+            .recent
+            .get(&(c.point, waiter.clone()))
+            .into_iter()
+            .flat_map(|l| l.range((window_start, 0)..=(w.end.ts, u64::MAX)));
+        for (_, Recent { arrival, conv: k }) in opened {
+            if k.id == c.id {
                 continue;
             }
             // An ident lookup asks the client it is about: on a busy server
@@ -354,11 +429,15 @@ impl Diagnoser {
             let Some((explained, cb, attempts)) = self.callback(k, w) else {
                 continue;
             };
-            if best.as_ref().is_none_or(|b| explained > b.0) {
-                best = Some((explained, cb, k, attempts));
+            // Ties go to the first to arrive.
+            if best
+                .as_ref()
+                .is_none_or(|b| explained > b.0 || (explained == b.0 && *arrival < b.4))
+            {
+                best = Some((explained, cb, k, attempts, *arrival));
             }
         }
-        let best = best.map(|(e, cb, k, a)| (e, cb, k.clone(), a));
+        let best = best.map(|(e, cb, k, a, _)| (e, cb, k.clone(), a));
         let cost = w.cost();
         let service = knowledge::service_name(c.server.port).unwrap_or("the service");
         let threshold = self.cfg.wait_threshold;
@@ -744,12 +823,11 @@ impl Diagnoser {
             // The number of the refusing packet is in the callback's record.
             match self
                 .recent
-                .iter()
-                .find(|k| {
-                    k.point == c.point
-                        && k.client == cb.conversation.client
-                        && k.server == cb.conversation.server
-                })
+                .get(&(c.point, cb.conversation.client.host.clone()))
+                .into_iter()
+                .flat_map(|l| l.range((cb.started, 0)..=(cb.started, u64::MAX)))
+                .map(|(_, r)| &r.conv)
+                .find(|k| k.client == cb.conversation.client && k.server == cb.conversation.server)
                 .and_then(|k| {
                     k.refused()
                         .or_else(|| k.icmp_errors.last().map(|e| e.packet))
@@ -1288,9 +1366,10 @@ fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     let server_payload = c.first_payload[Side::Server.index()];
     let client_payload = c.first_payload[Side::Client.index()];
     let server_first_port = knowledge::server_first_service(c.server.port).is_some();
-    // A fast greeting is only worth a look when the server opened another
-    // connection meanwhile (a lookup that cost little).
-    let worth = |end: PacketRef| end.ts - start.ts >= threshold || c.server_opened_meanwhile > 0;
+    // A fast greeting is only worth a look when the server made a lookup
+    // meanwhile (one that cost little): the only callbacks a fast greeting is
+    // reported with are ident (to the client's host) and DNS.
+    let worth = |end: PacketRef| end.ts - start.ts >= threshold || c.server_lookups_meanwhile > 0;
     match server_payload {
         Some(g)
             if client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts) && worth(g.packet) =>
