@@ -85,7 +85,7 @@ pub struct Diagnoser {
     recent_order: VecDeque<RecentKey>,
     arrivals: u64,
     /// Waits to judge, per point, by when they are due.
-    pending: HashMap<u32, BTreeMap<(Timestamp, u64), (Conversation, Wait)>>,
+    pending: HashMap<u32, DueQueue>,
     /// Start times of the pending waits' conversations (a multiset): no
     /// callback from then on may be forgotten.
     pending_starts: BTreeMap<Timestamp, u32>,
@@ -98,6 +98,9 @@ pub struct Diagnoser {
     /// Stream time per capture point: points are read one after another.
     watermarks: Vec<Timestamp>,
 }
+
+/// Waits by (due time, arrival).
+type DueQueue = BTreeMap<(Timestamp, u64), (Conversation, Wait)>;
 
 /// A possible callback, kept for waits judged later.
 struct Recent {
@@ -255,7 +258,7 @@ impl Diagnoser {
                 .unwrap_or_default();
             let old = front.last.saturating_add(retain) < front_now;
             let needed = oldest_pending.is_some_and(|t| front.last >= t);
-            if !(old && !needed) {
+            if !old || needed {
                 break;
             }
             let k = self.recent_order.pop_front().expect("front exists");
