@@ -151,10 +151,12 @@ pub struct Conversation {
     /// The opener was the server of another live conversation at this point
     /// when it opened this one: this may be a callback (ident, DNS, ...).
     pub opened_while_serving: bool,
-    /// Conversations the server host opened while this one was live.
+    /// Conversations the server host opened while it served this one (from
+    /// its first answer on).
     pub server_opened_meanwhile: u64,
-    /// Of those, the ones that can be a lookup about this conversation: to
-    /// its client's host (ident, or any callback) or to a DNS port. Only
+    /// Connections the server opened before it first sent data here that
+    /// can be a lookup about this conversation: to its client's host
+    /// (ident, or any callback) or, while serving it, to a DNS port. Only
     /// these make a fast greeting worth judging, which on a busy server
     /// (every session overlapping some other session's lookup) keeps the
     /// diagnosis from holding every conversation until it can be judged.

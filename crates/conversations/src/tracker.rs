@@ -83,7 +83,9 @@ impl Key {
 /// What a host is doing at this point, kept only while it serves.
 #[derive(Default)]
 struct HostState {
-    /// Live conversations in which it is the server.
+    /// Live conversations in which it is the server and has answered (a
+    /// SYN-ACK, data, a datagram): a host that only ever refused or ignored
+    /// an opening serves nothing, so what it opens is no callback.
     serving: u32,
     /// Conversations it opened while serving (a running count).
     opened: u64,
@@ -105,11 +107,13 @@ const DNS_PORT: u16 = 53;
 
 struct Live {
     conv: Conversation,
-    /// The server host's `opened` count when this conversation began.
-    server_opened_at_start: u64,
-    /// Its lookups (DNS, and calls to this client's host) at that time.
-    server_dns_at_start: u64,
+    /// The server host's `opened` and `opened_dns` counts when it began to
+    /// serve this conversation.
+    serving_since: Option<(u64, u64)>,
+    /// The server's calls to this client's host before this conversation.
     pair_opened_at_start: u64,
+    /// `server_lookups_meanwhile` is settled: the server has spoken.
+    lookups_settled: bool,
     generation: u64,
     /// Highest sequence end sent, per side, to spot retransmissions.
     next_seq: [Option<SeqNumber>; 2],
@@ -225,21 +229,23 @@ impl Tracker {
 
     /// Hands a conversation out and settles the host bookkeeping.
     fn finalize(&mut self, mut l: Box<Live>) {
+        if !l.lookups_settled {
+            l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, &l);
+        }
         let pair = (l.conv.server.host.clone(), l.conv.client.host.clone());
-        let mut called = 0;
         if let Some(p) = self.pairs.get_mut(&pair) {
-            called = p.opened - l.pair_opened_at_start;
             p.live -= 1;
             if p.live == 0 {
                 self.pairs.remove(&pair);
             }
         }
-        if let Some(h) = self.hosts.get_mut(&l.conv.server.host) {
-            l.conv.server_opened_meanwhile = h.opened - l.server_opened_at_start;
-            l.conv.server_lookups_meanwhile = called + (h.opened_dns - l.server_dns_at_start);
-            h.serving -= 1;
-            if h.serving == 0 {
-                self.hosts.remove(&l.conv.server.host);
+        if let Some((opened, _)) = l.serving_since {
+            if let Some(h) = self.hosts.get_mut(&l.conv.server.host) {
+                l.conv.server_opened_meanwhile = h.opened - opened;
+                h.serving -= 1;
+                if h.serving == 0 {
+                    self.hosts.remove(&l.conv.server.host);
+                }
             }
         }
         self.finished.push(l.conv);
@@ -390,15 +396,11 @@ impl Tracker {
             h.opened += 1;
             h.opened_dns += u64::from(conv.server.port == DNS_PORT);
             conv.opened_while_serving = true;
-            let called = (conv.client.host.clone(), conv.server.host.clone());
-            if let Some(p) = self.pairs.get_mut(&called) {
-                p.opened += 1;
-            }
         }
-        let server = self.hosts.entry(conv.server.host.clone()).or_default();
-        server.serving += 1;
-        let server_opened_at_start = server.opened;
-        let server_dns_at_start = server.opened_dns;
+        let called = (conv.client.host.clone(), conv.server.host.clone());
+        if let Some(p) = self.pairs.get_mut(&called) {
+            p.opened += 1;
+        }
         let pair = self
             .pairs
             .entry((conv.server.host.clone(), conv.client.host.clone()))
@@ -412,9 +414,9 @@ impl Tracker {
         ));
         self.live.entry(key).or_insert(Box::new(Live {
             conv,
-            server_opened_at_start,
-            server_dns_at_start,
+            serving_since: None,
             pair_opened_at_start,
+            lookups_settled: false,
             generation: self.next_generation,
             next_seq: [None; 2],
             last_payload_side: None,
@@ -483,6 +485,13 @@ impl Tracker {
             Side::Server
         };
         let s = side.index();
+        if side == Side::Server && (is_syn_ack || t.payload_len > 0) {
+            begin_serving(&mut self.hosts, l);
+            if t.payload_len > 0 && !l.lookups_settled {
+                l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, l);
+                l.lookups_settled = true;
+            }
+        }
         let c = &mut l.conv;
         note_gap(c, at);
         c.last = at;
@@ -595,6 +604,13 @@ impl Tracker {
             Side::Server
         };
         let s = side.index();
+        if side == Side::Server {
+            begin_serving(&mut self.hosts, l);
+            if !l.lookups_settled {
+                l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, l);
+                l.lookups_settled = true;
+            }
+        }
         let c = &mut l.conv;
         note_gap(c, at);
         c.last = at;
@@ -688,6 +704,33 @@ impl Tracker {
             .max_by_key(|(_, l)| l.conv.last.ts)
             .map(|(k, _)| k.clone())
     }
+}
+
+/// The server has answered: from now on it serves this conversation, and
+/// what it opens may be a callback.
+fn begin_serving(hosts: &mut HashMap<Host, HostState, Hasher>, l: &mut Live) {
+    if l.serving_since.is_none() {
+        let h = hosts.entry(l.conv.server.host.clone()).or_default();
+        h.serving += 1;
+        l.serving_since = Some((h.opened, h.opened_dns));
+    }
+}
+
+/// Connections the server opened, since this conversation began, that may
+/// be lookups about it: to its client's host, or DNS while serving it.
+fn lookups(
+    pairs: &HashMap<(Host, Host), PairState, Hasher>,
+    hosts: &HashMap<Host, HostState, Hasher>,
+    l: &Live,
+) -> u64 {
+    let c = &l.conv;
+    let called = pairs
+        .get(&(c.server.host.clone(), c.client.host.clone()))
+        .map_or(0, |p| p.opened - l.pair_opened_at_start);
+    let dns = l.serving_since.map_or(0, |(_, dns)| {
+        hosts.get(&c.server.host).map_or(0, |h| h.opened_dns - dns)
+    });
+    called + dns
 }
 
 /// Without the opening, the side on a well-known port is the server.

@@ -33,7 +33,7 @@ mod seq;
 mod time;
 pub mod transport;
 
-pub use frame::{decode_frame, Skip};
+pub use frame::{decode_frame, decode_frame_general, Skip};
 pub use host::{Endpoint, Host};
 pub use link::LinkType;
 pub use packet::*;

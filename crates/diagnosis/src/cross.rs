@@ -42,7 +42,7 @@ fn similar(a: Option<TimeDelta>, b: Option<TimeDelta>) -> bool {
 
 /// Merges findings about the same connection at different points.
 pub(crate) fn merge(
-    findings: Vec<(Timestamp, Finding)>,
+    mut findings: Vec<(Timestamp, Finding)>,
     m: &Matching,
     names: &[String],
     lang: Lang,
@@ -83,7 +83,15 @@ pub(crate) fn merge(
             .iter()
             .map(|&g| (findings[g].0, &findings[g].1))
             .collect();
-        out.push(combine(&members, &Ctx { m, names, lang }, &index));
+        let (t, mut f) = combine(&members, &Ctx { m, names, lang }, &index);
+        // The facts were only for merging; the members are merged. Freeing
+        // both as we go keeps a report of thousands of findings from being
+        // held twice.
+        f.facts = None;
+        out.push((t, f));
+        for g in group {
+            findings[g].1 = Finding::empty();
+        }
     }
     out
 }
@@ -129,7 +137,7 @@ fn combine(
         .expect("a group has members");
     let (t, f) = primary;
     let mut f = f.clone();
-    let Some(facts) = f.facts.clone() else {
+    let Some(facts) = f.facts.take() else {
         return (t, f);
     };
 
