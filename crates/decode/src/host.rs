@@ -10,11 +10,24 @@ use serde::{Serialize, Serializer};
 /// names (tcpdump without `-n`) or addresses masked by whoever pasted them
 /// (`220.xxx.160.xxx`): those are kept verbatim as opaque names, equal only
 /// to themselves, so the report shows what the reader gave us.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Host {
     V4(Ipv4Addr),
     V6(Ipv6Addr),
     Named(Arc<str>),
+}
+
+/// One write per address, not a tag and then each octet: the tracker
+/// hashes two hosts per packet. Equal hosts write the same, which is all
+/// `Hash` must keep; a v4 address sharing a hash with a v6 one is harmless.
+impl std::hash::Hash for Host {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match self {
+            Host::V4(a) => h.write_u32(a.to_bits()),
+            Host::V6(a) => h.write_u128(a.to_bits()),
+            Host::Named(n) => n.hash(h),
+        }
+    }
 }
 
 impl Host {

@@ -3,7 +3,8 @@
 //! packet died, who answered in whose place, how long each hop took, and
 //! one timeline with a column per point.
 
-use std::collections::HashMap;
+/// Row lookups only, never iterated: a fast hasher, the output is unaffected.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 use stalltrace_conversations::{Conversation, PacketBrief, Side};
 use stalltrace_decode::{TcpFlags, TimeDelta, Timestamp};
@@ -392,7 +393,7 @@ fn timeline(
     cols.dedup();
     let col = |p: u32| cols.iter().position(|&q| q == p).expect("column");
     let mut rows: Vec<TimelineRow> = Vec::new();
-    let mut keys: HashMap<RowKey, usize> = HashMap::new();
+    let mut keys: HashMap<RowKey, usize> = HashMap::default();
     let l = ctx.lang;
     let cb_word = match cause.map(|c| c.kind) {
         Some(CallbackKind::Ident) => "ident",
@@ -402,7 +403,7 @@ fn timeline(
     let (client_word, server_word) = (tr!(l, "client", "客户端"), tr!(l, "server", "服务器"));
     for (kind, list) in [(0u8, subject), (1u8, callback)] {
         for s in list {
-            let mut seen_here: HashMap<(Side, u8, u32, u32), usize> = HashMap::new();
+            let mut seen_here: HashMap<(Side, u8, u32, u32), usize> = HashMap::default();
             for b in &s.log {
                 let base = (b.from, b.flags, b.len, b.rel_ack.unwrap_or(u32::MAX));
                 let n = seen_here.entry(base).or_default();

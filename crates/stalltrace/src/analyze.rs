@@ -4,7 +4,7 @@
 //! follows the live conversations, not the inputs.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
 
 use stalltrace_capture::{CaptureError, CaptureReader, Format, Record, Warning};
@@ -102,7 +102,8 @@ struct Source {
     reader: CaptureReader,
     file: String,
     format: Format,
-    by_interface: HashMap<u32, usize>,
+    /// Interface id to capture point; a capture has a handful.
+    by_interface: Vec<(u32, usize)>,
     skipped: BTreeMap<String, u64>,
     records: u64,
     head: Option<Packet>,
@@ -117,30 +118,56 @@ struct Source {
 const DUPLICATE_WINDOW: TimeDelta = TimeDelta::from_millis(1);
 const DUPLICATE_MEMORY: usize = 16;
 
+/// A running mix of 64-bit words: a multiply per field. Fingerprints are
+/// taken of every packet, and a general hasher over these fields cost more
+/// than decoding the packet.
+struct Mix(u64);
+
+impl Mix {
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0 ^ v)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(31);
+    }
+    fn host(&mut self, h: &stalltrace_decode::Host) {
+        use std::hash::BuildHasher;
+        match h {
+            stalltrace_decode::Host::V4(a) => self.add(u64::from(a.to_bits())),
+            stalltrace_decode::Host::V6(a) => {
+                let b = a.to_bits();
+                self.add(b as u64);
+                self.add((b >> 64) as u64);
+            }
+            named => self.add(foldhash::fast::FixedState::with_seed(1).hash_one(named)),
+        }
+    }
+}
+
 fn fingerprint(p: &Packet) -> Option<u64> {
-    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::hash::BuildHasher;
     // IPv6 has no ID to tell a copy from a new packet: leave it alone.
     let id = p.ip.id?;
-    // Fixed seed: fingerprints are only compared within one run.
-    let mut h = foldhash::fast::FixedState::with_seed(0x5741_4c4c).build_hasher();
-    (p.meta.interface, &p.src, &p.dst, id, p.ip.total_len).hash(&mut h);
+    let mut m = Mix(0x5741_4c4c);
+    m.add(u64::from(p.meta.interface) << 32 | u64::from(id) << 16);
+    m.host(&p.src);
+    m.host(&p.dst);
+    m.add(u64::from(p.ip.total_len.unwrap_or(u32::MAX)));
     match &p.transport {
-        stalltrace_decode::Transport::Tcp(t) => (
-            t.src_port,
-            t.dst_port,
-            t.seq.map(|s| s.0),
-            t.ack.map(|s| s.0),
-            t.flags.0,
-            t.payload_len,
-            t.payload_digest,
-        )
-            .hash(&mut h),
-        stalltrace_decode::Transport::Udp(u) => {
-            (u.src_port, u.dst_port, u.payload_len, u.payload_digest).hash(&mut h)
+        stalltrace_decode::Transport::Tcp(t) => {
+            m.add(u64::from(t.src_port) << 48 | u64::from(t.dst_port) << 32 | u64::from(t.flags.0));
+            m.add(t.seq.map_or(1 << 40, |s| u64::from(s.0)));
+            m.add(t.ack.map_or(1 << 40, |s| u64::from(s.0)));
+            m.add(u64::from(t.payload_len));
+            m.add(t.payload_digest);
         }
-        other => format!("{other:?}").hash(&mut h),
+        stalltrace_decode::Transport::Udp(u) => {
+            m.add(1 << 56 | u64::from(u.src_port) << 16 | u64::from(u.dst_port));
+            m.add(u64::from(u.payload_len));
+            m.add(u.payload_digest);
+        }
+        other => m.add(foldhash::fast::FixedState::with_seed(2).hash_one(format!("{other:?}"))),
     }
-    Some(h.finish())
+    Some(m.0)
 }
 
 impl Source {
@@ -268,7 +295,7 @@ pub fn analyze_readers(
             format: reader.format(),
             reader,
             spec,
-            by_interface: HashMap::new(),
+            by_interface: Vec::new(),
             skipped: BTreeMap::new(),
             records: 0,
             head: None,
@@ -370,7 +397,7 @@ pub fn analyze_readers(
 /// The capture point of a packet: its input's interface, created on first use.
 fn point_for(src: &mut Source, p: &Packet, pipe: &mut Pipeline, opts: &AnalyzeOptions) -> usize {
     let iface = p.meta.interface;
-    if let Some(&i) = src.by_interface.get(&iface) {
+    if let Some(&(_, i)) = src.by_interface.iter().find(|(f, _)| *f == iface) {
         return i;
     }
     let ifaces = src.reader.interfaces();
@@ -405,7 +432,7 @@ fn point_for(src: &mut Source, p: &Packet, pipe: &mut Pipeline, opts: &AnalyzeOp
         },
         tracker: Some(Tracker::new(idx as u32, opts.tracker.clone())),
     });
-    src.by_interface.insert(iface, idx);
+    src.by_interface.push((iface, idx));
     idx
 }
 
@@ -417,7 +444,7 @@ fn close(
     warnings: &mut Vec<Warning>,
 ) -> InputSummary {
     let src = &mut sources[i];
-    let mut indices: Vec<usize> = src.by_interface.values().copied().collect();
+    let mut indices: Vec<usize> = src.by_interface.iter().map(|(_, i)| *i).collect();
     indices.sort();
     warnings.extend(src.reader.take_warnings());
     for pi in indices {
