@@ -31,6 +31,10 @@ pub struct AnalyzeOptions {
     pub lang: Lang,
     /// Called now and then with (bytes read, bytes in all, when known).
     pub progress: Option<fn(u64, Option<u64>)>,
+    /// 1: everything on the calling thread. 2 or more: the inputs are read
+    /// and decoded on a thread of their own, beside the analysis. The
+    /// report is the same either way.
+    pub threads: usize,
 }
 
 impl Default for AnalyzeOptions {
@@ -41,8 +45,14 @@ impl Default for AnalyzeOptions {
             tracker: TrackerConfig::default(),
             lang: Lang::En,
             progress: None,
+            threads: default_threads(),
         }
     }
+}
+
+/// Two when the machine has two cores or more: the pipeline has two sides.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
 /// The report, and the inputs that could not be read at all or to the end.
@@ -287,7 +297,6 @@ pub fn analyze_readers(
     readers: Vec<(InputSpec, CaptureReader)>,
     opts: &AnalyzeOptions,
 ) -> Analysis {
-    let mut errors = Vec::new();
     let sources: Vec<Source> = readers
         .into_iter()
         .map(|(spec, reader)| Source {
@@ -303,78 +312,40 @@ pub fn analyze_readers(
             duplicates: 0,
         })
         .collect();
-    let mut sources = sources;
-    let mut pipe = Pipeline {
-        several: sources.len() > 1,
-        max_live: opts.tracker.max_live,
-        points: Vec::new(),
-        names: Vec::new(),
-        matcher: Matcher::new(MatcherConfig::default()),
-        diag: Diagnoser::new(
-            Vec::new(),
-            DiagnosisConfig {
-                wait_threshold: opts.wait_threshold,
-                resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
-                lang: opts.lang,
-                ..DiagnosisConfig::default()
-            },
-        ),
+    let inputs = sources.len();
+    let reader = Reader::new(sources);
+    let mut an = Analyser {
+        opts,
+        pipe: Pipeline {
+            several: inputs > 1,
+            max_live: opts.tracker.max_live,
+            points: Vec::new(),
+            names: Vec::new(),
+            matcher: Matcher::new(MatcherConfig::default()),
+            diag: Diagnoser::new(
+                Vec::new(),
+                DiagnosisConfig {
+                    wait_threshold: opts.wait_threshold,
+                    resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
+                    lang: opts.lang,
+                    ..DiagnosisConfig::default()
+                },
+            ),
+        },
+        summaries: (0..inputs).map(|_| None).collect(),
+        warnings: Vec::new(),
+        total: reader.total(),
+        seen: 0,
+        now: Timestamp::ZERO,
     };
-    let mut warnings: Vec<Warning> = Vec::new();
-    let mut summaries: Vec<Option<InputSummary>> = (0..sources.len()).map(|_| None).collect();
-
-    // The earliest next packet of any input goes first.
-    let mut heap: BinaryHeap<Reverse<(Timestamp, usize)>> = BinaryHeap::new();
-    for i in 0..sources.len() {
-        match sources[i].pull(&mut errors) {
-            Some(p) => {
-                heap.push(Reverse((p.meta.ts, i)));
-                sources[i].head = Some(p);
-            }
-            None => summaries[i] = Some(close(i, &mut sources, &mut pipe, &mut warnings)),
-        }
-    }
-    let total: Option<u64> = sources.iter().map(|s| s.reader.size()).sum();
-    let mut seen = 0u64;
-    let mut now = Timestamp::ZERO;
-    while let Some(Reverse((_, i))) = heap.pop() {
-        let packet = sources[i].head.take().expect("a queued input has a packet");
-        let duplicate = sources[i].is_duplicate(&packet);
-        if duplicate {
-            sources[i].duplicates += 1;
-        }
-        let pi = point_for(&mut sources[i], &packet, &mut pipe, opts);
-        let pt = &mut pipe.points[pi];
-        let ts = packet.meta.ts;
-        pt.summary.first.get_or_insert(ts);
-        if pt.summary.last.is_none_or(|l| ts > l) {
-            pt.summary.last = Some(ts);
-        }
-        if !duplicate {
-            pt.tracker.as_mut().expect("live point").observe(&packet);
-        }
-        now = now.max(ts);
-        seen += 1;
-        if seen % DRAIN_EVERY == 0 {
-            if let Some(report) = opts.progress {
-                report(sources.iter().map(|s| s.reader.bytes_read()).sum(), total);
-            }
-            for pj in 0..pipe.points.len() {
-                if let Some(t) = pipe.points[pj].tracker.as_mut() {
-                    let done = t.take_finished();
-                    pipe.hand_over(done);
-                }
-            }
-            pipe.advance(now);
-        }
-        match sources[i].pull(&mut errors) {
-            Some(p) => {
-                heap.push(Reverse((p.meta.ts, i)));
-                sources[i].head = Some(p);
-            }
-            None => summaries[i] = Some(close(i, &mut sources, &mut pipe, &mut warnings)),
-        }
-    }
+    let errors = run(reader, &mut an, opts.threads);
+    let Analyser {
+        mut pipe,
+        summaries,
+        warnings,
+        now,
+        ..
+    } = an;
     pipe.advance(now);
     pipe.diag.flush(&pipe.matcher);
     let matching = pipe.matcher.finish(&pipe.names);
@@ -394,34 +365,133 @@ pub fn analyze_readers(
     Analysis { report, errors }
 }
 
-/// The capture point of a packet: its input's interface, created on first use.
-fn point_for(src: &mut Source, p: &Packet, pipe: &mut Pipeline, opts: &AnalyzeOptions) -> usize {
-    let iface = p.meta.interface;
-    if let Some(&(_, i)) = src.by_interface.iter().find(|(f, _)| *f == iface) {
-        return i;
+/// What the reading side hands the analysing side, in stream order. The
+/// same items in the same order whether one thread or two do the work, so
+/// the report is the same byte for byte.
+enum Item {
+    /// A capture point's first packet comes next.
+    NewPoint(Box<PointSummary>),
+    Packet {
+        point: usize,
+        packet: Packet,
+        /// The same frame recorded twice: timed, not tracked.
+        duplicate: bool,
+    },
+    /// An input ended: its points' conversations all end here.
+    Closed(Box<Closed>),
+}
+
+struct Closed {
+    source: usize,
+    /// Its capture points, in order.
+    points: Vec<usize>,
+    file: String,
+    reader_warnings: Vec<Warning>,
+    duplicates: u64,
+    summary: InputSummary,
+}
+
+/// Items per hand-over between the threads: large enough that the channel
+/// costs nothing per packet, small enough to stay in cache.
+const BATCH: usize = 1024;
+
+/// The reading side: every input read at once and merged by time, as
+/// mergecap would, decoded, duplicates marked, each packet given its
+/// capture point.
+struct Reader {
+    sources: Vec<Source>,
+    /// The earliest next packet of any input goes first.
+    heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    /// Capture point names, in order of first packet.
+    names: Vec<String>,
+    errors: Vec<CaptureError>,
+    started: bool,
+}
+
+impl Reader {
+    fn new(sources: Vec<Source>) -> Self {
+        Reader {
+            sources,
+            heap: BinaryHeap::new(),
+            names: Vec::new(),
+            errors: Vec::new(),
+            started: false,
+        }
     }
-    let ifaces = src.reader.interfaces();
-    let if_name = ifaces.get(iface as usize).and_then(|i| i.name.clone());
-    let several = ifaces.len() > 1;
-    let base = src
-        .spec
-        .name
-        .clone()
-        .unwrap_or_else(|| stem(&src.spec.path));
-    let mut name = match (&if_name, several) {
-        (Some(n), true) => format!("{base}:{n}"),
-        (None, true) => format!("{base}:if{iface}"),
-        _ => base,
-    };
-    if pipe.names.contains(&name) {
-        name = format!("{name}#{}", pipe.points.len() + 1);
+
+    fn bytes_read(&self) -> u64 {
+        self.sources.iter().map(|s| s.reader.bytes_read()).sum()
     }
-    let idx = pipe.points.len();
-    pipe.several |= idx > 0;
-    pipe.names.push(name.clone());
-    pipe.diag.add_point(name.clone());
-    pipe.points.push(Point {
-        summary: PointSummary {
+
+    fn total(&self) -> Option<u64> {
+        self.sources.iter().map(|s| s.reader.size()).sum()
+    }
+
+    /// Adds about `max` items to `out`; false once every input has ended.
+    fn fill(&mut self, out: &mut Vec<Item>, max: usize) -> bool {
+        if !self.started {
+            self.started = true;
+            for i in 0..self.sources.len() {
+                self.advance(i, out);
+            }
+        }
+        while out.len() < max {
+            let Some(Reverse((_, i))) = self.heap.pop() else {
+                return false;
+            };
+            let src = &mut self.sources[i];
+            let packet = src.head.take().expect("a queued input has a packet");
+            let duplicate = src.is_duplicate(&packet);
+            src.duplicates += u64::from(duplicate);
+            let point = self.point_for(i, &packet, out);
+            out.push(Item::Packet {
+                point,
+                packet,
+                duplicate,
+            });
+            self.advance(i, out);
+        }
+        !self.heap.is_empty()
+    }
+
+    /// Reads input `i`'s next packet, or reports that it ended.
+    fn advance(&mut self, i: usize, out: &mut Vec<Item>) {
+        match self.sources[i].pull(&mut self.errors) {
+            Some(p) => {
+                self.heap.push(Reverse((p.meta.ts, i)));
+                self.sources[i].head = Some(p);
+            }
+            None => out.push(Item::Closed(Box::new(self.close(i)))),
+        }
+    }
+
+    /// The capture point of a packet: its input's interface, named on first use.
+    fn point_for(&mut self, i: usize, p: &Packet, out: &mut Vec<Item>) -> usize {
+        let src = &mut self.sources[i];
+        let iface = p.meta.interface;
+        if let Some(&(_, idx)) = src.by_interface.iter().find(|(f, _)| *f == iface) {
+            return idx;
+        }
+        let ifaces = src.reader.interfaces();
+        let if_name = ifaces.get(iface as usize).and_then(|i| i.name.clone());
+        let several = ifaces.len() > 1;
+        let base = src
+            .spec
+            .name
+            .clone()
+            .unwrap_or_else(|| stem(&src.spec.path));
+        let mut name = match (&if_name, several) {
+            (Some(n), true) => format!("{base}:{n}"),
+            (None, true) => format!("{base}:if{iface}"),
+            _ => base,
+        };
+        if self.names.contains(&name) {
+            name = format!("{name}#{}", self.names.len() + 1);
+        }
+        let idx = self.names.len();
+        self.names.push(name.clone());
+        src.by_interface.push((iface, idx));
+        out.push(Item::NewPoint(Box::new(PointSummary {
             name,
             file: src.file.clone(),
             interface: if_name,
@@ -429,76 +499,193 @@ fn point_for(src: &mut Source, p: &Packet, pipe: &mut Pipeline, opts: &AnalyzeOp
             first: None,
             last: None,
             stats: Default::default(),
-        },
-        tracker: Some(Tracker::new(idx as u32, opts.tracker.clone())),
-    });
-    src.by_interface.push((iface, idx));
-    idx
-}
+        })));
+        idx
+    }
 
-/// An input is done: its points' conversations all end here.
-fn close(
-    i: usize,
-    sources: &mut [Source],
-    pipe: &mut Pipeline,
-    warnings: &mut Vec<Warning>,
-) -> InputSummary {
-    let src = &mut sources[i];
-    let mut indices: Vec<usize> = src.by_interface.iter().map(|(_, i)| *i).collect();
-    indices.sort();
-    warnings.extend(src.reader.take_warnings());
-    for pi in indices {
-        if let Some(t) = pipe.points[pi].tracker.take() {
-            let st = t.stats().clone();
-            let name = &pipe.points[pi].summary.name;
-            let mut note = |n: u64, what: String| {
-                if n > 0 {
-                    warnings.push(Warning {
-                        file: src.file.clone(),
-                        location: None,
-                        message: format!("{name}: {what}"),
-                    });
-                }
-            };
-            note(st.time_went_back, format!("{} packets are timestamped earlier than the packet before them (clock steps, or merged files); kept in file order", st.time_went_back));
-            note(st.truncated, format!("{} packets were cut short by the capture (snaplen); what is missing is treated as unknown", st.truncated));
-            note(
-                st.fragments,
-                format!(
-                    "{} IP fragments; transport fields are read from first fragments only",
-                    st.fragments
-                ),
-            );
-            note(st.bad_ip_checksum, format!("{} IPv4 headers had a bad checksum (counted, not trusted; a receiver drops such packets)", st.bad_ip_checksum));
-            note(st.evicted, format!("{} conversations were closed early, the longest idle first, to stay within --max-conversations {}", st.evicted, pipe.max_live));
-            pipe.points[pi].summary.stats = st;
-            let done = t.finish();
-            pipe.hand_over(done);
+    fn close(&mut self, i: usize) -> Closed {
+        let src = &mut self.sources[i];
+        let mut points: Vec<usize> = src.by_interface.iter().map(|(_, i)| *i).collect();
+        points.sort();
+        Closed {
+            source: i,
+            points,
+            file: src.file.clone(),
+            reader_warnings: src.reader.take_warnings(),
+            duplicates: src.duplicates,
+            summary: InputSummary {
+                file: src.file.clone(),
+                format: src.format.name().into(),
+                records: src.records,
+                skipped: std::mem::take(&mut src.skipped),
+            },
         }
     }
-    if src.duplicates > 0 {
-        warnings.push(Warning {
-            file: src.file.clone(),
-            location: None,
-            message: format!("{} frames were recorded twice (same IPv4 ID and contents within 1 ms) and counted once", src.duplicates),
-        });
+}
+
+/// The analysing side: conversations, matching, diagnosis.
+struct Analyser<'a> {
+    opts: &'a AnalyzeOptions,
+    pipe: Pipeline,
+    summaries: Vec<Option<InputSummary>>,
+    warnings: Vec<Warning>,
+    total: Option<u64>,
+    seen: u64,
+    now: Timestamp,
+}
+
+impl Analyser<'_> {
+    fn take(&mut self, item: Item, bytes_read: u64) {
+        match item {
+            Item::NewPoint(summary) => {
+                let pipe = &mut self.pipe;
+                let idx = pipe.points.len();
+                pipe.several |= idx > 0;
+                pipe.names.push(summary.name.clone());
+                pipe.diag.add_point(summary.name.clone());
+                pipe.points.push(Point {
+                    summary: *summary,
+                    tracker: Some(Tracker::new(idx as u32, self.opts.tracker.clone())),
+                });
+            }
+            Item::Packet {
+                point,
+                packet,
+                duplicate,
+            } => self.packet(point, &packet, duplicate, bytes_read),
+            Item::Closed(c) => self.close(*c),
+        }
     }
-    for (reason, n) in &src.skipped {
-        warnings.push(Warning {
-            file: src.file.clone(),
-            location: None,
-            message: format!(
-                "{n} frame{} skipped: {reason}",
-                if *n == 1 { "" } else { "s" }
-            ),
-        });
+
+    fn packet(&mut self, point: usize, packet: &Packet, duplicate: bool, bytes_read: u64) {
+        let pipe = &mut self.pipe;
+        let pt = &mut pipe.points[point];
+        let ts = packet.meta.ts;
+        pt.summary.first.get_or_insert(ts);
+        if pt.summary.last.is_none_or(|l| ts > l) {
+            pt.summary.last = Some(ts);
+        }
+        if !duplicate {
+            pt.tracker.as_mut().expect("live point").observe(packet);
+        }
+        self.now = self.now.max(ts);
+        self.seen += 1;
+        if self.seen % DRAIN_EVERY == 0 {
+            if let Some(report) = self.opts.progress {
+                report(bytes_read, self.total);
+            }
+            for pj in 0..pipe.points.len() {
+                if let Some(t) = pipe.points[pj].tracker.as_mut() {
+                    let done = t.take_finished();
+                    pipe.hand_over(done);
+                }
+            }
+            pipe.advance(self.now);
+        }
     }
-    InputSummary {
-        file: src.file.clone(),
-        format: src.format.name().into(),
-        records: src.records,
-        skipped: std::mem::take(&mut src.skipped),
+
+    /// An input is done: its points' conversations all end here.
+    fn close(&mut self, c: Closed) {
+        let pipe = &mut self.pipe;
+        let warnings = &mut self.warnings;
+        warnings.extend(c.reader_warnings);
+        for pi in c.points {
+            if let Some(t) = pipe.points[pi].tracker.take() {
+                let st = t.stats().clone();
+                let name = &pipe.points[pi].summary.name;
+                let mut note = |n: u64, what: String| {
+                    if n > 0 {
+                        warnings.push(Warning {
+                            file: c.file.clone(),
+                            location: None,
+                            message: format!("{name}: {what}"),
+                        });
+                    }
+                };
+                note(st.time_went_back, format!("{} packets are timestamped earlier than the packet before them (clock steps, or merged files); kept in file order", st.time_went_back));
+                note(st.truncated, format!("{} packets were cut short by the capture (snaplen); what is missing is treated as unknown", st.truncated));
+                note(
+                    st.fragments,
+                    format!(
+                        "{} IP fragments; transport fields are read from first fragments only",
+                        st.fragments
+                    ),
+                );
+                note(st.bad_ip_checksum, format!("{} IPv4 headers had a bad checksum (counted, not trusted; a receiver drops such packets)", st.bad_ip_checksum));
+                note(st.evicted, format!("{} conversations were closed early, the longest idle first, to stay within --max-conversations {}", st.evicted, pipe.max_live));
+                pipe.points[pi].summary.stats = st;
+                let done = t.finish();
+                pipe.hand_over(done);
+            }
+        }
+        if c.duplicates > 0 {
+            warnings.push(Warning {
+                file: c.file.clone(),
+                location: None,
+                message: format!("{} frames were recorded twice (same IPv4 ID and contents within 1 ms) and counted once", c.duplicates),
+            });
+        }
+        for (reason, n) in &c.summary.skipped {
+            warnings.push(Warning {
+                file: c.file.clone(),
+                location: None,
+                message: format!(
+                    "{n} frame{} skipped: {reason}",
+                    if *n == 1 { "" } else { "s" }
+                ),
+            });
+        }
+        self.summaries[c.source] = Some(c.summary);
     }
+}
+
+/// Runs the reading side into the analysing side: on this thread, or on a
+/// thread of its own a few batches ahead (so memory stays bounded).
+fn run(mut reader: Reader, an: &mut Analyser, threads: usize) -> Vec<CaptureError> {
+    if threads <= 1 {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let more = reader.fill(&mut batch, BATCH);
+            let read = reader.bytes_read();
+            for item in batch.drain(..) {
+                an.take(item, read);
+            }
+            if !more {
+                return reader.errors;
+            }
+        }
+    }
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<Item>, u64)>(4);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Item>>();
+        let reading = std::thread::Builder::new()
+            .name("reader".into())
+            .spawn_scoped(scope, move || {
+                loop {
+                    let mut batch = empty_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    let more = reader.fill(&mut batch, BATCH);
+                    // A send fails only when the analysing side is gone
+                    // (it panicked): stop reading too.
+                    if full_tx.send((batch, reader.bytes_read())).is_err() || !more {
+                        break;
+                    }
+                }
+                reader.errors
+            })
+            .expect("a thread can be started");
+        for (mut batch, read) in full_rx {
+            for item in batch.drain(..) {
+                an.take(item, read);
+            }
+            let _ = empty_tx.send(batch);
+        }
+        match reading.join() {
+            Ok(errors) => errors,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Seconds as the user types them: "1", "0.5".

@@ -131,6 +131,12 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 500_000)]
     max_conversations: usize,
 
+    /// Threads: 1 does everything on one; 2 reads and decodes the captures
+    /// beside the analysis (the default on two cores or more). The report
+    /// is the same either way.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = stalltrace::analyze::default_threads(), value_parser = parse_threads)]
+    threads: usize,
+
     /// Also write the report as one self-contained HTML file.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
@@ -234,6 +240,7 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         ..Default::default()
     };
     opts.tracker.max_live = a.max_conversations.max(1);
+    opts.threads = a.threads;
     if !a.quiet && io::stderr().is_terminal() {
         opts.progress = Some(progress);
     }
@@ -287,6 +294,13 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err(format!("'{s}' is not a number of threads from 1 to 64")),
+    }
 }
 
 static BAR: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();

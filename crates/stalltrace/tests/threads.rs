@@ -1,0 +1,92 @@
+//! Two threads (reading beside analysing) must give the report one thread
+//! gives, byte for byte, whatever the input: one point or several, binary
+//! or text, whole or damaged.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{bin, example, pcap};
+use stalltrace_testkit::generate::{generate, GenConfig};
+
+fn report(threads: u32, args: &[&str], inputs: &[PathBuf]) -> (Vec<u8>, Option<i32>) {
+    let out = Command::new(bin())
+        .arg("analyze")
+        .args(["--quiet", "--threads", &threads.to_string()])
+        .args(args)
+        .args(inputs)
+        .output()
+        .unwrap();
+    (out.stdout, out.status.code())
+}
+
+fn same(inputs: &[PathBuf]) {
+    for args in [&["--json"][..], &["--width", "100"][..]] {
+        let one = report(1, args, inputs);
+        let two = report(2, args, inputs);
+        assert!(!one.0.is_empty(), "no report for {inputs:?}");
+        assert!(
+            one == two,
+            "{inputs:?} {args:?}: one thread and two differ\n--- one\n{}\n--- two\n{}",
+            String::from_utf8_lossy(&one.0),
+            String::from_utf8_lossy(&two.0)
+        );
+    }
+}
+
+fn generated(dir: &Path) -> PathBuf {
+    let cfg = GenConfig {
+        sessions: 3000,
+        concurrency: 150,
+        seed: 11,
+        ..GenConfig::default()
+    };
+    let mut frames = Vec::new();
+    generate(&cfg, |f| frames.push(f));
+    pcap(dir, "generated.pcap", &frames)
+}
+
+#[test]
+fn a_generated_capture_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generated(dir.path());
+    same(std::slice::from_ref(&file));
+    let (json, code) = report(2, &["--json"], &[file]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    // Every stall is found with two threads too (one in 50 sessions).
+    let stalls = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "application-wait")
+        .count();
+    assert_eq!(stalls, 60);
+}
+
+#[test]
+fn several_points_text_and_pcapng_give_the_same_report() {
+    same(&[
+        example("env1-fw-eth1-outside.txt"),
+        example("env1-fw-eth2-inside.txt"),
+    ]);
+    same(&[example("lab/env1-drop")]);
+}
+
+#[test]
+fn a_damaged_capture_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generated(dir.path());
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3 + 17]).unwrap();
+    let (json, _) = report(1, &["--json"], std::slice::from_ref(&cut));
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert!(
+        v["warnings"].to_string().contains("cut.pcap"),
+        "the cut is reported: {}",
+        v["warnings"]
+    );
+    same(&[cut, example("env3-fw-eth1-outside.txt")]);
+}
