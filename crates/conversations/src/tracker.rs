@@ -63,6 +63,30 @@ struct Key {
 }
 
 impl Key {
+    /// The key of a packet's conversation, each host cloned once.
+    fn between(proto: u8, p: &Packet, src_port: u16, dst_port: u16) -> Key {
+        let src_first = (&p.src, src_port) <= (&p.dst, dst_port);
+        let (a, b) = if src_first {
+            ((&p.src, src_port), (&p.dst, dst_port))
+        } else {
+            ((&p.dst, dst_port), (&p.src, src_port))
+        };
+        Key {
+            proto,
+            lo: Endpoint::new(a.0.clone(), a.1),
+            hi: Endpoint::new(b.0.clone(), b.1),
+        }
+    }
+
+    /// The packet's source and destination, borrowed from the key.
+    fn ends(&self, p: &Packet, src_port: u16) -> (&Endpoint, &Endpoint) {
+        if self.lo.port == src_port && self.lo.host == p.src {
+            (&self.lo, &self.hi)
+        } else {
+            (&self.hi, &self.lo)
+        }
+    }
+
     fn new(proto: u8, a: &Endpoint, b: &Endpoint) -> Key {
         if a <= b {
             Key {
@@ -442,9 +466,8 @@ impl Tracker {
         let Transport::Tcp(t) = &p.transport else {
             return;
         };
-        let src = Endpoint::new(p.src.clone(), t.src_port);
-        let dst = Endpoint::new(p.dst.clone(), t.dst_port);
-        let key = Key::new(IPPROTO_TCP, &src, &dst);
+        let key = Key::between(IPPROTO_TCP, p, t.src_port, t.dst_port);
+        let (src, dst) = key.ends(p, t.src_port);
         let is_syn = t.flags.syn() && !t.flags.ack();
         let is_syn_ack = t.flags.syn() && t.flags.ack();
 
@@ -453,7 +476,7 @@ impl Tracker {
         if is_syn {
             let reuse = self.live.get(&key).is_some_and(|l| {
                 l.closed
-                    || l.conv.client != src
+                    || l.conv.client != *src
                     || (l.conv.client_isn.is_some()
                         && t.seq.is_some()
                         && l.conv.client_isn != t.seq)
@@ -464,22 +487,25 @@ impl Tracker {
                 }
             }
         }
-        if !self.live.contains_key(&key) {
-            let (client, server) = if is_syn {
-                (src.clone(), dst.clone())
-            } else if is_syn_ack {
-                (dst.clone(), src.clone())
-            } else {
-                guess_roles(&src, &dst)
-            };
-            self.start(key.clone(), Protocol::Tcp, client, server, p);
-        }
         let at = PacketRef {
             number: p.meta.number,
             ts: p.meta.ts,
         };
-        let l = self.live.get_mut(&key).expect("just inserted");
-        let side = if l.conv.client == src {
+        let l = match self.live.get_mut(&key) {
+            Some(l) => l,
+            None => {
+                let (client, server) = if is_syn {
+                    (src.clone(), dst.clone())
+                } else if is_syn_ack {
+                    (dst.clone(), src.clone())
+                } else {
+                    guess_roles(src, dst)
+                };
+                self.start(key.clone(), Protocol::Tcp, client, server, p);
+                self.live.get_mut(&key).expect("just inserted")
+            }
+        };
+        let side = if l.conv.client == *src {
             Side::Client
         } else {
             Side::Server
@@ -585,20 +611,22 @@ impl Tracker {
         let Transport::Udp(u) = &p.transport else {
             return;
         };
-        let src = Endpoint::new(p.src.clone(), u.src_port);
-        let dst = Endpoint::new(p.dst.clone(), u.dst_port);
-        let key = Key::new(IPPROTO_UDP, &src, &dst);
-        if !self.live.contains_key(&key) {
-            let (client, server) = guess_roles(&src, &dst);
-            let l = self.start(key.clone(), Protocol::Udp, client, server, p);
-            l.conv.saw_open = l.conv.client == src;
-        }
+        let key = Key::between(IPPROTO_UDP, p, u.src_port, u.dst_port);
+        let (src, dst) = key.ends(p, u.src_port);
         let at = PacketRef {
             number: p.meta.number,
             ts: p.meta.ts,
         };
-        let l = self.live.get_mut(&key).expect("just inserted");
-        let side = if l.conv.client == src {
+        let l = match self.live.get_mut(&key) {
+            Some(l) => l,
+            None => {
+                let (client, server) = guess_roles(src, dst);
+                let l = self.start(key.clone(), Protocol::Udp, client, server, p);
+                l.conv.saw_open = l.conv.client == *src;
+                self.live.get_mut(&key).expect("just inserted")
+            }
+        };
+        let side = if l.conv.client == *src {
             Side::Client
         } else {
             Side::Server

@@ -33,7 +33,7 @@ pub struct Tool {
 }
 
 /// One input file (or standard input).
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct InputSummary {
     pub file: String,
     /// "pcap", "pcapng" or "tcpdump text".
@@ -45,7 +45,7 @@ pub struct InputSummary {
 }
 
 /// A capture point: one interface of one input.
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct PointSummary {
     pub name: String,
     pub file: String,
