@@ -25,6 +25,11 @@ pub struct DiagnosisConfig {
     pub resolve_delay: TimeDelta,
     /// The language of every sentence.
     pub lang: Lang,
+    /// Fold each finding into an earlier one like it as soon as it is made
+    /// (see `Finding::repeats`), so that memory follows the kinds of
+    /// trouble, not their number. Only right when there is one capture
+    /// point: findings from several are merged first, then folded.
+    pub fold_as_found: bool,
 }
 
 impl Default for DiagnosisConfig {
@@ -34,6 +39,7 @@ impl Default for DiagnosisConfig {
             retain: TimeDelta::from_secs(900),
             resolve_delay: TimeDelta::from_secs(310),
             lang: Lang::En,
+            fold_as_found: false,
         }
     }
 }
@@ -95,6 +101,7 @@ pub struct Diagnoser {
     storms: HashMap<u32, Storm>,
     claimed: HashSet<(u32, u64)>,
     findings: Vec<(Timestamp, Finding)>,
+    folder: crate::fold::Folder,
     /// Stream time per capture point: points are read one after another.
     watermarks: Vec<Timestamp>,
 }
@@ -137,7 +144,18 @@ impl Diagnoser {
             storms: HashMap::new(),
             claimed: HashSet::new(),
             findings: Vec::new(),
+            folder: Default::default(),
             watermarks: Vec::new(),
+        }
+    }
+
+    /// Keeps a finding, folded into an earlier one like it when asked to
+    /// (a folded finding is dropped, with what it kept for merging).
+    fn emit(&mut self, (t, f): (Timestamp, Finding)) {
+        if self.cfg.fold_as_found {
+            self.folder.add(&mut self.findings, t, f);
+        } else {
+            self.findings.push((t, f));
         }
     }
 
@@ -305,7 +323,11 @@ impl Diagnoser {
             &self.points,
             self.cfg.lang,
         );
-        let mut f = findings;
+        let mut f = if self.cfg.fold_as_found {
+            findings
+        } else {
+            crate::fold::fold_all(findings)
+        };
         f.sort_by(|a, b| {
             b.1.severity
                 .cmp(&a.1.severity)
@@ -404,7 +426,7 @@ impl Diagnoser {
             facts: Some(Box::new(CrossFacts { subject: c.clone(), subject_elsewhere: Vec::new(), callback: None, callback_elsewhere: Vec::new() })),
             ..Finding::empty()
         };
-        self.findings.push((c.first.ts, finding));
+        self.emit((c.first.ts, finding));
     }
 
     fn judge(&mut self, c: &Conversation, w: &Wait, m: &Matcher) {
@@ -900,7 +922,7 @@ impl Diagnoser {
             .into_iter()
             .filter(|r| r.on_server)
             .collect();
-        self.findings.push((
+        self.emit((
             c.first.ts,
             Finding {
                 id: FindingId::CallbackLookup,
@@ -1148,7 +1170,7 @@ impl Diagnoser {
         } else {
             Severity::Warning
         };
-        self.findings.push((
+        self.emit((
             c.first.ts,
             Finding {
                 id: FindingId::ApplicationWait,
@@ -1229,7 +1251,7 @@ impl Diagnoser {
             )
             .into(),
         ];
-        self.findings.push((
+        self.emit((
             s.first.unwrap_or_default(),
             Finding {
                 id: if scan {
@@ -1299,7 +1321,7 @@ impl Diagnoser {
                 (n, Lang::En) => format!("{n} connection attempts ({syns} SYNs) to {server} were never answered at this capture point."),
                 (n, Lang::ZhCn) => format!("发往 {server} 的 {n} 次连接尝试（{syns} 个 SYN）在此捕获点都没有应答。"),
             };
-            self.findings.push((
+            self.emit((
                 first.first.ts,
                 Finding {
                     id: FindingId::ConnectionUnanswered,
@@ -1319,7 +1341,7 @@ impl Diagnoser {
             ));
         }
         if self.unanswered_overflow > 0 && storm_points.is_empty() {
-            self.findings.push((
+            self.emit((
                 Timestamp::ZERO,
                 Finding {
                     id: FindingId::ConnectionUnanswered,

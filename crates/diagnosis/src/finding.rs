@@ -101,7 +101,7 @@ pub enum Fate {
     Answered { after: TimeDelta },
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallbackKind {
     /// RFC 1413 ident, tcp/113.
@@ -178,9 +178,37 @@ pub struct Finding {
     /// The conversation (and its callback) packet by packet, one column per
     /// capture point, on the reference point's clock.
     pub timeline: Option<Timeline>,
+    /// The same finding about other conversations (same rule, point,
+    /// server, cause and fate; a cost within a tenth), told here once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
     #[serde(skip)]
     #[schemars(skip)]
     pub(crate) facts: Option<Box<CrossFacts>>,
+}
+
+/// How often a finding happened, and to whom.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Repeats {
+    /// Occurrences in all, this finding's own included.
+    pub count: u64,
+    /// The time they cost, added up.
+    pub total_cost: TimeDelta,
+    /// The others, first first (at most [`crate::MAX_REPEATS_LISTED`]).
+    pub others: Vec<Occurrence>,
+    /// The others past that many: counted, not listed.
+    pub others_not_listed: u64,
+}
+
+/// One more conversation a finding is about.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Occurrence {
+    pub client: Option<Endpoint>,
+    /// Its first evidence packet: number, time.
+    pub packet: u64,
+    pub time: Timestamp,
+    pub time_of_day: String,
+    pub cost: Option<TimeDelta>,
 }
 
 impl Finding {
@@ -202,6 +230,7 @@ impl Finding {
             also_seen_at: Vec::new(),
             path: Vec::new(),
             timeline: None,
+            repeats: None,
             facts: None,
         }
     }

@@ -56,10 +56,12 @@ mod lang;
 mod cross;
 mod engine;
 mod finding;
+mod fold;
 pub mod knowledge;
 mod storm;
 
 pub use engine::{Diagnoser, DiagnosisConfig};
 pub use finding::*;
+pub use fold::MAX_REPEATS_LISTED;
 pub use knowledge::{AppTimer, Remedy};
 pub use lang::Lang;

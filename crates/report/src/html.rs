@@ -144,7 +144,8 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
         esc(sev),
         esc(f.id.as_str()),
         esc(&f.point),
-        f.cost.map(|c| format!(" · {}", esc(&l.dur(c)))).unwrap_or_default(),
+        f.cost.map(|c| format!(" · {}", esc(&l.dur(c)))).unwrap_or_default()
+            + &f.repeats.as_ref().map(|r| format!(" · ×{}", r.count)).unwrap_or_default(),
         esc(&f.summary)
     );
     if !f.breakdown.is_empty() {
@@ -185,6 +186,43 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
                 esc(&e.time_of_day),
                 esc(&e.point),
                 esc(&e.what)
+            );
+        }
+        o.push_str("</table></div>\n");
+    }
+    if let Some(r) = &f.repeats {
+        let more = r.count - 1;
+        let _ = writeln!(
+            o,
+            "<h3>{}</h3>\n<div class=\"scroll\"><table class=\"evidence\">\n<tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            esc(&tr!(
+                l,
+                format!("The same for {more} more conversations ({} in all)", l.dur(r.total_cost)),
+                format!("另有 {more} 个连接情况相同（合计 {}）", l.dur(r.total_cost))
+            )),
+            esc(tr!(l, "time", "时间")),
+            esc(tr!(l, "client", "客户端")),
+            esc(tr!(l, "cost", "耗时"))
+        );
+        for x in &r.others {
+            let _ = writeln!(
+                o,
+                "<tr><td class=\"num\">{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td></tr>",
+                x.packet,
+                esc(&x.time_of_day),
+                esc(&x.client.as_ref().map(|c| c.to_string()).unwrap_or_default()),
+                esc(&x.cost.map(|c| l.dur(c)).unwrap_or_default())
+            );
+        }
+        if r.others_not_listed > 0 {
+            let _ = writeln!(
+                o,
+                "<tr><td colspan=\"4\">{}</td></tr>",
+                esc(&tr!(
+                    l,
+                    format!("… and {} more", r.others_not_listed),
+                    format!("……另有 {} 个", r.others_not_listed)
+                ))
             );
         }
         o.push_str("</table></div>\n");

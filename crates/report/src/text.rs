@@ -361,6 +361,29 @@ fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline, l: Lang, paint: 
     }
 }
 
+/// A total that may run to hours, in the unit a person reads it in.
+fn long(l: Lang, d: TimeDelta) -> String {
+    let secs = d.secs_f64();
+    if secs >= 3600.0 {
+        tr!(
+            l,
+            format!("{:.1} h", secs / 3600.0),
+            format!("{:.1} 小时", secs / 3600.0)
+        )
+    } else if secs >= 120.0 {
+        tr!(
+            l,
+            format!("{:.1} min", secs / 60.0),
+            format!("{:.1} 分钟", secs / 60.0)
+        )
+    } else {
+        l.dur(d)
+    }
+}
+
+/// Repeats of a finding listed in text; JSON lists more.
+const REPEATS_SHOWN: usize = 5;
+
 fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
     let cost = f
         .cost
@@ -371,10 +394,21 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
     } else {
         f.point.clone()
     };
+    let times = f
+        .repeats
+        .as_ref()
+        .map(|r| {
+            tr!(
+                l,
+                format!(", {} times ({} in all)", r.count, long(l, r.total_cost)),
+                format!("，共 {} 次（合计 {}）", r.count, long(l, r.total_cost))
+            )
+        })
+        .unwrap_or_default();
     let head = tr!(
         l,
-        format!("{} at {at}{cost}", f.id.as_str()),
-        format!("{}，位于 {at}{cost}", f.id.as_str())
+        format!("{} at {at}{cost}{times}", f.id.as_str()),
+        format!("{}，位于 {at}{cost}{times}", f.id.as_str())
     );
     let _ = writeln!(
         o,
@@ -445,6 +479,39 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
                 format!("#{}", e.packet),
                 e.time_of_day,
                 e.what
+            );
+        }
+    }
+    if let Some(r) = &f.repeats {
+        let more = r.count - 1;
+        section(
+            o,
+            &tr!(
+                l,
+                format!("The same for {more} more conversations"),
+                format!("另有 {more} 个连接情况相同")
+            ),
+        );
+        for x in r.others.iter().take(REPEATS_SHOWN) {
+            let who = x.client.as_ref().map(|c| c.to_string()).unwrap_or_default();
+            let cost = x.cost.map(|c| l.dur(c)).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "  {:>7}  {}  {who}  {cost}",
+                format!("#{}", x.packet),
+                x.time_of_day
+            );
+        }
+        let unlisted = more.saturating_sub(REPEATS_SHOWN as u64);
+        if unlisted > 0 {
+            let _ = writeln!(
+                o,
+                "  {}",
+                tr!(
+                    l,
+                    format!("… and {unlisted} more (the first 100 are in --json)"),
+                    format!("……另有 {unlisted} 个（前 100 个见 --json）")
+                )
             );
         }
     }

@@ -313,6 +313,9 @@ pub fn analyze_readers(
         })
         .collect();
     let inputs = sources.len();
+    // One pcap file is one capture point (one interface); any other input
+    // may hold several, whose findings must be merged before they fold.
+    let one_point = inputs == 1 && sources[0].format == Format::Pcap;
     let reader = Reader::new(sources);
     let mut an = Analyser {
         opts,
@@ -328,6 +331,7 @@ pub fn analyze_readers(
                     wait_threshold: opts.wait_threshold,
                     resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
                     lang: opts.lang,
+                    fold_as_found: one_point,
                     ..DiagnosisConfig::default()
                 },
             ),

@@ -5,9 +5,62 @@ mod common;
 
 use stalltrace::analyze::{analyze_readers, AnalyzeOptions, InputSpec};
 use stalltrace_capture::CaptureReader;
-use stalltrace_diagnosis::{CallbackKind, Fate, FindingId};
+use stalltrace_diagnosis::{CallbackKind, Fate, FindingId, MAX_REPEATS_LISTED};
 use stalltrace_testkit::generate::{generate, GenConfig};
 use stalltrace_testkit::write_pcap;
+
+fn capture(
+    sessions: u32,
+) -> (
+    Vec<stalltrace_testkit::Frame>,
+    stalltrace_testkit::generate::Truth,
+) {
+    let cfg = GenConfig {
+        sessions,
+        concurrency: 150,
+        seed: 7,
+        ..GenConfig::default()
+    };
+    let mut frames = Vec::new();
+    let truth = generate(&cfg, |f| frames.push(f));
+    (frames, truth)
+}
+
+fn findings_of(name: &str, bytes: Vec<u8>) -> serde_json::Value {
+    let reader = CaptureReader::from_reader(name, Box::new(std::io::Cursor::new(bytes))).unwrap();
+    let a = analyze_readers(
+        vec![(
+            InputSpec {
+                path: name.into(),
+                name: Some("p".into()),
+            },
+            reader,
+        )],
+        &AnalyzeOptions::default(),
+    );
+    serde_json::to_value(&a.report.findings).unwrap()
+}
+
+/// A pcap file is folded as findings are made; a pcapng file (which may
+/// hold several points) after they are merged. Both tell the same story.
+#[test]
+fn folding_as_found_equals_folding_at_the_end() {
+    let (frames, truth) = capture(800);
+    let mut pcap = Vec::new();
+    write_pcap(&mut pcap, &frames).unwrap();
+    let mut pcapng = Vec::new();
+    stalltrace_testkit::write_pcapng(&mut pcapng, "eth0", &frames).unwrap();
+    let a = findings_of("a.pcap", pcap);
+    let b = findings_of("b.pcapng", pcapng);
+    assert_eq!(a, b);
+    let count = a
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "application-wait")
+        .map(|f| f["repeats"]["count"].as_u64().unwrap());
+    assert_eq!(count, Some(u64::from(truth.stalled)));
+}
 
 #[test]
 fn findings_equal_the_ground_truth() {
@@ -37,31 +90,53 @@ fn findings_equal_the_ground_truth() {
         &AnalyzeOptions::default(),
     );
     let f = &a.report.findings;
+    // Every stall is the same story: one finding, counted and listed.
     let stalls: Vec<_> = f
         .iter()
         .filter(|f| f.id == FindingId::ApplicationWait)
         .collect();
-    assert_eq!(stalls.len() as u32, truth.stalled);
-    for s in &stalls {
-        let cb = s.cause.as_ref().expect("each stall names its callback");
-        assert_eq!(cb.kind, CallbackKind::Ident);
-        assert_eq!(cb.fate, Fate::Unanswered);
-        // The callback went to the client of the stalled session.
-        assert_eq!(
-            cb.conversation.server.host,
-            s.conversation.as_ref().unwrap().client.host
-        );
-        assert!((cb.give_up.unwrap().secs_f64() - 5.0).abs() < 0.01);
-        assert!(cb
-            .timer_matches
-            .iter()
-            .any(|t| t.who_en.starts_with("sendmail 8.10+")));
+    assert_eq!(stalls.len(), 1, "{stalls:#?}");
+    let s = stalls[0];
+    let r = s.repeats.as_ref().expect("the stalls are counted");
+    assert_eq!(r.count, u64::from(truth.stalled));
+    assert!((r.total_cost.secs_f64() - 5.0 * f64::from(truth.stalled)).abs() < 0.1);
+    let listed = (truth.stalled as usize - 1).min(MAX_REPEATS_LISTED);
+    assert_eq!(r.others.len(), listed);
+    assert_eq!(
+        r.others_not_listed,
+        u64::from(truth.stalled) - 1 - listed as u64
+    );
+    for o in &r.others {
+        assert!((o.cost.unwrap().secs_f64() - 5.0).abs() < 0.01);
     }
-    let refused = f
+    // Each occurrence is another session.
+    let mut clients: Vec<_> = r.others.iter().map(|o| o.client.clone().unwrap()).collect();
+    clients.push(s.conversation.as_ref().unwrap().client.clone());
+    clients.sort();
+    clients.dedup();
+    assert_eq!(clients.len(), listed + 1);
+    let cb = s.cause.as_ref().expect("the stall names its callback");
+    assert_eq!(cb.kind, CallbackKind::Ident);
+    assert_eq!(cb.fate, Fate::Unanswered);
+    // The callback went to the client of the stalled session.
+    assert_eq!(
+        cb.conversation.server.host,
+        s.conversation.as_ref().unwrap().client.host
+    );
+    assert!((cb.give_up.unwrap().secs_f64() - 5.0).abs() < 0.01);
+    assert!(cb
+        .timer_matches
+        .iter()
+        .any(|t| t.who_en.starts_with("sendmail 8.10+")));
+    let refused: Vec<_> = f
         .iter()
         .filter(|f| f.id == FindingId::CallbackLookup)
-        .count() as u32;
-    assert_eq!(refused, truth.refused);
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0].repeats.as_ref().unwrap().count,
+        u64::from(truth.refused)
+    );
     let unanswered: Vec<_> = f
         .iter()
         .filter(|f| f.id == FindingId::ConnectionUnanswered)
@@ -72,7 +147,7 @@ fn findings_equal_the_ground_truth() {
         truth.unanswered,
         truth.unanswered * 3
     )));
-    assert_eq!(f.len() as u32, truth.stalled + truth.refused + 1);
+    assert_eq!(f.len(), 3);
     let st = &a.report.points[0].stats;
     assert_eq!(st.packets, truth.frames);
     assert_eq!(st.retransmissions, u64::from(truth.retransmissions));

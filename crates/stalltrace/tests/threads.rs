@@ -52,17 +52,26 @@ fn a_generated_capture_gives_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let file = generated(dir.path());
     same(std::slice::from_ref(&file));
-    let (json, code) = report(2, &["--json"], &[file]);
+    let (json, code) = report(2, &["--json"], std::slice::from_ref(&file));
     assert_eq!(code, Some(0));
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
     // Every stall is found with two threads too (one in 50 sessions).
-    let stalls = v["findings"]
+    let stalls: Vec<_> = v["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| f["id"] == "application-wait")
-        .count();
-    assert_eq!(stalls, 60);
+        .collect();
+    assert_eq!(stalls.len(), 1);
+    assert_eq!(stalls[0]["repeats"]["count"], 60);
+    let (text, _) = report(2, &["--width", "100"], &[file]);
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("CRITICAL application-wait at generated, cost 5.0 s, 60 times (5.0 min in all)"),
+        "{text}"
+    );
+    assert!(text.contains("The same for 59 more conversations"), "{text}");
+    assert!(text.contains("… and 54 more (the first 100 are in --json)"), "{text}");
 }
 
 #[test]

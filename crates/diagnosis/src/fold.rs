@@ -1,0 +1,126 @@
+//! Repeats: the same finding about many conversations, told once.
+//!
+//! A busy server that waits on an ident lookup for one session in fifty
+//! does so a thousand times in an hour's capture. An engineer wants one
+//! finding that says so, with the count, the time lost in all and the
+//! sessions it hit, not a thousand pages that differ in a port number. It
+//! also keeps the diagnosis in memory that follows the kinds of trouble,
+//! not the length of the capture.
+
+use std::collections::HashMap;
+
+use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
+
+use crate::finding::*;
+
+/// Occurrences listed one by one in a finding; the rest are counted.
+pub const MAX_REPEATS_LISTED: usize = 100;
+
+/// What makes two findings the same story: the rule, where, the server,
+/// the cause and how it ended. The cost must also be close (see [`close`]).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    id: FindingId,
+    severity: Severity,
+    point: String,
+    also_seen_at: Vec<String>,
+    server: Endpoint,
+    cause: Option<(CallbackKind, u16, u8)>,
+}
+
+fn key(f: &Finding) -> Option<Key> {
+    if !matches!(
+        f.id,
+        FindingId::ApplicationWait | FindingId::CallbackLookup | FindingId::SynAckRetransmitted
+    ) {
+        return None;
+    }
+    let c = f.conversation.as_ref()?;
+    Some(Key {
+        id: f.id,
+        severity: f.severity,
+        point: f.point.clone(),
+        also_seen_at: f.also_seen_at.clone(),
+        server: c.server.clone(),
+        cause: f.cause.as_ref().map(|cb| {
+            let fate = match cb.fate {
+                Fate::Unanswered => 0,
+                Fate::Refused { .. } => 1,
+                Fate::IcmpError { .. } => 2,
+                Fate::Answered { .. } => 3,
+            };
+            (cb.kind, cb.conversation.server.port, fate)
+        }),
+    })
+}
+
+/// Costs within a tenth of each other (at least 50 ms): the same wait.
+fn close(a: Option<TimeDelta>, b: Option<TimeDelta>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs().nanos() <= (a.nanos().abs() / 10).max(50_000_000),
+        _ => a == b,
+    }
+}
+
+fn occurrence(t: Timestamp, f: &Finding) -> Occurrence {
+    let first = f.evidence.first();
+    Occurrence {
+        client: f.conversation.as_ref().map(|c| c.client.clone()),
+        time: first.map_or(t, |e| e.time),
+        time_of_day: first.map_or_else(|| t.time_of_day(), |e| e.time_of_day.clone()),
+        packet: first.map_or(0, |e| e.packet),
+        cost: f.cost,
+    }
+}
+
+/// Findings, each like one folded into the first of its kind.
+#[derive(Default)]
+pub(crate) struct Folder {
+    /// Indices of the first findings of each kind (several when costs differ).
+    firsts: HashMap<Key, Vec<usize>>,
+}
+
+impl Folder {
+    /// Adds `f` to `findings`, or counts it in an earlier finding like it.
+    pub(crate) fn add(
+        &mut self,
+        findings: &mut Vec<(Timestamp, Finding)>,
+        t: Timestamp,
+        f: Finding,
+    ) {
+        let Some(k) = key(&f) else {
+            findings.push((t, f));
+            return;
+        };
+        let firsts = self.firsts.entry(k).or_default();
+        if let Some(&i) = firsts.iter().find(|&&i| close(findings[i].1.cost, f.cost)) {
+            let first = &mut findings[i].1;
+            let r = first.repeats.get_or_insert_with(|| Repeats {
+                count: 1,
+                total_cost: first.cost.unwrap_or_default(),
+                others: Vec::new(),
+                others_not_listed: 0,
+            });
+            r.count += 1;
+            r.total_cost = r.total_cost + f.cost.unwrap_or_default();
+            if r.others.len() < MAX_REPEATS_LISTED {
+                r.others.push(occurrence(t, &f));
+            } else {
+                r.others_not_listed += 1;
+            }
+            return;
+        }
+        firsts.push(findings.len());
+        findings.push((t, f));
+    }
+}
+
+/// Folds a whole list, in its order.
+pub(crate) fn fold_all(findings: Vec<(Timestamp, Finding)>) -> Vec<(Timestamp, Finding)> {
+    let mut folder = Folder::default();
+    let mut out = Vec::new();
+    for (t, f) in findings {
+        folder.add(&mut out, t, f);
+    }
+    out
+}
