@@ -1,4 +1,4 @@
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use stalltrace_decode::{
     Endpoint, Host, IcmpMessage, Packet, SeqNumber, TimeDelta, Timestamp, Transport, IPPROTO_TCP,
@@ -189,6 +189,11 @@ pub struct Tracker {
     hosts: HashMap<Host, HostState, Hasher>,
     /// (server host, client host) of live conversations.
     pairs: HashMap<(Host, Host), PairState, Hasher>,
+    /// Live conversations by the host that opened them while it served
+    /// (possible callbacks), by start.
+    callbacks_by_opener: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
+    /// Live conversations by server host, by start.
+    by_server: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
     idle_queue: VecDeque<(Timestamp, Key, u64)>,
     closed_queue: VecDeque<(Timestamp, Key, u64)>,
     next_generation: u64,
@@ -215,6 +220,8 @@ impl Tracker {
             live: HashMap::default(),
             hosts: HashMap::default(),
             pairs: HashMap::default(),
+            callbacks_by_opener: HashMap::default(),
+            by_server: HashMap::default(),
             idle_queue: VecDeque::new(),
             closed_queue: VecDeque::new(),
             next_generation: 0,
@@ -272,7 +279,31 @@ impl Tracker {
                 }
             }
         }
+        let at = (l.conv.first.ts, l.conv.id);
+        if l.conv.opened_while_serving {
+            forget(&mut self.callbacks_by_opener, &l.conv.client.host, at);
+        }
+        forget(&mut self.by_server, &l.conv.server.host, at);
         self.finished.push(l.conv);
+    }
+
+    /// When the earliest live conversation that `host` opened while it
+    /// served began: a wait of `host`'s that ended before then has all its
+    /// possible callbacks finished already.
+    pub fn oldest_live_callback(&self, host: &Host) -> Option<Timestamp> {
+        self.callbacks_by_opener
+            .get(host)
+            .and_then(|s| s.first())
+            .map(|(t, _)| *t)
+    }
+
+    /// When the earliest live conversation `host` serves began: a callback
+    /// `host` opened before then can explain no wait still to come.
+    pub fn oldest_live_served(&self, host: &Host) -> Option<Timestamp> {
+        self.by_server
+            .get(host)
+            .and_then(|s| s.first())
+            .map(|(t, _)| *t)
     }
 
     pub fn observe(&mut self, p: &Packet) {
@@ -340,6 +371,24 @@ impl Tracker {
             let mut l = self.live.remove(&key).expect("present");
             l.conv.end = EndReason::Idle;
             self.finalize(l);
+        }
+    }
+
+    /// Entries of finished conversations stay in the idle queue until they
+    /// come due (an idle timeout later), which on a busy link is many times
+    /// the live conversations. Sweeping them out once they outnumber the
+    /// live ones keeps the queue within twice the live set, at a cost of
+    /// O(1) a conversation.
+    fn compact_idle_queue(&mut self) {
+        if self.idle_queue.len() <= 2 * self.live.len() + 4096 {
+            return;
+        }
+        let live = &self.live;
+        self.idle_queue.retain(|(_, key, generation)| {
+            live.get(key).is_some_and(|l| l.generation == *generation)
+        });
+        if self.idle_queue.capacity() > 4 * self.idle_queue.len() + 4096 {
+            self.idle_queue.shrink_to(2 * self.idle_queue.len() + 4096);
         }
     }
 
@@ -421,6 +470,17 @@ impl Tracker {
             h.opened_dns += u64::from(conv.server.port == DNS_PORT);
             conv.opened_while_serving = true;
         }
+        let at = (conv.first.ts, conv.id);
+        if conv.opened_while_serving {
+            self.callbacks_by_opener
+                .entry(conv.client.host.clone())
+                .or_default()
+                .insert(at);
+        }
+        self.by_server
+            .entry(conv.server.host.clone())
+            .or_default()
+            .insert(at);
         let called = (conv.client.host.clone(), conv.server.host.clone());
         if let Some(p) = self.pairs.get_mut(&called) {
             p.opened += 1;
@@ -436,6 +496,7 @@ impl Tracker {
             key.clone(),
             self.next_generation,
         ));
+        self.compact_idle_queue();
         self.live.entry(key).or_insert(Box::new(Live {
             conv,
             serving_since: None,
@@ -731,6 +792,20 @@ impl Tracker {
             })
             .max_by_key(|(_, l)| l.conv.last.ts)
             .map(|(k, _)| k.clone())
+    }
+}
+
+/// Removes a live conversation from a by-host index.
+fn forget(
+    index: &mut HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
+    host: &Host,
+    at: (Timestamp, u64),
+) {
+    if let Some(set) = index.get_mut(host) {
+        set.remove(&at);
+        if set.is_empty() {
+            index.remove(host);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side};
+use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side, Tracker};
 use stalltrace_decode::{Endpoint, Host, TimeDelta, Timestamp};
 
 use stalltrace_matching::{Matcher, Matching};
@@ -25,11 +25,15 @@ pub struct DiagnosisConfig {
     pub resolve_delay: TimeDelta,
     /// The language of every sentence.
     pub lang: Lang,
-    /// Fold each finding into an earlier one like it as soon as it is made
-    /// (see `Finding::repeats`), so that memory follows the kinds of
-    /// trouble, not their number. Only right when there is one capture
-    /// point: findings from several are merged first, then folded.
-    pub fold_as_found: bool,
+    /// The input is one capture point, for certain. Then a wait is judged
+    /// as soon as every callback that may explain it has ended (not a
+    /// resolve delay later: with several points it must also be seen
+    /// elsewhere first), a callback is forgotten once no wait can still
+    /// need it, and each finding is folded into an earlier one like it as
+    /// it is made (see `Finding::repeats`; with several points findings are
+    /// merged first, then folded). Memory then follows the conversations
+    /// in progress and the kinds of trouble, not the length of the capture.
+    pub one_point: bool,
 }
 
 impl Default for DiagnosisConfig {
@@ -39,7 +43,7 @@ impl Default for DiagnosisConfig {
             retain: TimeDelta::from_secs(900),
             resolve_delay: TimeDelta::from_secs(310),
             lang: Lang::En,
-            fold_as_found: false,
+            one_point: false,
         }
     }
 }
@@ -90,8 +94,8 @@ pub struct Diagnoser {
     /// The same, in arrival order, to forget them oldest first.
     recent_order: VecDeque<RecentKey>,
     arrivals: u64,
-    /// Waits to judge, per point, by when they are due.
-    pending: HashMap<u32, DueQueue>,
+    /// Waits to judge, per point and waiting server, by when they ended.
+    pending: HashMap<(u32, Host), WaitQueue>,
     /// Start times of the pending waits' conversations (a multiset): no
     /// callback from then on may be forgotten.
     pending_starts: BTreeMap<Timestamp, u32>,
@@ -106,8 +110,8 @@ pub struct Diagnoser {
     watermarks: Vec<Timestamp>,
 }
 
-/// Waits by (due time, arrival).
-type DueQueue = BTreeMap<(Timestamp, u64), (Conversation, Wait)>;
+/// Waits by (end, arrival).
+type WaitQueue = BTreeMap<(Timestamp, u64), (Conversation, Wait)>;
 
 /// A possible callback, kept for waits judged later.
 struct Recent {
@@ -152,7 +156,7 @@ impl Diagnoser {
     /// Keeps a finding, folded into an earlier one like it when asked to
     /// (a folded finding is dropped, with what it kept for merging).
     fn emit(&mut self, (t, f): (Timestamp, Finding)) {
-        if self.cfg.fold_as_found {
+        if self.cfg.one_point {
             self.folder.add(&mut self.findings, t, f);
         } else {
             self.findings.push((t, f));
@@ -196,12 +200,11 @@ impl Diagnoser {
         self.syn_ack_after_ack(&c);
         for w in waits(&c, self.cfg.wait_threshold) {
             self.arrivals += 1;
-            let due = w.end.ts.saturating_add(self.cfg.resolve_delay);
             *self.pending_starts.entry(c.first.ts).or_default() += 1;
             self.pending
-                .entry(c.point)
+                .entry((c.point, c.server.host.clone()))
                 .or_default()
-                .insert((due, self.arrivals), (c.clone(), w));
+                .insert((w.end.ts, self.arrivals), (c.clone(), w));
         }
         if c.protocol == Protocol::Tcp && c.unanswered() {
             self.storms
@@ -241,7 +244,10 @@ impl Diagnoser {
 
     /// Moves stream time on at one capture point: judges the waits whose
     /// callbacks are all in, and forgets conversations too old to matter.
-    pub fn advance(&mut self, point: u32, now: Timestamp, m: &Matcher) {
+    /// `live` is the point's tracker while it still has conversations: with
+    /// [`DiagnosisConfig::one_point`] it tells which callbacks are still
+    /// going on. Call it after handing over what the tracker finished.
+    pub fn advance(&mut self, point: u32, now: Timestamp, m: &Matcher, live: Option<&Tracker>) {
         let i = point as usize;
         if self.watermarks.len() <= i {
             self.watermarks.resize(i + 1, Timestamp::ZERO);
@@ -250,15 +256,37 @@ impl Diagnoser {
             return;
         }
         self.watermarks[i] = now;
+        let delay = self.cfg.resolve_delay;
+        let early = self.cfg.one_point;
         let mut ready = Vec::new();
-        if let Some(queue) = self.pending.get_mut(&point) {
+        let mut emptied = Vec::new();
+        for ((p, waiter), queue) in self.pending.iter_mut() {
+            if *p != point {
+                continue;
+            }
+            // A wait that ended before the waiter's oldest callback still
+            // going on began has seen all its callbacks end.
+            let still_open = if early {
+                live.and_then(|t| t.oldest_live_callback(waiter))
+            } else {
+                Some(Timestamp::ZERO)
+            };
             while let Some(entry) = queue.first_entry() {
-                if entry.key().0 >= now {
+                let end = entry.key().0;
+                let due = end.saturating_add(delay) < now;
+                let all_in = still_open.is_none_or(|s| end < s);
+                if !(due || all_in) {
                     break;
                 }
                 let ((_, arrival), cw) = entry.remove_entry();
                 ready.push((arrival, cw));
             }
+            if queue.is_empty() {
+                emptied.push((*p, waiter.clone()));
+            }
+        }
+        for k in emptied {
+            self.pending.remove(&k);
         }
         // In the order they arrived, as a stream without the index would.
         ready.sort_by_key(|(arrival, _)| *arrival);
@@ -276,7 +304,14 @@ impl Diagnoser {
                 .unwrap_or_default();
             let old = front.last.saturating_add(retain) < front_now;
             let needed = oldest_pending.is_some_and(|t| front.last >= t);
-            if !old || needed {
+            // With one point: no conversation its opener serves began
+            // before it, so no wait still to come can be explained by it.
+            let moot = early
+                && front.point == point
+                && live
+                    .and_then(|t| t.oldest_live_served(&front.opener))
+                    .is_none_or(|s| s > front.first);
+            if !(old || moot) || needed {
                 break;
             }
             let k = self.recent_order.pop_front().expect("front exists");
@@ -323,7 +358,7 @@ impl Diagnoser {
             &self.points,
             self.cfg.lang,
         );
-        let mut f = if self.cfg.fold_as_found {
+        let mut f = if self.cfg.one_point {
             findings
         } else {
             crate::fold::fold_all(findings)

@@ -261,7 +261,8 @@ impl Pipeline {
     fn advance(&mut self, now: Timestamp) {
         self.matcher.advance(now);
         for pi in 0..self.points.len() {
-            self.diag.advance(pi as u32, now, &self.matcher);
+            let live = self.points[pi].tracker.as_ref();
+            self.diag.advance(pi as u32, now, &self.matcher, live);
         }
     }
 }
@@ -331,7 +332,7 @@ pub fn analyze_readers(
                     wait_threshold: opts.wait_threshold,
                     resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
                     lang: opts.lang,
-                    fold_as_found: one_point,
+                    one_point,
                     ..DiagnosisConfig::default()
                 },
             ),

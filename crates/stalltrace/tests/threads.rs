@@ -67,11 +67,19 @@ fn a_generated_capture_gives_the_same_report() {
     let (text, _) = report(2, &["--width", "100"], &[file]);
     let text = String::from_utf8(text).unwrap();
     assert!(
-        text.contains("CRITICAL application-wait at generated, cost 5.0 s, 60 times (5.0 min in all)"),
+        text.contains(
+            "CRITICAL application-wait at generated, cost 5.0 s, 60 times (5.0 min in all)"
+        ),
         "{text}"
     );
-    assert!(text.contains("The same for 59 more conversations"), "{text}");
-    assert!(text.contains("… and 54 more (the first 100 are in --json)"), "{text}");
+    assert!(
+        text.contains("The same for 59 more conversations"),
+        "{text}"
+    );
+    assert!(
+        text.contains("… and 54 more (the first 100 are in --json)"),
+        "{text}"
+    );
 }
 
 #[test]
