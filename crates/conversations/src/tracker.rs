@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 
 use stalltrace_decode::{
     Endpoint, Host, IcmpMessage, Packet, SeqNumber, TimeDelta, Timestamp, Transport, IPPROTO_TCP,
@@ -104,6 +104,34 @@ impl Key {
     }
 }
 
+/// A conversation's idle deadline; the heap's top is the earliest.
+struct Due {
+    at: Timestamp,
+    generation: u64,
+    key: Key,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.generation) == (other.at, other.generation)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    /// Reversed: `BinaryHeap` is a max-heap.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.at, other.generation).cmp(&(self.at, self.generation))
+    }
+}
+
 /// What a host is doing at this point, kept only while it serves.
 #[derive(Default)]
 struct HostState {
@@ -194,7 +222,8 @@ pub struct Tracker {
     callbacks_by_opener: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
     /// Live conversations by server host, by start.
     by_server: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
-    idle_queue: VecDeque<(Timestamp, Key, u64)>,
+    /// When each live conversation may have gone idle, earliest first.
+    idle_queue: BinaryHeap<Due>,
     closed_queue: VecDeque<(Timestamp, Key, u64)>,
     next_generation: u64,
     next_id: u64,
@@ -222,7 +251,7 @@ impl Tracker {
             pairs: HashMap::default(),
             callbacks_by_opener: HashMap::default(),
             by_server: HashMap::default(),
-            idle_queue: VecDeque::new(),
+            idle_queue: BinaryHeap::new(),
             closed_queue: VecDeque::new(),
             next_generation: 0,
             next_id: 0,
@@ -353,10 +382,14 @@ impl Tracker {
             }
         }
         // Open ones: an entry is queued at creation; one still active when it
-        // comes due is queued again at its real deadline. Each conversation
-        // has at most one entry, so the queue follows the live set.
-        while self.idle_queue.front().is_some_and(|(d, _, _)| *d <= now) {
-            let (_, key, generation) = self.idle_queue.pop_front().expect("front exists");
+        // comes due is queued again at its real deadline, so that a
+        // conversation ends exactly an idle timeout after its last packet
+        // (the diagnosis counts on it). Each conversation has at most one
+        // entry, so the queue follows the live set.
+        while self.idle_queue.peek().is_some_and(|d| d.at <= now) {
+            let Due {
+                key, generation, ..
+            } = self.idle_queue.pop().expect("top exists");
             let Some(l) = self.live.get(&key) else {
                 continue;
             };
@@ -365,7 +398,11 @@ impl Tracker {
             }
             let due = l.conv.last.ts.saturating_add(self.cfg.idle_timeout);
             if due > now {
-                self.idle_queue.push_back((due, key, generation));
+                self.idle_queue.push(Due {
+                    at: due,
+                    generation,
+                    key,
+                });
                 continue;
             }
             let mut l = self.live.remove(&key).expect("present");
@@ -384,9 +421,11 @@ impl Tracker {
             return;
         }
         let live = &self.live;
-        self.idle_queue.retain(|(_, key, generation)| {
-            live.get(key).is_some_and(|l| l.generation == *generation)
-        });
+        self.idle_queue.retain(
+            |Due {
+                 key, generation, ..
+             }| { live.get(key).is_some_and(|l| l.generation == *generation) },
+        );
         if self.idle_queue.capacity() > 4 * self.idle_queue.len() + 4096 {
             self.idle_queue.shrink_to(2 * self.idle_queue.len() + 4096);
         }
@@ -397,7 +436,10 @@ impl Tracker {
             return;
         }
         // The idle queue's front is the conversation quiet the longest.
-        while let Some((_, key, generation)) = self.idle_queue.pop_front() {
+        while let Some(Due {
+            key, generation, ..
+        }) = self.idle_queue.pop()
+        {
             if self
                 .live
                 .get(&key)
@@ -491,11 +533,11 @@ impl Tracker {
             .or_default();
         pair.live += 1;
         let pair_opened_at_start = pair.opened;
-        self.idle_queue.push_back((
-            p.meta.ts.saturating_add(self.cfg.idle_timeout),
-            key.clone(),
-            self.next_generation,
-        ));
+        self.idle_queue.push(Due {
+            at: p.meta.ts.saturating_add(self.cfg.idle_timeout),
+            generation: self.next_generation,
+            key: key.clone(),
+        });
         self.compact_idle_queue();
         self.live.entry(key).or_insert(Box::new(Live {
             conv,

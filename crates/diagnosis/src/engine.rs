@@ -348,6 +348,15 @@ impl Diagnoser {
         }
     }
 
+    /// Conversations held for judging later: waits not yet judged,
+    /// possible callbacks, unanswered attempts. What the diagnosis's memory
+    /// follows.
+    pub fn held(&self) -> usize {
+        self.pending.values().map(|q| q.len()).sum::<usize>()
+            + self.recent_order.len()
+            + self.unanswered.len()
+    }
+
     /// Returns all findings, the same wait seen at several capture points
     /// merged into one, most severe and costly first.
     pub fn finish(mut self, matching: &Matching) -> Vec<Finding> {

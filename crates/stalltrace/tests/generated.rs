@@ -156,3 +156,82 @@ fn findings_equal_the_ground_truth() {
         truth.sessions + truth.stalled + truth.refused
     );
 }
+
+/// A quarter of an hour of a busy server, fed through the stages by hand:
+/// what the diagnosis holds follows the sessions in progress and the
+/// callbacks that may still explain a wait, not the length of the capture.
+#[test]
+fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
+    use stalltrace_conversations::{Tracker, TrackerConfig};
+    use stalltrace_decode::{decode_frame, FrameMeta, LinkType};
+    use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
+    use stalltrace_matching::Matcher;
+
+    // 25 sessions a second for 16 minutes: more than the tracker's idle
+    // timeout (300 s) and the callbacks' retention (900 s).
+    let cfg = GenConfig {
+        sessions: 24_000,
+        concurrency: 10,
+        seed: 3,
+        ..GenConfig::default()
+    };
+    let mut tracker = Tracker::new(0, TrackerConfig::default());
+    let matcher = Matcher::new(Default::default());
+    let mut diag = Diagnoser::new(
+        vec!["p".into()],
+        DiagnosisConfig {
+            one_point: true,
+            resolve_delay: TrackerConfig::default().idle_timeout
+                + TrackerConfig::default().closed_linger,
+            ..DiagnosisConfig::default()
+        },
+    );
+    let (mut n, mut most_held, mut first, mut last) = (0u64, 0usize, None, None);
+    let truth = generate(&cfg, |f| {
+        n += 1;
+        let p = decode_frame(
+            LinkType::ETHERNET,
+            &f.data,
+            FrameMeta {
+                ts: f.ts,
+                number: n,
+                interface: 0,
+            },
+        )
+        .unwrap();
+        first.get_or_insert(f.ts);
+        last = Some(f.ts);
+        tracker.observe(&p);
+        if n % 4096 == 0 {
+            for c in tracker.take_finished() {
+                diag.observe(c);
+            }
+            diag.advance(0, f.ts, &matcher, Some(&tracker));
+            most_held = most_held.max(diag.held());
+        }
+    });
+    let span = (last.unwrap() - first.unwrap()).secs_f64();
+    assert!(span > 950.0, "the capture spans {span} s");
+    // Sessions from the last ~10 s, the waits behind callbacks still
+    // unanswered (their 300 s idle timeout), the callbacks those may need,
+    // and the unanswered attempts: about 1,100, of 24,000 sessions and
+    // 1,070 callbacks.
+    assert!(most_held < 1_300, "{most_held} conversations held at once");
+    for c in tracker.finish() {
+        diag.observe(c);
+    }
+    let end = last
+        .unwrap()
+        .saturating_add(stalltrace_decode::TimeDelta::from_secs(1));
+    diag.advance(0, end, &matcher, None);
+    diag.flush(&matcher);
+    let findings = diag.finish(&matcher.finish(&["p".to_string()]));
+    let stalls = findings
+        .iter()
+        .find(|f| f.id == FindingId::ApplicationWait)
+        .unwrap();
+    assert_eq!(
+        stalls.repeats.as_ref().unwrap().count,
+        u64::from(truth.stalled)
+    );
+}

@@ -1,4 +1,5 @@
-//! Writes a realistic generated capture: `gen-capture SESSIONS OUT.pcap [SEED]`.
+//! Writes a realistic generated capture:
+//! `gen-capture SESSIONS OUT.pcap [SEED [CONCURRENCY]]`.
 //! Prints the ground truth (what a diagnosis must find) on stderr.
 
 use std::io::BufWriter;
@@ -10,7 +11,7 @@ use stalltrace_testkit::generate::{generate, GenConfig};
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: gen-capture SESSIONS OUT.pcap [SEED]");
+        eprintln!("usage: gen-capture SESSIONS OUT.pcap [SEED [CONCURRENCY]]");
         std::process::exit(2);
     }
     let cfg = GenConfig {
@@ -19,6 +20,10 @@ fn main() -> std::io::Result<()> {
             .get(3)
             .map(|s| s.parse().expect("SEED is a number"))
             .unwrap_or(1),
+        concurrency: args
+            .get(4)
+            .map(|s| s.parse().expect("CONCURRENCY is a number"))
+            .unwrap_or(GenConfig::default().concurrency),
         ..GenConfig::default()
     };
     let out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&args[2])?);
