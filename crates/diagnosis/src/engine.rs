@@ -207,11 +207,15 @@ impl Diagnoser {
                 .insert((w.end.ts, self.arrivals), (c.clone(), w));
         }
         if c.protocol == Protocol::Tcp && c.unanswered() {
-            self.storms
-                .entry(c.point)
-                .or_insert_with(Storm::new)
-                .add(&c);
-            if self.unanswered.len() < MAX_UNANSWERED {
+            let storm = self.storms.entry(c.point).or_insert_with(Storm::new);
+            storm.add(&c);
+            if storm.attempts > STORM_MIN {
+                // A flood or a scan at this point: told as one finding from
+                // its counts, so the attempts listed one by one can go.
+                if storm.attempts == STORM_MIN + 1 {
+                    self.unanswered.retain(|u| u.point != c.point);
+                }
+            } else if self.unanswered.len() < MAX_UNANSWERED {
                 self.unanswered.push(c.clone());
             } else {
                 self.unanswered_overflow += 1;

@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use stalltrace::analyze::{analyze_readers, AnalyzeOptions, InputSpec};
 use stalltrace_capture::{CaptureReader, Record};
 use stalltrace_conversations::{Tracker, TrackerConfig};
-use stalltrace_decode::{decode_frame, Packet};
+use stalltrace_decode::{decode_frame, decode_frame_general, LinkType, Packet};
 use stalltrace_testkit::generate::{generate, GenConfig};
 use stalltrace_testkit::write_pcap;
 
@@ -62,6 +62,29 @@ fn stages(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // The decoder alone, on frames already in memory: the hand-written
+    // fast path against etherparse for every frame.
+    let mut frames: Vec<(LinkType, Vec<u8>, stalltrace_decode::FrameMeta)> = Vec::new();
+    let mut r = reader(&pcap);
+    while let Ok(Some(Record::Frame(f))) = r.next() {
+        frames.push((f.link, f.data.to_vec(), f.meta));
+    }
+    g.bench_function("decode (fast path)", |b| {
+        b.iter(|| {
+            frames
+                .iter()
+                .filter(|(l, d, m)| decode_frame(*l, d, *m).is_ok())
+                .count()
+        })
+    });
+    g.bench_function("decode (etherparse)", |b| {
+        b.iter(|| {
+            frames
+                .iter()
+                .filter(|(l, d, m)| decode_frame_general(*l, d, *m).is_ok())
+                .count()
+        })
+    });
     let mut packets: Vec<Packet> = Vec::new();
     let mut r = reader(&pcap);
     while let Ok(Some(Record::Frame(f))) = r.next() {
@@ -76,26 +99,29 @@ fn stages(c: &mut Criterion) {
             t.finish().len()
         })
     });
-    g.bench_function("whole pipeline", |b| {
-        b.iter_batched(
-            || {
-                vec![(
-                    InputSpec {
-                        path: "bench".into(),
-                        name: None,
-                    },
-                    reader(&pcap),
-                )]
-            },
-            |readers| {
-                analyze_readers(readers, &AnalyzeOptions::default())
-                    .report
-                    .findings
-                    .len()
-            },
-            BatchSize::LargeInput,
-        )
-    });
+    for threads in [1, 2] {
+        g.bench_function(format!("whole pipeline, {threads} thread(s)"), |b| {
+            b.iter_batched(
+                || {
+                    vec![(
+                        InputSpec {
+                            path: "bench".into(),
+                            name: None,
+                        },
+                        reader(&pcap),
+                    )]
+                },
+                |readers| {
+                    let opts = AnalyzeOptions {
+                        threads,
+                        ..AnalyzeOptions::default()
+                    };
+                    analyze_readers(readers, &opts).report.findings.len()
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -131,7 +131,7 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 500_000)]
     max_conversations: usize,
 
-    /// Threads: 1 does everything on one; 2 reads and decodes the captures
+    /// Threads: 1 does everything on one; 2 (or more) reads and decodes the captures
     /// beside the analysis (the default on two cores or more). The report
     /// is the same either way.
     #[arg(long, short = 'j', value_name = "N", default_value_t = stalltrace::analyze::default_threads(), value_parser = parse_threads)]
