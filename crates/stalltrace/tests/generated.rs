@@ -235,3 +235,33 @@ fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
         u64::from(truth.stalled)
     );
 }
+
+/// The whole text report of a generated capture, pinned: any change to a
+/// finding (an optimisation that changed an answer) shows here.
+#[test]
+fn the_report_of_a_generated_capture_is_pinned() {
+    let (frames, _) = capture(800);
+    let mut pcap = Vec::new();
+    write_pcap(&mut pcap, &frames).unwrap();
+    let reader =
+        CaptureReader::from_reader("generated", Box::new(std::io::Cursor::new(pcap))).unwrap();
+    let a = analyze_readers(
+        vec![(
+            InputSpec {
+                path: "generated.pcap".into(),
+                name: None,
+            },
+            reader,
+        )],
+        &AnalyzeOptions::default(),
+    );
+    let text = stalltrace_report::text::render(
+        &a.report,
+        &stalltrace_report::text::TextOptions {
+            width: 100,
+            color: false,
+            lang: stalltrace_diagnosis::Lang::En,
+        },
+    );
+    insta::assert_snapshot!("generated-800", text);
+}
