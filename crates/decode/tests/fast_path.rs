@@ -16,7 +16,7 @@ fn ipv4(ihl: u8, total_len: Option<u16>, frag: u16, proto: u8, body: &[u8]) -> V
     h[9] = proto;
     h[12..16].copy_from_slice(&[192, 0, 2, 1]);
     h[16..20].copy_from_slice(&[198, 51, 100, 2]);
-    let mut sum: u32 = h[..20.min(hl.max(20))]
+    let mut sum: u32 = h[..20]
         .chunks(2)
         .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
         .sum();
