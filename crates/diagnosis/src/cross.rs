@@ -404,18 +404,30 @@ fn timeline(
     for (kind, list) in [(0u8, subject), (1u8, callback)] {
         for s in list {
             let mut seen_here: HashMap<(Side, u8, u32, u32), usize> = HashMap::default();
+            // What this side sent before: data by its sequence range, the
+            // rest by flags, sequence and acknowledgment. Only a packet
+            // sent before is "again"; the next segment of the same size is
+            // new data.
+            let mut sent: HashMap<(Side, u8, u32, Option<u32>, Option<u32>), ()> =
+                HashMap::default();
             for b in &s.log {
                 let base = (b.from, b.flags, b.len, b.rel_ack.unwrap_or(u32::MAX));
                 let n = seen_here.entry(base).or_default();
                 let key = (kind, base.0, base.1, base.2, base.3, *n);
                 *n += 1;
+                let what_sent = if b.len > 0 {
+                    (b.from, 0, b.len, b.rel_seq, None)
+                } else {
+                    (b.from, b.flags, 0, b.rel_seq, b.rel_ack)
+                };
+                let again = sent.insert(what_sent, ()).is_some();
                 let r = *keys.entry(key).or_insert_with(|| {
                     let what = if kind == 0 {
-                        label(l, b, client_word, server_word, key.5 > 0)
+                        label(l, b, client_word, server_word, again)
                     } else {
                         let reply =
                             tr!(l, format!("{cb_word} reply:"), format!("{cb_word} 应答："));
-                        label(l, b, cb_word, &reply, key.5 > 0)
+                        label(l, b, cb_word, &reply, again)
                     };
                     rows.push(TimelineRow {
                         what,

@@ -115,6 +115,28 @@ fn findings_equal_the_ground_truth() {
     clients.sort();
     clients.dedup();
     assert_eq!(clients.len(), listed + 1);
+    // The ladder marks a packet "again" only when it was sent before: the
+    // ident SYN's two retries, not each new full-size segment.
+    let rows: Vec<&str> = s
+        .timeline
+        .as_ref()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.what.as_str())
+        .collect();
+    assert_eq!(
+        rows.iter().filter(|w| **w == "ident SYN (again)").count(),
+        2,
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|w| **w == "server data, 1460 bytes")
+            .count()
+            >= 10,
+        "{rows:?}"
+    );
     let cb = s.cause.as_ref().expect("the stall names its callback");
     assert_eq!(cb.kind, CallbackKind::Ident);
     assert_eq!(cb.fate, Fate::Unanswered);
