@@ -3,6 +3,9 @@
 //! packet died, who answered in whose place, how long each hop took, and
 //! one timeline with a column per point.
 
+/// A packet as its sender sent it: side, flags, length, sequence, ack.
+type SentKey = (Side, u8, u32, Option<u32>, Option<u32>);
+
 /// Row lookups only, never iterated: a fast hasher, the output is unaffected.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
@@ -408,8 +411,7 @@ fn timeline(
             // rest by flags, sequence and acknowledgment. Only a packet
             // sent before is "again"; the next segment of the same size is
             // new data.
-            let mut sent: HashMap<(Side, u8, u32, Option<u32>, Option<u32>), ()> =
-                HashMap::default();
+            let mut sent: HashMap<SentKey, ()> = HashMap::default();
             for b in &s.log {
                 let base = (b.from, b.flags, b.len, b.rel_ack.unwrap_or(u32::MAX));
                 let n = seen_here.entry(base).or_default();
