@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 use std::thread::JoinHandle;
 
@@ -14,6 +14,24 @@ use crate::error::{io_err, LabError};
 static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static SEQ: AtomicU64 = AtomicU64::new(0);
 static WATCH: Once = Once::new();
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// A SIGINT or SIGTERM came: the watcher is deleting the namespaces and
+/// will end the process.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Once interrupted, waits for the watcher to end the process with
+/// 128 + the signal. Meanwhile the run's commands fail in namespaces that
+/// are being deleted; that failure must not become the run's outcome.
+pub fn yield_to_interrupt() {
+    if interrupted() {
+        loop {
+            std::thread::park();
+        }
+    }
+}
 
 /// Checks root and the tools the lab drives.
 pub fn check_prerequisites() -> Result<(), LabError> {
@@ -45,6 +63,7 @@ pub fn install_interrupt_cleanup() {
         };
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
+                INTERRUPTED.store(true, Ordering::SeqCst);
                 let names: Vec<String> = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
                 for n in &names {
                     let _ = Command::new("ip")

@@ -187,7 +187,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_ERROR } else { EXIT_OK });
         }
     };
-    match run(cli) {
+    let outcome = run(cli);
+    // A lab run stopped by Ctrl-C ends with 130, from its clean-up.
+    stalltrace_lab::netns::yield_to_interrupt();
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // A closed pipe (`| head`) is the reader's choice, not an error.
