@@ -62,3 +62,24 @@ fn a_late_answer_behind_an_unanswered_reverse_lookup() {
         f.details
     );
 }
+
+/// The same packets as one pcap file take the path that judges a wait as
+/// soon as its callbacks have ended: the UDP lookup counts as going on
+/// until it has been idle for the tracker's timeout, so the answer is the
+/// same.
+#[test]
+fn the_same_from_a_pcap() {
+    use stalltrace_testkit::{frames_from_packets, packets_from_text, write_pcap, HostMap};
+    let dir = tempfile::tempdir().unwrap();
+    let packets = packets_from_text(HTTP_BEHIND_DNS);
+    let frames = frames_from_packets(&packets, &mut HostMap::default());
+    let p = dir.path().join("http.pcap");
+    write_pcap(std::fs::File::create(&p).unwrap(), &frames).unwrap();
+    let a = run(&[p]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert_eq!(f.cost.unwrap().nanos(), 10_011_000_000);
+    let cb = f.cause.as_ref().expect("the lookup is named");
+    assert_eq!(cb.kind, CallbackKind::Dns);
+    assert_eq!(cb.conversation.server.to_string(), "198.51.100.53:53");
+    assert_eq!(cb.fate, Fate::Unanswered);
+}
