@@ -26,19 +26,29 @@ fn capture(
     (frames, truth)
 }
 
-fn findings_of(name: &str, bytes: Vec<u8>) -> serde_json::Value {
-    let reader = CaptureReader::from_reader(name, Box::new(std::io::Cursor::new(bytes))).unwrap();
-    let a = analyze_readers(
+/// Analyses a capture held in memory; `path` and `point` name it.
+fn analysis_of(path: &str, point: Option<&str>, bytes: Vec<u8>) -> stalltrace::analyze::Analysis {
+    let reader = CaptureReader::from_reader(path, Box::new(std::io::Cursor::new(bytes))).unwrap();
+    analyze_readers(
         vec![(
             InputSpec {
-                path: name.into(),
-                name: Some("p".into()),
+                path: path.into(),
+                name: point.map(String::from),
             },
             reader,
         )],
         &AnalyzeOptions::default(),
-    );
-    serde_json::to_value(&a.report.findings).unwrap()
+    )
+}
+
+fn pcap_of(frames: &[stalltrace_testkit::Frame]) -> Vec<u8> {
+    let mut pcap = Vec::new();
+    write_pcap(&mut pcap, frames).unwrap();
+    pcap
+}
+
+fn findings_of(name: &str, bytes: Vec<u8>) -> serde_json::Value {
+    serde_json::to_value(&analysis_of(name, Some("p"), bytes).report.findings).unwrap()
 }
 
 /// A pcap file is folded as findings are made; a pcapng file (which may
@@ -46,11 +56,9 @@ fn findings_of(name: &str, bytes: Vec<u8>) -> serde_json::Value {
 #[test]
 fn folding_as_found_equals_folding_at_the_end() {
     let (frames, truth) = capture(800);
-    let mut pcap = Vec::new();
-    write_pcap(&mut pcap, &frames).unwrap();
     let mut pcapng = Vec::new();
     stalltrace_testkit::write_pcapng(&mut pcapng, "eth0", &frames).unwrap();
-    let a = findings_of("a.pcap", pcap);
+    let a = findings_of("a.pcap", pcap_of(&frames));
     let b = findings_of("b.pcapng", pcapng);
     assert_eq!(a, b);
     let count = a
@@ -75,20 +83,7 @@ fn findings_equal_the_ground_truth() {
     assert!(
         truth.stalled > 0 && truth.refused > 0 && truth.unanswered > 0 && truth.retransmissions > 0
     );
-    let mut pcap = Vec::new();
-    write_pcap(&mut pcap, &frames).unwrap();
-    let reader =
-        CaptureReader::from_reader("generated", Box::new(std::io::Cursor::new(pcap))).unwrap();
-    let a = analyze_readers(
-        vec![(
-            InputSpec {
-                path: "generated".into(),
-                name: None,
-            },
-            reader,
-        )],
-        &AnalyzeOptions::default(),
-    );
+    let a = analysis_of("generated", None, pcap_of(&frames));
     let f = &a.report.findings;
     // Every stall is the same story: one finding, counted and listed.
     let stalls: Vec<_> = f
@@ -263,20 +258,7 @@ fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
 #[test]
 fn the_report_of_a_generated_capture_is_pinned() {
     let (frames, _) = capture(800);
-    let mut pcap = Vec::new();
-    write_pcap(&mut pcap, &frames).unwrap();
-    let reader =
-        CaptureReader::from_reader("generated", Box::new(std::io::Cursor::new(pcap))).unwrap();
-    let a = analyze_readers(
-        vec![(
-            InputSpec {
-                path: "generated.pcap".into(),
-                name: None,
-            },
-            reader,
-        )],
-        &AnalyzeOptions::default(),
-    );
+    let a = analysis_of("generated", None, pcap_of(&frames));
     let text = stalltrace_report::text::render(
         &a.report,
         &stalltrace_report::text::TextOptions {
