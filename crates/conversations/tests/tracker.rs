@@ -1,6 +1,6 @@
 use stalltrace_capture::{CaptureReader, Record};
 use stalltrace_conversations::{EndReason, Protocol, Side, Tracker, TrackerConfig};
-use stalltrace_decode::{decode_frame, FrameMeta, LinkType, SeqNumber};
+use stalltrace_decode::SeqNumber;
 use stalltrace_testkit::{packets_from_text, sessions_into};
 
 fn track(text: &str) -> Vec<stalltrace_conversations::Conversation> {
@@ -19,16 +19,7 @@ fn memory_follows_live_conversations_not_the_capture() {
     let mut n = 0u64;
     sessions_into(20_000, 3, |f| {
         n += 1;
-        let p = decode_frame(
-            LinkType::ETHERNET,
-            &f.data,
-            FrameMeta {
-                ts: f.ts,
-                number: n,
-                interface: 0,
-            },
-        )
-        .unwrap();
+        let p = f.decode(n);
         t.observe(&p);
         most_live = most_live.max(t.live());
         finished += t.take_finished().len();

@@ -2,7 +2,7 @@
 //! connections matched.
 
 use stalltrace_conversations::{Tracker, TrackerConfig};
-use stalltrace_decode::{decode_frame, Endpoint, FrameMeta, Host, LinkType, Transport};
+use stalltrace_decode::{Endpoint, Host, Transport};
 use stalltrace_matching::{Matcher, MatcherConfig};
 use stalltrace_testkit::{frames_from_packets, sessions, HostMap};
 
@@ -12,18 +12,7 @@ fn the_listing_cap_holds_and_the_rest_is_counted_once() {
     let inside: Vec<_> = frames
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            decode_frame(
-                LinkType::ETHERNET,
-                &f.data,
-                FrameMeta {
-                    ts: f.ts,
-                    number: i as u64 + 1,
-                    interface: 0,
-                },
-            )
-            .unwrap()
-        })
+        .map(|(i, f)| f.decode(i as u64 + 1))
         .collect();
     // The outside point sees each client as 203.0.113.171 on another port.
     let nat = Host::V4("203.0.113.171".parse().unwrap());
@@ -46,18 +35,7 @@ fn the_listing_cap_holds_and_the_rest_is_counted_once() {
     let outside: Vec<_> = frames_from_packets(&outside_packets, &mut HostMap::default())
         .iter()
         .enumerate()
-        .map(|(i, f)| {
-            decode_frame(
-                LinkType::ETHERNET,
-                &f.data,
-                FrameMeta {
-                    ts: f.ts,
-                    number: i as u64 + 1,
-                    interface: 0,
-                },
-            )
-            .unwrap()
-        })
+        .map(|(i, f)| f.decode(i as u64 + 1))
         .collect();
     let mut m = Matcher::new(MatcherConfig {
         max_mappings: 2,

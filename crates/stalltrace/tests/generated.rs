@@ -180,7 +180,6 @@ fn findings_equal_the_ground_truth() {
 #[test]
 fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
     use stalltrace_conversations::{Tracker, TrackerConfig};
-    use stalltrace_decode::{decode_frame, FrameMeta, LinkType};
     use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
     use stalltrace_matching::Matcher;
 
@@ -206,16 +205,7 @@ fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
     let (mut n, mut most_held, mut first, mut last) = (0u64, 0usize, None, None);
     let truth = generate(&cfg, |f| {
         n += 1;
-        let p = decode_frame(
-            LinkType::ETHERNET,
-            &f.data,
-            FrameMeta {
-                ts: f.ts,
-                number: n,
-                interface: 0,
-            },
-        )
-        .unwrap();
+        let p = f.decode(n);
         first.get_or_insert(f.ts);
         last = Some(f.ts);
         tracker.observe(&p);

@@ -31,6 +31,24 @@ pub struct Frame {
     pub data: Vec<u8>,
 }
 
+impl Frame {
+    /// The frame decoded as the pipeline would, as packet `number` of
+    /// interface 0. Test frames are well-formed Ethernet: anything else
+    /// is a bug in the test, and panics.
+    pub fn decode(&self, number: u64) -> Packet {
+        stalltrace_decode::decode_frame(
+            LinkType::ETHERNET,
+            &self.data,
+            stalltrace_decode::FrameMeta {
+                ts: self.ts,
+                number,
+                interface: 0,
+            },
+        )
+        .expect("a test frame decodes")
+    }
+}
+
 const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
 const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
 
