@@ -2,6 +2,15 @@
 //! diagnosis → report. All inputs are read at once and merged by time, as
 //! mergecap would, so every capture point streams together and memory
 //! follows the live conversations, not the inputs.
+//!
+//! Two sides: a [`Reader`] (read, merge, decode, mark duplicates, name the
+//! capture point) and an [`Analyser`] (conversations, matching, diagnosis).
+//! They exchange batches of [`Item`]s in stream order, on one thread or on
+//! two (`AnalyzeOptions::threads`). The split is by stage, not by
+//! conversation: a callback is another conversation than the wait it
+//! explains, and whether a host serves spans all its conversations, so
+//! conversations cannot be tracked apart; by stage, the report is the same
+//! byte for byte whatever the threads.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
