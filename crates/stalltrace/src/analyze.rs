@@ -3,9 +3,9 @@
 //! mergecap would, so every capture point streams together and memory
 //! follows the live conversations, not the inputs.
 //!
-//! Two sides: a [`Reader`] (read, merge, decode, mark duplicates, name the
-//! capture point) and an [`Analyser`] (conversations, matching, diagnosis).
-//! They exchange batches of [`Item`]s in stream order, on one thread or on
+//! Two sides: a `Reader` (read, merge, decode, mark duplicates, name the
+//! capture point) and an `Analyser` (conversations, matching, diagnosis).
+//! They exchange batches of `Item`s in stream order, on one thread or on
 //! two (`AnalyzeOptions::threads`). The split is by stage, not by
 //! conversation: a callback is another conversation than the wait it
 //! explains, and whether a host serves spans all its conversations, so
