@@ -222,6 +222,8 @@ pub struct Tracker {
     callbacks_by_opener: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
     /// Live conversations by server host, by start.
     by_server: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
+    /// Logs of finished conversations, emptied, for new ones.
+    spare_logs: Vec<Vec<PacketBrief>>,
     /// When each live conversation may have gone idle, earliest first.
     idle_queue: BinaryHeap<Due>,
     closed_queue: VecDeque<(Timestamp, Key, u64)>,
@@ -251,6 +253,7 @@ impl Tracker {
             pairs: HashMap::default(),
             callbacks_by_opener: HashMap::default(),
             by_server: HashMap::default(),
+            spare_logs: Vec::new(),
             idle_queue: BinaryHeap::new(),
             closed_queue: VecDeque::new(),
             next_generation: 0,
@@ -267,6 +270,15 @@ impl Tracker {
 
     pub fn live(&self) -> usize {
         self.live.len()
+    }
+
+    /// Gives back the packet log of a conversation no longer needed, for a
+    /// new conversation to use (see [`Tracker::take_finished`]).
+    pub fn recycle_log(&mut self, mut log: Vec<PacketBrief>) {
+        if log.capacity() == MAX_LOGGED && self.spare_logs.len() < SPARE_LOGS {
+            log.clear();
+            self.spare_logs.push(log);
+        }
     }
 
     /// Finished conversations since the last call.
@@ -655,7 +667,7 @@ impl Tracker {
         }
 
         if c.log.len() < MAX_LOGGED {
-            grow_log(&mut c.log);
+            grow_log(&mut c.log, &mut self.spare_logs);
             let (mine, theirs) = match side {
                 Side::Client => (c.client_isn, c.server_isn),
                 Side::Server => (c.server_isn, c.client_isn),
@@ -749,7 +761,7 @@ impl Tracker {
         c.packets[s] += 1;
         c.payload_bytes[s] += u.payload_len as u64;
         if c.log.len() < MAX_LOGGED {
-            grow_log(&mut c.log);
+            grow_log(&mut c.log, &mut self.spare_logs);
             c.log.push(PacketBrief {
                 packet: at,
                 from: side,
@@ -840,14 +852,26 @@ impl Tracker {
 }
 
 /// Room for the next logged packet: eight at first (a lone SYN needs no
-/// more), then the whole log at once. Two allocations a conversation, not
-/// the four of doubling from four; allocation was a fifth of the analysis.
-fn grow_log(log: &mut Vec<PacketBrief>) {
-    if log.len() == log.capacity() {
-        let want = if log.is_empty() { 8 } else { MAX_LOGGED };
-        log.reserve_exact(want - log.len());
+/// more, and so small a block is cheap to allocate), then a whole log,
+/// taken from the logs of finished conversations when there is one.
+/// Allocating and freeing a full log (too large for the allocator's
+/// per-thread cache) was a tenth of the analysis.
+fn grow_log(log: &mut Vec<PacketBrief>, spare: &mut Vec<Vec<PacketBrief>>) {
+    if log.len() < log.capacity() {
+        return;
+    }
+    if log.is_empty() {
+        log.reserve_exact(8);
+    } else if let Some(mut whole) = spare.pop() {
+        whole.extend_from_slice(log);
+        *log = whole;
+    } else {
+        log.reserve_exact(MAX_LOGGED - log.len());
     }
 }
+
+/// Full logs kept for reuse, at most (1.8 KB each).
+const SPARE_LOGS: usize = 1024;
 
 /// Removes a live conversation from a by-host index.
 fn forget(

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side, Tracker};
+use stalltrace_conversations::{Conversation, PacketBrief, PacketRef, Protocol, Side, Tracker};
 use stalltrace_decode::{Endpoint, Host, TimeDelta, Timestamp};
 
 use stalltrace_matching::{Matcher, Matching};
@@ -195,8 +195,10 @@ impl Diagnoser {
         }
     }
 
-    /// Hands over one finished conversation.
-    pub fn observe(&mut self, c: Conversation) {
+    /// Hands over one finished conversation. Returns its packet log when
+    /// nothing kept it, for the tracker to reuse
+    /// ([`Tracker::recycle_log`]).
+    pub fn observe(&mut self, mut c: Conversation) -> Option<Vec<PacketBrief>> {
         self.syn_ack_after_ack(&c);
         for w in waits(&c, self.cfg.wait_threshold) {
             self.arrivals += 1;
@@ -243,7 +245,9 @@ impl Diagnoser {
                     },
                 );
             self.recent_order.push_back(key);
+            return None;
         }
+        Some(std::mem::take(&mut c.log))
     }
 
     /// Moves stream time on at one capture point: judges the waits whose

@@ -257,13 +257,18 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn hand_over(&mut self, convs: Vec<stalltrace_conversations::Conversation>) {
+    /// Conversations point `pi` finished go to matching and diagnosis; the
+    /// packet logs nothing kept go back to its tracker for reuse.
+    fn hand_over(&mut self, pi: usize, convs: Vec<stalltrace_conversations::Conversation>) {
         for c in convs {
             // Matching only means something with more than one point.
             if self.several {
                 self.matcher.observe(&c);
             }
-            self.diag.observe(c);
+            let spare = self.diag.observe(c);
+            if let (Some(log), Some(t)) = (spare, self.points[pi].tracker.as_mut()) {
+                t.recycle_log(log);
+            }
         }
     }
 
@@ -626,7 +631,7 @@ impl Analyser<'_> {
             for pj in 0..pipe.points.len() {
                 if let Some(t) = pipe.points[pj].tracker.as_mut() {
                     let done = t.take_finished();
-                    pipe.hand_over(done);
+                    pipe.hand_over(pj, done);
                 }
             }
             pipe.advance(self.now);
@@ -664,7 +669,7 @@ impl Analyser<'_> {
                 note(st.evicted, format!("{} conversations were closed early, the longest idle first, to stay within --max-conversations {}", st.evicted, pipe.max_live));
                 pipe.points[pi].summary.stats = st;
                 let done = t.finish();
-                pipe.hand_over(done);
+                pipe.hand_over(pi, done);
             }
         }
         if c.duplicates > 0 {
