@@ -627,11 +627,7 @@ impl Tracker {
         };
         let s = side.index();
         if side == Side::Server && (is_syn_ack || t.payload_len > 0) {
-            begin_serving(&mut self.hosts, l);
-            if t.payload_len > 0 && !l.lookups_settled {
-                l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, l);
-                l.lookups_settled = true;
-            }
+            server_answered(&mut self.hosts, &self.pairs, l, t.payload_len > 0);
         }
         let c = &mut l.conv;
         note_gap(c, at);
@@ -749,11 +745,7 @@ impl Tracker {
         };
         let s = side.index();
         if side == Side::Server {
-            begin_serving(&mut self.hosts, l);
-            if !l.lookups_settled {
-                l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, l);
-                l.lookups_settled = true;
-            }
+            server_answered(&mut self.hosts, &self.pairs, l, true);
         }
         let c = &mut l.conv;
         note_gap(c, at);
@@ -888,12 +880,22 @@ fn forget(
 }
 
 /// The server has answered: from now on it serves this conversation, and
-/// what it opens may be a callback.
-fn begin_serving(hosts: &mut HashMap<Host, HostState, Hasher>, l: &mut Live) {
+/// what it opens may be a callback. Its first data (`with_data`) settles
+/// which lookups it made before speaking.
+fn server_answered(
+    hosts: &mut HashMap<Host, HostState, Hasher>,
+    pairs: &HashMap<(Host, Host), PairState, Hasher>,
+    l: &mut Live,
+    with_data: bool,
+) {
     if l.serving_since.is_none() {
         let h = hosts.entry(l.conv.server.host.clone()).or_default();
         h.serving += 1;
         l.serving_since = Some((h.opened, h.opened_dns));
+    }
+    if with_data && !l.lookups_settled {
+        l.conv.server_lookups_meanwhile = lookups(pairs, hosts, l);
+        l.lookups_settled = true;
     }
 }
 
