@@ -32,7 +32,7 @@ pub mod write;
 use std::io::{BufReader, Cursor, Read};
 use std::path::Path;
 
-pub use error::{CaptureError, Location, Warning};
+pub use error::{CaptureError, Damage, Location, NotCapture, SkipReason, Warning, WarningKind};
 use stalltrace_decode::{FrameMeta, LinkType, Packet};
 
 use bytes::ByteWindow;
@@ -172,7 +172,21 @@ impl CaptureReader {
         }
         prefix.truncate(got);
         if got == 0 {
-            return Err(CaptureError::Empty { file: name });
+            // What tcpdump prints for a capture without packets: a point
+            // with nothing to diagnose, said as such.
+            let r = text::TextReader::new(
+                BufReader::new(Cursor::new(prefix).chain(input)),
+                name.clone(),
+            );
+            return Ok(CaptureReader {
+                warnings: vec![Warning::new(&name, None, WarningKind::EmptyFile)],
+                name,
+                format: Format::Text,
+                inner: Inner::Text(Box::new(r)),
+                pcap_interfaces: Vec::new(),
+                read,
+                size: None,
+            });
         }
         let (format, inner, pcap_interfaces) = if pcap::is_magic(&prefix) {
             let (r, ifs) = pcap::PcapReader::new(ByteWindow::new(input, prefix), name.clone())?;

@@ -12,7 +12,7 @@ use std::io::Read;
 use stalltrace_decode::{FrameMeta, LinkType, Timestamp};
 
 use crate::bytes::ByteWindow;
-use crate::{CaptureError, Location};
+use crate::{CaptureError, Damage, Location, WarningKind};
 use crate::{Interface, RawFrame, Warning, MAX_RECORD};
 
 mod header {
@@ -73,7 +73,7 @@ impl<R: Read> PcapReader<R> {
             return Err(CaptureError::Malformed {
                 file,
                 offset: w.available().len() as u64,
-                what: "the pcap file header is cut short (24 bytes expected)".into(),
+                damage: Damage::PcapHeaderCut,
             });
         }
         let h = w.available();
@@ -149,28 +149,29 @@ impl<R: Read> PcapReader<R> {
         let caplen = self.u32_at(h, record::CAPLEN) as usize;
         let origlen = self.u32_at(h, record::ORIGLEN);
         if caplen > MAX_RECORD {
-            warnings.push(Warning {
-                file: self.file.clone(),
-                location: Some(Location::Byte(rec_offset)),
-                message: format!(
-                    "record {} claims {caplen} captured bytes (the cap is {MAX_RECORD}): the file is corrupt from here on; stopped reading, the {} records before it were analysed",
-                    self.number + 1,
-                    self.number
-                ),
-            });
+            warnings.push(Warning::new(
+                &self.file,
+                Some(Location::Byte(rec_offset)),
+                WarningKind::RecordTooLarge {
+                    record: self.number + 1,
+                    claimed: caplen as u64,
+                    cap: MAX_RECORD as u64,
+                    analysed: self.number,
+                },
+            ));
             return Ok(None);
         }
         if self.snaplen > 0 && caplen > self.snaplen as usize && !self.warned_caplen {
             self.warned_caplen = true;
-            warnings.push(Warning {
-                file: self.file.clone(),
-                location: Some(Location::Byte(rec_offset)),
-                message: format!(
-                    "record {} holds {caplen} bytes, more than the file's snaplen {}; read anyway",
-                    self.number + 1,
-                    self.snaplen
-                ),
-            });
+            warnings.push(Warning::new(
+                &self.file,
+                Some(Location::Byte(rec_offset)),
+                WarningKind::RecordOverSnaplen {
+                    record: self.number + 1,
+                    captured: caplen as u64,
+                    snaplen: u64::from(self.snaplen),
+                },
+            ));
         }
         let total = self.record_len + caplen;
         if !self.w.fill(total).map_err(|e| io(e, &self.file))? {
@@ -204,15 +205,16 @@ impl<R: Read> PcapReader<R> {
         if have == 0 {
             return;
         }
-        warnings.push(Warning {
-            file: self.file.clone(),
-            location: Some(Location::Byte(at)),
-            message: format!(
-                "the file ends inside record {} ({have} of {needed} bytes present): the capture was cut; the {} complete records before it were analysed",
-                self.number + 1,
-                self.number
-            ),
-        });
+        warnings.push(Warning::new(
+            &self.file,
+            Some(Location::Byte(at)),
+            WarningKind::CutShort {
+                record: Some(self.number + 1),
+                have: have as u64,
+                needed: needed as u64,
+                analysed: self.number,
+            },
+        ));
         self.w.consume(have);
     }
 }

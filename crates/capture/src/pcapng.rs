@@ -10,7 +10,9 @@ use std::io::Read;
 use stalltrace_decode::{FrameMeta, LinkType, Timestamp};
 
 use crate::bytes::ByteWindow;
-use crate::{CaptureError, Interface, Location, RawFrame, Warning, MAX_RECORD};
+use crate::{
+    CaptureError, Damage, Interface, Location, RawFrame, Warning, WarningKind, MAX_RECORD,
+};
 
 pub(crate) const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 0x0000_0001;
@@ -83,20 +85,16 @@ impl<R: Read> PcapngReader<R> {
         }
     }
 
-    fn malformed(&self, offset: u64, what: String) -> CaptureError {
+    fn malformed(&self, offset: u64, damage: Damage) -> CaptureError {
         CaptureError::Malformed {
             file: self.file.clone(),
             offset,
-            what,
+            damage,
         }
     }
 
-    fn warn(&self, warnings: &mut Vec<Warning>, offset: u64, message: String) {
-        warnings.push(Warning {
-            file: self.file.clone(),
-            location: Some(Location::Byte(offset)),
-            message,
-        });
+    fn warn(&self, warnings: &mut Vec<Warning>, offset: u64, kind: WarningKind) {
+        warnings.push(Warning::new(&self.file, Some(Location::Byte(offset)), kind));
     }
 
     /// Reads blocks until a packet; interface blocks update the table.
@@ -117,15 +115,17 @@ impl<R: Read> PcapngReader<R> {
                     self.warn(
                         warnings,
                         at,
-                        format!("the file ends inside a block header ({left} of 8 bytes present): the capture was cut; the {} packets before it were analysed", self.number),
+                        WarningKind::CutShort {
+                            record: None,
+                            have: left as u64,
+                            needed: 8,
+                            analysed: self.number,
+                        },
                     );
                     self.w.consume(left);
                 }
                 if self.interfaces.is_empty() && self.number == 0 {
-                    return Err(self.malformed(
-                        at,
-                        "pcapng file ends before any interface description block".into(),
-                    ));
+                    return Err(self.malformed(at, Damage::NoInterfaceBlock));
                 }
                 return Ok(None);
             }
@@ -141,7 +141,7 @@ impl<R: Read> PcapngReader<R> {
                         source: e,
                     })?
                 {
-                    return Err(self.malformed(at, "section header block cut short".into()));
+                    return Err(self.malformed(at, Damage::SectionHeaderCut));
                 }
                 let bom = &self.w.available()[8..12];
                 let le = u32::from_le_bytes([bom[0], bom[1], bom[2], bom[3]]);
@@ -150,20 +150,17 @@ impl<R: Read> PcapngReader<R> {
                 } else if le.swap_bytes() == BYTE_ORDER_MAGIC {
                     true
                 } else {
-                    let e = self.malformed(
-                        at + 8,
-                        format!("section header byte-order magic is 0x{le:08x}, not 0x1a2b3c4d"),
-                    );
+                    let damage = Damage::ByteOrderMagic { found: le };
                     if self.number == 0 {
-                        return Err(e);
+                        return Err(self.malformed(at + 8, damage));
                     }
                     self.warn(
                         warnings,
                         at + 8,
-                        format!(
-                            "{e}; stopped reading, {} packets were analysed",
-                            self.number
-                        ),
+                        WarningKind::Corrupt {
+                            damage,
+                            analysed: self.number,
+                        },
                     );
                     return Ok(None);
                 };
@@ -173,16 +170,21 @@ impl<R: Read> PcapngReader<R> {
             let btype = self.u32(&head[0..4]);
             let blen = self.u32(&head[4..8]) as usize;
             if blen < block::OVERHEAD || blen % 4 != 0 || blen > MAX_RECORD {
-                let msg = format!(
-                    "block of type 0x{btype:08x} claims a length of {blen} bytes (must be a multiple of 4 between 12 and {MAX_RECORD})"
-                );
+                let damage = Damage::BlockLength {
+                    block_type: btype,
+                    length: blen as u64,
+                    max: MAX_RECORD as u64,
+                };
                 if self.number == 0 && self.interfaces.is_empty() {
-                    return Err(self.malformed(at, msg));
+                    return Err(self.malformed(at, damage));
                 }
                 self.warn(
                     warnings,
                     at,
-                    format!("{msg}: the file is corrupt from here on; stopped reading, the {} packets before it were analysed", self.number),
+                    WarningKind::Corrupt {
+                        damage,
+                        analysed: self.number,
+                    },
                 );
                 return Ok(None);
             }
@@ -195,7 +197,12 @@ impl<R: Read> PcapngReader<R> {
                 self.warn(
                     warnings,
                     at,
-                    format!("the file ends inside a block ({left} of {blen} bytes present): the capture was cut; the {} packets before it were analysed", self.number),
+                    WarningKind::CutShort {
+                        record: None,
+                        have: left as u64,
+                        needed: blen as u64,
+                        analysed: self.number,
+                    },
                 );
                 self.w.consume(left);
                 return Ok(None);
@@ -207,11 +214,7 @@ impl<R: Read> PcapngReader<R> {
                 SHB => {}
                 IDB => {
                     if body.len() < 8 {
-                        self.warn(
-                            warnings,
-                            at,
-                            "interface description block too short; ignored".into(),
-                        );
+                        self.warn(warnings, at, WarningKind::InterfaceBlockTooShort);
                         continue;
                     }
                     let link = LinkType(self.u16(&body[0..2]) as u32);
@@ -257,7 +260,11 @@ impl<R: Read> PcapngReader<R> {
                                     10u64.checked_pow(v as u32).unwrap_or(0)
                                 };
                                 if iface.units_per_sec == 0 {
-                                    self.warn(warnings, at, format!("interface timestamp resolution 0x{v:02x} is out of range; microseconds assumed"));
+                                    self.warn(
+                                        warnings,
+                                        at,
+                                        WarningKind::TimestampResolution { value: v },
+                                    );
                                     iface.units_per_sec = 1_000_000;
                                 }
                             }
@@ -310,7 +317,13 @@ impl<R: Read> PcapngReader<R> {
                             (0, None, cap, orig, 4)
                         }
                         _ => {
-                            self.warn(warnings, at, format!("packet block of {blen} bytes is too short for its fields; skipped"));
+                            self.warn(
+                                warnings,
+                                at,
+                                WarningKind::PacketBlockTooShort {
+                                    length: blen as u64,
+                                },
+                            );
                             continue;
                         }
                     };
@@ -318,10 +331,10 @@ impl<R: Read> PcapngReader<R> {
                         self.warn(
                             warnings,
                             at,
-                            format!(
-                                "packet block claims {caplen} captured bytes but holds {}; skipped",
-                                body.len() - data_at
-                            ),
+                            WarningKind::PacketBlockOverrun {
+                                claimed: caplen as u64,
+                                holds: (body.len() - data_at) as u64,
+                            },
                         );
                         self.number += 1;
                         continue;
@@ -330,7 +343,14 @@ impl<R: Read> PcapngReader<R> {
                         self.number += 1;
                         if !self.warned_bad_iface {
                             self.warned_bad_iface = true;
-                            self.warn(warnings, at, format!("packet {} names interface {if_id}, which this section does not describe; such packets are skipped", self.number));
+                            self.warn(
+                                warnings,
+                                at,
+                                WarningKind::UnknownInterface {
+                                    packet: self.number,
+                                    interface: if_id as u64,
+                                },
+                            );
                         }
                         continue;
                     };

@@ -21,7 +21,7 @@ use stalltrace_decode::{
     TcpOptions, TcpSegment, Timestamp, Transport, UdpDatagram, IPPROTO_TCP, IPPROTO_UDP,
 };
 
-use crate::{CaptureError, Interface, Location, Warning};
+use crate::{CaptureError, Interface, Location, Warning, WarningKind};
 
 const NANOS: i64 = 1_000_000_000;
 const DAY: i64 = 86_400 * NANOS;
@@ -292,19 +292,28 @@ impl<R: BufRead> TextReader<R> {
                 LineOutcome::Packet(p) => return Ok(Some(p)),
                 LineOutcome::Pending => {}
                 LineOutcome::NotIp => self.non_ip += 1,
-                LineOutcome::Unreadable => self.note_unreadable(line_no, &line),
+                LineOutcome::Unreadable => {
+                    // Prose before the first packet line ("Here is what I
+                    // captured:") has no time stamp: it says nothing about
+                    // how the packet lines were printed.
+                    if self.packets == 0 && self.non_ip == 0 {
+                        self.form = None;
+                        self.delta_mode = None;
+                    }
+                    self.note_unreadable(line_no, &line)
+                }
             }
         }
     }
 
     fn finish(&mut self, warnings: &mut Vec<Warning>) -> Result<(), CaptureError> {
-        if self.packets == 0 {
-            if self.line_no == 0 {
-                return Err(CaptureError::Empty {
-                    file: self.file.clone(),
-                });
-            }
-            let (first_line, excerpt) = self.first_unreadable.clone().unwrap_or((1, String::new()));
+        // Lines of ARP and the like are tcpdump's own: a printout of those
+        // alone is a capture with no IP traffic, not prose.
+        // Nothing but blank lines is an empty printout, like no bytes at all.
+        if self.packets == 0 && self.non_ip == 0 {
+            let Some((first_line, excerpt)) = self.first_unreadable.clone() else {
+                return Ok(());
+            };
             return Err(CaptureError::NoPacketLines {
                 file: self.file.clone(),
                 lines: self.line_no,
@@ -313,63 +322,37 @@ impl<R: BufRead> TextReader<R> {
             });
         }
         if self.unreadable > 0 {
-            let listed: Vec<String> = self
-                .unreadable_listed
-                .iter()
-                .map(|(n, _)| n.to_string())
-                .collect();
-            let more = self.unreadable - self.unreadable_listed.len() as u64;
-            warnings.push(Warning {
-                file: self.file.clone(),
-                location: self
-                    .unreadable_listed
+            warnings.push(Warning::new(
+                &self.file,
+                self.unreadable_listed
                     .first()
                     .map(|(n, _)| Location::Line(*n)),
-                message: format!(
-                    "{} line{} not understood and left out (line{} {}{}); first: \"{}\"",
-                    self.unreadable,
-                    if self.unreadable == 1 {
-                        " was"
-                    } else {
-                        "s were"
-                    },
-                    if listed.len() == 1 { "" } else { "s" },
-                    listed.join(", "),
-                    if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    },
-                    self.unreadable_listed
+                WarningKind::UnreadableLines {
+                    count: self.unreadable,
+                    listed: self.unreadable_listed.iter().map(|(n, _)| *n).collect(),
+                    first: self
+                        .unreadable_listed
                         .first()
-                        .map(|(_, l)| l.as_str())
-                        .unwrap_or("")
-                ),
-            });
+                        .map(|(_, l)| l.clone())
+                        .unwrap_or_default(),
+                },
+            ));
         }
-        if self.non_ip > 0 {
-            warnings.push(Warning {
-                file: self.file.clone(),
-                location: None,
-                message: format!("{} non-IP lines (ARP and the like) skipped", self.non_ip),
-            });
-        }
-        if self.continuation > 0 {
-            warnings.push(Warning {
-                file: self.file.clone(),
-                location: None,
-                message: format!(
-                    "{} indented continuation lines (payload dumps, protocol decodes) not used",
-                    self.continuation
-                ),
-            });
-        }
+        let file = self.file.clone();
+        let mut note = |n: u64, kind: WarningKind| {
+            if n > 0 {
+                warnings.push(Warning::new(&file, None, kind));
+            }
+        };
+        note(self.non_ip, WarningKind::NonIpLines { count: self.non_ip });
+        note(
+            self.continuation,
+            WarningKind::ContinuationLines {
+                count: self.continuation,
+            },
+        );
         if self.form == Some(TimeForm::None) {
-            warnings.push(Warning {
-                file: self.file.clone(),
-                location: None,
-                message: "printed without timestamps (tcpdump -t): the order is known, the times are not, so no delay can be measured".into(),
-            });
+            warnings.push(Warning::new(&self.file, None, WarningKind::NoTimestamps));
         }
         Ok(())
     }
@@ -530,7 +513,7 @@ impl<R: BufRead> TextReader<R> {
                     src_port: sp,
                     dst_port: dp,
                     payload_len: len,
-                    payload_digest: 0,
+                    ..Default::default()
                 });
             } else {
                 return None;
@@ -553,6 +536,9 @@ impl<R: BufRead> TextReader<R> {
     }
 }
 
+// Lives for one call and is matched at once: boxing the packet would
+// allocate once per printed line for nothing.
+#[allow(clippy::large_enum_variant)]
 enum LineOutcome {
     Packet(Packet),
     Pending,
@@ -684,9 +670,12 @@ fn digits(s: &str) -> Option<i64> {
 fn parse_tod(s: &str) -> Option<i64> {
     let (hms, frac) = s.split_once('.').unwrap_or((s, ""));
     let mut it = hms.split(':');
-    let h = digits(it.next()?)?;
-    let m = digits(it.next()?)?;
-    let sec = digits(it.next()?)?;
+    // tcpdump prints "%02d:%02d:%02d": "13:05:1.9" is damage (a hand edit,
+    // a cut), not 13:05:01, and is left out with a warning.
+    let two = |f: &str| if f.len() == 2 { digits(f) } else { None };
+    let h = it.next().filter(|f| f.len() >= 2).and_then(digits)?;
+    let m = two(it.next()?)?;
+    let sec = two(it.next()?)?;
     if it.next().is_some() || m > 59 || sec > 60 || h > 99_999 {
         return None;
     }
@@ -1169,7 +1158,7 @@ mod tests {
         assert_eq!(p[0].meta.ts.nanos(), 1_100_149_508_533_163_000);
         let (p, w) = parse_all("IP 192.0.2.1.1 > 192.0.2.2.2: UDP, length 5\n");
         assert_eq!(p.len(), 1);
-        assert!(w[0].message.contains("without timestamps"));
+        assert_eq!(w[0].kind, WarningKind::NoTimestamps);
     }
 
     #[test]
@@ -1206,7 +1195,10 @@ mod tests {
             .join("\n");
         assert!(msg.contains("2 lines were not understood"), "{msg}");
         assert!(msg.contains("lines 1, 4"), "{msg}");
-        assert!(msg.contains("1 non-IP lines"), "{msg}");
+        assert!(msg.contains("1 non-IP line (ARP"), "{msg}");
+        // The prose line before the packets has no time stamp, yet the
+        // printout has them (regression: it was said to be printed with -t).
+        assert!(!msg.contains("without timestamps"), "{msg}");
     }
 
     #[test]
@@ -1258,5 +1250,35 @@ mod tests {
             "23:59:59.900000 IP 192.0.2.1.1 > 192.0.2.2.2: UDP, length 5\n00:00:00.100000 IP 192.0.2.1.1 > 192.0.2.2.2: UDP, length 5\n",
         );
         assert_eq!((p[1].meta.ts - p[0].meta.ts).nanos(), 200_000_000);
+    }
+
+    #[test]
+    fn a_clock_field_of_one_digit_is_damage_not_a_time() {
+        // Regression (issue 11): "13:05:1.916763" was read as 13:05:01.
+        let (p, w) = parse_all(
+            "13:05:08.533163 IP 192.0.2.1.1 > 192.0.2.2.2: UDP, length 5\n\
+             13:05:1.916763 IP 192.0.2.1.1 > 192.0.2.2.2: UDP, length 5\n\
+             13:05:09.000000 IP 192.0.2.1.1 > 192.0.2.2.2: UDP, length 5\n",
+        );
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[1].meta.number, 3);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].location, Some(Location::Line(2)));
+        assert!(matches!(
+            &w[0].kind,
+            WarningKind::UnreadableLines { count: 1, first, .. } if first.starts_with("13:05:1.916763")
+        ));
+    }
+
+    #[test]
+    fn a_printout_of_arp_alone_or_of_nothing_is_a_capture_without_ip() {
+        let (p, w) =
+            parse_all("13:05:08.533163 ARP, Request who-has 192.0.2.2 tell 192.0.2.1, length 28\n");
+        assert!(p.is_empty());
+        assert_eq!(w[0].kind, WarningKind::NonIpLines { count: 1 });
+        let (p, w) = parse_all("");
+        assert!(p.is_empty() && w.is_empty());
+        let (p, w) = parse_all("\n  \n");
+        assert!(p.is_empty() && w.is_empty());
     }
 }

@@ -32,8 +32,12 @@
 //! assert_eq!(c.established().unwrap().number, 3);
 //! ```
 
+mod feedback;
 mod model;
+mod points;
 mod tracker;
 
+pub use feedback::{LiveView, SpareLog};
 pub use model::*;
+pub use points::Points;
 pub use tracker::{Tracker, TrackerConfig, TrackerStats};

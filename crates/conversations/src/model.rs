@@ -1,5 +1,7 @@
 use serde::Serialize;
-use stalltrace_decode::{Endpoint, Host, SeqNumber, TcpOptions, TimeDelta, Timestamp};
+use stalltrace_decode::{
+    Endpoint, Host, IcmpReason, PayloadHead, SeqNumber, TcpOptions, TimeDelta, Timestamp,
+};
 
 /// A packet as evidence: its number in its capture and its time.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -76,7 +78,7 @@ pub struct IcmpError {
     pub packet: PacketRef,
     /// Who sent the error (the host itself, or a router or firewall).
     pub from: Host,
-    pub description: String,
+    pub reason: IcmpReason,
     /// The side whose packet the error answers.
     pub about: Side,
 }
@@ -132,6 +134,12 @@ pub struct Conversation {
     pub handshake_acks: Vec<PacketRef>,
     /// Indexed by [`Side::index`].
     pub first_payload: [Option<Payload>; 2],
+    /// The first bytes of each side's first payload: the server's banner
+    /// ("220 mx ESMTP Sendmail 8.17.1"), the client's request line. Empty
+    /// where the capture holds no payload bytes (printed captures).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub first_head: [PayloadHead; 2],
     pub last_payload: [Option<Payload>; 2],
     pub packets: [u64; 2],
     pub payload_bytes: [u64; 2],

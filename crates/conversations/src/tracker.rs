@@ -1,10 +1,11 @@
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 
 use stalltrace_decode::{
-    Endpoint, Host, IcmpMessage, Packet, SeqNumber, TimeDelta, Timestamp, Transport, IPPROTO_TCP,
-    IPPROTO_UDP,
+    Endpoint, Host, IcmpMessage, Packet, PayloadHead, SeqNumber, TimeDelta, Timestamp, Transport,
+    IPPROTO_TCP, IPPROTO_UDP,
 };
 
+use crate::feedback::{LiveView, SpareLog};
 use crate::model::*;
 
 /// Tunables of the tracker; the defaults suit incident captures.
@@ -178,11 +179,12 @@ struct Live {
 impl Live {
     /// New data from `side`: the first payload, and a turn when it answers
     /// the other side.
-    fn note_payload(&mut self, side: Side, payload: Payload) {
+    fn note_payload(&mut self, side: Side, payload: Payload, head: &PayloadHead) {
         let c = &mut self.conv;
         let s = side.index();
         if c.first_payload[s].is_none() {
             c.first_payload[s] = Some(payload);
+            c.first_head[s] = *head;
         }
         if self.last_payload_side == Some(side.other()) {
             if let Some(req) = c.last_payload[side.other().index()] {
@@ -273,8 +275,8 @@ impl Tracker {
     }
 
     /// Gives back the packet log of a conversation no longer needed, for a
-    /// new conversation to use (see [`Tracker::take_finished`]).
-    pub fn recycle_log(&mut self, mut log: Vec<PacketBrief>) {
+    /// new conversation to use (see [`crate::SpareLog`]).
+    pub fn recycle_log(&mut self, SpareLog(mut log): SpareLog) {
         if log.capacity() == MAX_LOGGED && self.spare_logs.len() < SPARE_LOGS {
             log.clear();
             self.spare_logs.push(log);
@@ -326,25 +328,6 @@ impl Tracker {
         }
         forget(&mut self.by_server, &l.conv.server.host, at);
         self.finished.push(l.conv);
-    }
-
-    /// When the earliest live conversation that `host` opened while it
-    /// served began: a wait of `host`'s that ended before then has all its
-    /// possible callbacks finished already.
-    pub fn oldest_live_callback(&self, host: &Host) -> Option<Timestamp> {
-        self.callbacks_by_opener
-            .get(host)
-            .and_then(|s| s.first())
-            .map(|(t, _)| *t)
-    }
-
-    /// When the earliest live conversation `host` serves began: a callback
-    /// `host` opened before then can explain no wait still to come.
-    pub fn oldest_live_served(&self, host: &Host) -> Option<Timestamp> {
-        self.by_server
-            .get(host)
-            .and_then(|s| s.first())
-            .map(|(t, _)| *t)
     }
 
     pub fn observe(&mut self, p: &Packet) {
@@ -501,6 +484,7 @@ impl Tracker {
             syn_ack_count: 0,
             handshake_acks: Vec::new(),
             first_payload: [None; 2],
+            first_head: Default::default(),
             last_payload: [None; 2],
             packets: [0; 2],
             payload_bytes: [0; 2],
@@ -698,7 +682,7 @@ impl Tracker {
                 self.stats.retransmissions += 1;
             } else {
                 c.payload_bytes[s] += len as u64;
-                l.note_payload(side, Payload { packet: at, len });
+                l.note_payload(side, Payload { packet: at, len }, &t.head);
             }
         }
         let c = &mut l.conv;
@@ -778,6 +762,7 @@ impl Tracker {
                 packet: at,
                 len: u.payload_len,
             },
+            &u.head,
         );
     }
 
@@ -823,7 +808,7 @@ impl Tracker {
             l.conv.icmp_errors.push(IcmpError {
                 packet: at,
                 from: p.src.clone(),
-                description: i.describe(),
+                reason: i.reason(),
                 about,
             });
         }
@@ -840,6 +825,22 @@ impl Tracker {
             })
             .max_by_key(|(_, l)| l.conv.last.ts)
             .map(|(k, _)| k.clone())
+    }
+}
+
+impl LiveView for Tracker {
+    fn oldest_live_callback(&self, host: &Host) -> Option<Timestamp> {
+        self.callbacks_by_opener
+            .get(host)
+            .and_then(|s| s.first())
+            .map(|(t, _)| *t)
+    }
+
+    fn oldest_live_served(&self, host: &Host) -> Option<Timestamp> {
+        self.by_server
+            .get(host)
+            .and_then(|s| s.first())
+            .map(|(t, _)| *t)
     }
 }
 

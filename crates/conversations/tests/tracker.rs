@@ -83,7 +83,7 @@ fn icmp_errors_attach_to_the_conversation_they_quote() {
     );
     assert_eq!(c.len(), 1);
     let e = &c[0].icmp_errors[0];
-    assert_eq!(e.description, "port unreachable");
+    assert_eq!(e.reason, stalltrace_decode::IcmpReason::PortUnreachable);
     assert_eq!(e.from.to_string(), "203.0.113.171");
     assert_eq!(e.about, Side::Client);
 }

@@ -239,6 +239,7 @@ fn from_net(net: Net<'_>, meta: FrameMeta) -> Result<Packet, Skip> {
                         options: t.options(),
                         payload_len,
                         payload_digest: payload_digest(captured),
+                        head: PayloadHead::new(captured),
                     })
                 }
                 None => return Err(Skip::Malformed("TCP header cut before its flags")),
@@ -254,6 +255,7 @@ fn from_net(net: Net<'_>, meta: FrameMeta) -> Result<Packet, Skip> {
                         dst_port: u.dst_port(),
                         payload_len,
                         payload_digest: payload_digest(u.captured_payload()),
+                        head: PayloadHead::new(u.captured_payload()),
                     })
                 }
                 None => return Err(Skip::Malformed("UDP header cut before its ports")),

@@ -64,6 +64,17 @@ impl Host {
     }
 }
 
+/// An address, or else a name kept as written.
+impl std::str::FromStr for Host {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.parse::<IpAddr>() {
+            Ok(a) => a.into(),
+            Err(_) => Host::named(s),
+        })
+    }
+}
+
 impl From<IpAddr> for Host {
     fn from(a: IpAddr) -> Host {
         match a {
@@ -117,6 +128,15 @@ pub struct Endpoint {
 impl Endpoint {
     pub fn new(host: Host, port: u16) -> Self {
         Endpoint { host, port }
+    }
+}
+
+/// "192.0.2.1:110", "[2001:db8::1]:110", as [`Endpoint`] prints.
+impl std::str::FromStr for Endpoint {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let a: std::net::SocketAddr = s.parse()?;
+        Ok(Endpoint::new(a.ip().into(), a.port()))
     }
 }
 

@@ -27,6 +27,7 @@
 
 mod frame;
 mod host;
+mod lang;
 pub mod link;
 mod packet;
 mod seq;
@@ -35,6 +36,7 @@ pub mod transport;
 
 pub use frame::{decode_frame, decode_frame_general, Skip};
 pub use host::{Endpoint, Host};
+pub use lang::Lang;
 pub use link::LinkType;
 pub use packet::*;
 pub use seq::SeqNumber;

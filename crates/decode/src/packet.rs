@@ -1,4 +1,6 @@
-use crate::{Host, SeqNumber, Timestamp};
+use serde::Serialize;
+
+use crate::{tr, Host, Lang, SeqNumber, Timestamp};
 
 /// Where a packet came from inside its capture file.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -132,6 +134,8 @@ pub struct TcpSegment {
     /// A digest of the captured payload bytes (0 when none were captured),
     /// to recognise the same segment at two capture points.
     pub payload_digest: u64,
+    /// The payload's first bytes, as captured.
+    pub head: PayloadHead,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -140,6 +144,55 @@ pub struct UdpDatagram {
     pub dst_port: u16,
     pub payload_len: u32,
     pub payload_digest: u64,
+    /// The payload's first bytes, as captured.
+    pub head: PayloadHead,
+}
+
+/// How many payload bytes a packet carries on: a banner's daemon and
+/// version ("220 mx.example.org ESMTP Sendmail 8.17.1"), a request line,
+/// a DNS header and question. The same span the digest covers.
+pub const HEAD_LEN: usize = 64;
+
+/// The first bytes of a payload (at most [`HEAD_LEN`]), inline: copying
+/// them costs about what digesting them does, where a heap copy per data
+/// segment would cost an allocation.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub struct PayloadHead {
+    len: u8,
+    bytes: [u8; HEAD_LEN],
+}
+
+impl Default for PayloadHead {
+    fn default() -> Self {
+        PayloadHead {
+            len: 0,
+            bytes: [0; HEAD_LEN],
+        }
+    }
+}
+
+impl PayloadHead {
+    pub fn new(payload: &[u8]) -> Self {
+        let n = payload.len().min(HEAD_LEN);
+        let mut h = PayloadHead::default();
+        h.bytes[..n].copy_from_slice(&payload[..n]);
+        h.len = n as u8;
+        h
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for PayloadHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{}\"", self.as_bytes().escape_ascii())
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -180,23 +233,74 @@ pub struct IcmpMessage {
 }
 
 impl IcmpMessage {
-    /// Human name of the error, in tcpdump's words.
-    pub fn describe(&self) -> String {
+    /// What the message says, the same for ICMPv4 and ICMPv6.
+    pub fn reason(&self) -> IcmpReason {
         match (self.v6, self.kind) {
             (false, IcmpKind::Unreachable { code: 3 })
-            | (true, IcmpKind::Unreachable { code: 4 }) => "port unreachable".into(),
+            | (true, IcmpKind::Unreachable { code: 4 }) => IcmpReason::PortUnreachable,
             (false, IcmpKind::Unreachable { code: 1 })
-            | (true, IcmpKind::Unreachable { code: 3 }) => "host unreachable".into(),
-            (false, IcmpKind::Unreachable { code: 0 }) => "net unreachable".into(),
-            (false, IcmpKind::Unreachable { code: 2 }) => "protocol unreachable".into(),
-            (false, IcmpKind::Unreachable { code: 13 })
-            | (true, IcmpKind::Unreachable { code: 1 }) => "administratively prohibited".into(),
-            (_, IcmpKind::Unreachable { code }) => format!("unreachable (code {code})"),
-            (_, IcmpKind::TimeExceeded { .. }) => "time exceeded".into(),
-            (_, IcmpKind::PacketTooBig) => "packet too big".into(),
-            (_, IcmpKind::EchoRequest) => "echo request".into(),
-            (_, IcmpKind::EchoReply) => "echo reply".into(),
-            (_, IcmpKind::Other { icmp_type, code }) => format!("type {icmp_type} code {code}"),
+            | (true, IcmpKind::Unreachable { code: 3 }) => IcmpReason::HostUnreachable,
+            (false, IcmpKind::Unreachable { code: 0 })
+            | (true, IcmpKind::Unreachable { code: 0 }) => IcmpReason::NetUnreachable,
+            (false, IcmpKind::Unreachable { code: 2 }) => IcmpReason::ProtocolUnreachable,
+            (false, IcmpKind::Unreachable { code: 9 | 10 | 13 })
+            | (true, IcmpKind::Unreachable { code: 1 }) => IcmpReason::AdministrativelyProhibited,
+            (_, IcmpKind::Unreachable { code }) => IcmpReason::Unreachable { code },
+            (_, IcmpKind::TimeExceeded { .. }) => IcmpReason::TimeExceeded,
+            (_, IcmpKind::PacketTooBig) => IcmpReason::PacketTooBig,
+            (_, IcmpKind::EchoRequest) => IcmpReason::EchoRequest,
+            (_, IcmpKind::EchoReply) => IcmpReason::EchoReply,
+            (_, IcmpKind::Other { icmp_type, code }) => IcmpReason::Other { icmp_type, code },
+        }
+    }
+
+    /// Human name of the message, in tcpdump's words.
+    pub fn describe(&self) -> String {
+        self.reason().say(Lang::En)
+    }
+}
+
+/// What an ICMP or ICMPv6 message says, typed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IcmpReason {
+    PortUnreachable,
+    HostUnreachable,
+    NetUnreachable,
+    ProtocolUnreachable,
+    AdministrativelyProhibited,
+    Unreachable { code: u8 },
+    TimeExceeded,
+    PacketTooBig,
+    EchoRequest,
+    EchoReply,
+    Other { icmp_type: u8, code: u8 },
+}
+
+impl IcmpReason {
+    pub fn say(self, l: Lang) -> String {
+        match self {
+            IcmpReason::PortUnreachable => tr!(l, "port unreachable", "端口不可达").into(),
+            IcmpReason::HostUnreachable => tr!(l, "host unreachable", "主机不可达").into(),
+            IcmpReason::NetUnreachable => tr!(l, "net unreachable", "网络不可达").into(),
+            IcmpReason::ProtocolUnreachable => tr!(l, "protocol unreachable", "协议不可达").into(),
+            IcmpReason::AdministrativelyProhibited => {
+                tr!(l, "administratively prohibited", "被管理策略禁止").into()
+            }
+            IcmpReason::Unreachable { code } => tr!(
+                l,
+                format!("unreachable (code {code})"),
+                format!("不可达（代码 {code}）")
+            ),
+            IcmpReason::TimeExceeded => tr!(l, "time exceeded", "超时").into(),
+            IcmpReason::PacketTooBig => tr!(l, "packet too big", "包过大").into(),
+            IcmpReason::EchoRequest => tr!(l, "echo request", "回显请求").into(),
+            IcmpReason::EchoReply => tr!(l, "echo reply", "回显应答").into(),
+            IcmpReason::Other { icmp_type, code } => tr!(
+                l,
+                format!("type {icmp_type} code {code}"),
+                format!("类型 {icmp_type} 代码 {code}")
+            ),
         }
     }
 }

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
+use stalltrace_decode::{Endpoint, Timestamp};
+
+use crate::merge::close;
 
 use crate::finding::*;
 
@@ -26,6 +28,8 @@ struct Key {
     also_seen_at: Vec<String>,
     server: Endpoint,
     cause: Option<(CallbackKind, u16, u8)>,
+    /// The deliberate pause after the lookups, by its timer.
+    pause: Option<&'static str>,
 }
 
 fn key(f: &Finding) -> Option<Key> {
@@ -42,24 +46,15 @@ fn key(f: &Finding) -> Option<Key> {
         point: f.point.clone(),
         also_seen_at: f.also_seen_at.clone(),
         server: c.server.clone(),
-        cause: f.cause.as_ref().map(|cb| {
-            let fate = match cb.fate {
-                Fate::Unanswered => 0,
-                Fate::Refused { .. } => 1,
-                Fate::IcmpError { .. } => 2,
-                Fate::Answered { .. } => 3,
-            };
-            (cb.kind, cb.conversation.server.port, fate)
-        }),
+        cause: f
+            .cause()
+            .map(|cb| (cb.kind, cb.conversation.server.port, cb.fate.code())),
+        pause: f
+            .wait()
+            .and_then(|w| w.remainder.as_ref())
+            .and_then(|r| r.timer_matches.first())
+            .map(|t| t.id),
     })
-}
-
-/// Costs within a tenth of each other (at least 50 ms): the same wait.
-fn close(a: Option<TimeDelta>, b: Option<TimeDelta>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => (a - b).abs().nanos() <= (a.nanos().abs() / 10).max(50_000_000),
-        _ => a == b,
-    }
 }
 
 fn occurrence(t: Timestamp, f: &Finding) -> Occurrence {

@@ -96,12 +96,9 @@ impl Storm {
         self.distinct_sources.len() <= 3 && self.distinct_ports.len() >= 20
     }
 
-    pub fn distinct_sources_text(&self) -> String {
-        if self.distinct_sources.len() >= DISTINCT_CAP {
-            format!("{DISTINCT_CAP}+")
-        } else {
-            self.distinct_sources.len().to_string()
-        }
+    /// The distinct sources reached the cap: there were at least as many.
+    pub fn sources_capped(&self) -> bool {
+        self.distinct_sources.len() >= DISTINCT_CAP
     }
 }
 

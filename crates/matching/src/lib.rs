@@ -21,12 +21,20 @@
 //! ```
 //! use stalltrace_matching::Matcher;
 //! let m = Matcher::new(Default::default());
-//! let r = m.finish(&["outside".into(), "inside".into()]);
+//! let points = stalltrace_conversations::Points::new(vec!["outside".into(), "inside".into()]);
+//! let r = m.finish(&points);
 //! assert!(r.mappings.is_empty() && r.offsets.is_empty());
 //! ```
 
+mod clocks;
+mod keys;
 mod matcher;
+mod nat;
 mod packets;
+mod path;
 
+pub use clocks::ClockOffset;
+pub use keys::MatchEvidence;
 pub use matcher::*;
+pub use nat::{NatKind, NatMapping};
 pub use packets::{match_packets, same_connection};

@@ -1,8 +1,16 @@
-use std::collections::{BTreeMap, HashMap, VecDeque};
+//! The matcher: takes finished conversations from every point, groups the
+//! ones that are the same connection, and hands the groups' facts to the
+//! clock, path and NAT books.
+
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
-use stalltrace_conversations::{Conversation, PacketBrief, PacketRef, Protocol, Side};
+use stalltrace_conversations::{Conversation, PacketBrief, PacketRef, Points, Protocol, Side};
 use stalltrace_decode::{Endpoint, TimeDelta, Timestamp};
+
+use crate::clocks::{self, ClockOffset, Pair, Sample};
+use crate::keys::{match_keys, MatchKey};
+use crate::nat::{NatBook, NatKind, NatMapping};
 
 /// Tunables of the matcher.
 #[derive(Clone, Debug)]
@@ -20,40 +28,6 @@ impl Default for MatcherConfig {
             max_mappings: 10_000,
         }
     }
-}
-
-/// One address translation seen between two capture points.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct NatMapping {
-    /// "source" (the client's address was rewritten: SNAT, masquerade) or
-    /// "destination" (the server's: DNAT, port forwarding).
-    pub kind: String,
-    pub inside: Endpoint,
-    pub outside: Endpoint,
-    pub inside_point: String,
-    pub outside_point: String,
-    /// Why we know it is the same connection.
-    pub evidence: String,
-    pub first_seen: Timestamp,
-}
-
-/// A point's clock against the reference point's.
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct ClockOffset {
-    pub point: String,
-    pub reference: String,
-    /// Add this to the point's times to get the reference's clock.
-    pub offset: TimeDelta,
-    /// Parts per million the point's clock runs fast (estimated when the
-    /// matches span long enough).
-    pub drift_ppm: Option<f64>,
-    /// Matched connections the estimate rests on.
-    pub samples: u64,
-    /// Half the best round trip between the points: the estimate's bound.
-    pub uncertainty: TimeDelta,
-    /// Applied to the timelines: only when larger than its uncertainty,
-    /// since a smaller one is no evidence the clocks differ.
-    pub applied: bool,
 }
 
 /// Everything matching found.
@@ -100,133 +74,52 @@ struct Member {
     by: MatchKey,
 }
 
+impl Member {
+    fn sample(&self) -> Sample {
+        Sample {
+            syn: self.syn,
+            syn_ack: self.syn_ack,
+            client_ttl: self.client_ttl,
+        }
+    }
+}
+
 struct Group {
     members: Vec<Member>,
     last: Timestamp,
     keys: Vec<MatchKey>,
 }
 
-/// What makes two conversations at two points the same one. The ISN is
-/// kept by NAT; devices that randomise sequence numbers (Cisco ASA by
-/// default) keep the SYN's TCP timestamp value and the payload; UDP has
-/// only its payload. A payload is paired with its IPv4 ID, which NAT keeps,
-/// so that two clients sending the same request do not pass for one.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-enum MatchKey {
-    Isn {
-        isn: u32,
-        port: u16,
-    },
-    SynTimestamp {
-        tsval: u32,
-        port: u16,
-    },
-    Payload {
-        proto: u8,
-        from: Side,
-        digest: u64,
-        ip_id: u16,
-        port: u16,
-    },
-}
-
-impl MatchKey {
-    fn evidence(self) -> String {
-        match self {
-            MatchKey::Isn { port, .. } => format!("the same connection at both points (same initial sequence numbers, server port {port})"),
-            MatchKey::SynTimestamp { port, .. } => format!("the same connection at both points (same SYN timestamp value, server port {port}; sequence numbers rewritten)"),
-            MatchKey::Payload { proto: 17, port, .. } => format!("the same UDP exchange at both points (same first datagram and IP ID, server port {port})"),
-            MatchKey::Payload { port, .. } => format!("the same connection at both points (same first payload and IP ID, server port {port}; sequence numbers rewritten)"),
-        }
-    }
-}
-
-/// Every key a conversation can be found by, strongest first.
-fn match_keys(c: &Conversation) -> Vec<MatchKey> {
-    let port = c.server.port;
-    let mut keys = Vec::new();
-    if c.protocol == Protocol::Tcp {
-        if let Some(isn) = c.client_isn {
-            keys.push(MatchKey::Isn { isn: isn.0, port });
-        }
-        if let Some((tsval, _)) = c.syn_options.timestamp {
-            keys.push(MatchKey::SynTimestamp { tsval, port });
-        }
-    }
-    let proto = if c.protocol == Protocol::Tcp { 6 } else { 17 };
-    if let Some(p) = c.log.iter().find(|p| p.len > 0 && p.digest != 0) {
-        keys.push(MatchKey::Payload {
-            proto,
-            from: p.from,
-            digest: p.digest,
-            ip_id: p.ip_id.unwrap_or(0),
-            port,
-        });
-    }
-    keys
-}
-
-/// A rewrite seen, before the path says which side is inside.
-struct PendingMapping {
-    /// The pairs of points that saw it, with the endpoint each saw.
-    pairs: Vec<(u32, Endpoint, u32, Endpoint)>,
-    evidence: String,
-    first_seen: Timestamp,
-}
-
-/// Best estimate for one ordered pair of points (a < b): clock of b minus
-/// clock of a, and which one is nearer the client.
-#[derive(Default)]
-struct Pair {
-    samples: u64,
-    /// (round trip, theta, time) of the best sample per minute bucket.
-    buckets: BTreeMap<i64, (i64, i64, Timestamp)>,
-    /// Votes that a is nearer the client than b, and the other way.
-    a_first: u64,
-    b_first: u64,
-}
-
-const BUCKET_NS: i64 = 60_000_000_000;
-/// Mappings past the listing cap counted exactly up to this many.
-const MAX_OVERFLOW_TRACKED: usize = 1 << 20;
 /// Weak keys remembered as ambiguous, at most.
 const MAX_AMBIGUOUS: usize = 1 << 20;
-const ORDER_NOISE_NS: i64 = 1_000;
-const MAX_BUCKETS: usize = 1440;
 
 /// Matches conversations across capture points as they finish.
 pub struct Matcher {
     cfg: MatcherConfig,
     groups: HashMap<u64, Group>,
     keys: HashMap<MatchKey, u64>,
-    ambiguous: std::collections::HashSet<MatchKey>,
+    ambiguous: HashSet<MatchKey>,
     next_group: u64,
     order: VecDeque<(Timestamp, u64)>,
     pairs: HashMap<(u32, u32), Pair>,
-    mappings: Vec<NatMapping>,
-    pending_mappings: HashMap<(&'static str, Endpoint, Endpoint), PendingMapping>,
-    overflow_seen: std::collections::HashSet<u64>,
-    mappings_overflow: u64,
+    nat: NatBook,
     matched: u64,
     watermark: Timestamp,
-    /// Which points are inside (nearer the client), decided at the end.
+    /// Points where some client has a private address: inside a NAT.
     point_private: HashMap<u32, bool>,
 }
 
 impl Matcher {
     pub fn new(cfg: MatcherConfig) -> Self {
         Matcher {
+            nat: NatBook::new(cfg.max_mappings),
             cfg,
             groups: HashMap::new(),
             keys: HashMap::new(),
-            ambiguous: Default::default(),
+            ambiguous: HashSet::new(),
             next_group: 0,
             order: VecDeque::new(),
             pairs: HashMap::new(),
-            mappings: Vec::new(),
-            pending_mappings: HashMap::new(),
-            overflow_seen: Default::default(),
-            mappings_overflow: 0,
             matched: 0,
             watermark: Timestamp::ZERO,
             point_private: HashMap::new(),
@@ -245,7 +138,6 @@ impl Matcher {
             Protocol::Tcp => (c.syns.first().copied(), c.syn_acks.first().copied()),
             Protocol::Udp => (first_from(Side::Client), first_from(Side::Server)),
         };
-        // A point where some client has a private address is inside a NAT.
         if c.client.host.is_private() {
             self.point_private.insert(c.point, true);
         } else {
@@ -267,7 +159,7 @@ impl Matcher {
                 .get(&gid)
                 .is_some_and(|g| g.members.iter().any(|o| o.seen.point == c.point));
             if taken {
-                if !matches!(k, MatchKey::Isn { .. }) {
+                if !k.is_strong() {
                     self.keys.remove(k);
                     if self.ambiguous.len() < MAX_AMBIGUOUS {
                         self.ambiguous.insert(*k);
@@ -342,108 +234,35 @@ impl Matcher {
         } else {
             (y, x)
         };
-        let pair = self.pairs.entry((a.seen.point, b.seen.point)).or_default();
-        if let (Some(sa), Some(sb), Some(ka), Some(kb)) = (a.syn, b.syn, a.syn_ack, b.syn_ack) {
-            // d1: the SYN, client to server; d2: the SYN-ACK, server to client.
-            let d1 = (sb.ts - sa.ts).nanos();
-            let d2 = (kb.ts - ka.ts).nanos();
-            let theta = (d1 + d2) / 2;
-            let trip = (d1 - d2) / 2; // signed one-way delay from a to b
-            pair.samples += 1;
-            let bucket = sa.ts.nanos().div_euclid(BUCKET_NS);
-            let better = pair
-                .buckets
-                .get(&bucket)
-                .is_none_or(|(t, _, _)| trip.abs() < *t);
-            if better && (pair.buckets.len() < MAX_BUCKETS || pair.buckets.contains_key(&bucket)) {
-                pair.buckets.insert(bucket, (trip.abs(), theta, sa.ts));
-            }
-            // Below a microsecond the sign is noise (drift, rounding), not
-            // which point the packets passed first.
-            if trip >= ORDER_NOISE_NS {
-                pair.a_first += 1;
-            } else if trip <= -ORDER_NOISE_NS {
-                pair.b_first += 1;
-            }
-        } else if let (Some(ta), Some(tb)) = (a.client_ttl, b.client_ttl) {
-            // Routers lower the TTL on the way from the client.
-            if ta > tb {
-                pair.a_first += 1;
-            } else if tb > ta {
-                pair.b_first += 1;
-            }
-        }
+        self.pairs
+            .entry((a.seen.point, b.seen.point))
+            .or_default()
+            .sample(&a.sample(), &b.sample());
         // The key that joined the later member says how we know.
         let proof = y.by.evidence();
         let (a, b) = (&a.seen, &b.seen);
         if a.client != b.client {
-            self.note_mapping("source", &a.client, &b.client, a.point, b.point, &proof, at);
+            self.nat.note(
+                NatKind::Source,
+                &a.client,
+                &b.client,
+                a.point,
+                b.point,
+                proof,
+                at,
+            );
         }
         if a.server != b.server {
-            self.note_mapping(
-                "destination",
+            self.nat.note(
+                NatKind::Destination,
                 &a.server,
                 &b.server,
                 a.point,
                 b.point,
-                &proof,
+                proof,
                 at,
             );
         }
-    }
-
-    /// Remembers a rewrite seen between points `pa` and `pb`: each distinct
-    /// one once (up to the listing cap, the rest counted), with the pairs
-    /// of points that saw it, so memory follows the mappings listed, not
-    /// the connections matched.
-    #[allow(clippy::too_many_arguments)]
-    fn note_mapping(
-        &mut self,
-        kind: &'static str,
-        ea: &Endpoint,
-        eb: &Endpoint,
-        pa: u32,
-        pb: u32,
-        proof: &str,
-        at: Timestamp,
-    ) {
-        let key = if ea <= eb {
-            (kind, ea.clone(), eb.clone())
-        } else {
-            (kind, eb.clone(), ea.clone())
-        };
-        if let Some(m) = self.pending_mappings.get_mut(&key) {
-            if !m
-                .pairs
-                .iter()
-                .any(|(x, _, y, _)| (*x == pa && *y == pb) || (*x == pb && *y == pa))
-            {
-                m.pairs.push((pa, ea.clone(), pb, eb.clone()));
-            }
-            return;
-        }
-        if self.pending_mappings.len() >= self.cfg.max_mappings {
-            // Counted once each, by an 8-byte fingerprint, however many pairs
-            // of points see it.
-            use std::hash::BuildHasher;
-            let fp = foldhash::fast::FixedState::with_seed(7).hash_one(&key);
-            if self.overflow_seen.len() < MAX_OVERFLOW_TRACKED {
-                if self.overflow_seen.insert(fp) {
-                    self.mappings_overflow += 1;
-                }
-            } else {
-                self.mappings_overflow += 1;
-            }
-            return;
-        }
-        self.pending_mappings.insert(
-            key,
-            PendingMapping {
-                pairs: vec![(pa, ea.clone(), pb, eb.clone())],
-                evidence: proof.to_string(),
-                first_seen: at,
-            },
-        );
     }
 
     /// Moves stream time on; forgets groups quiet for longer than `retain`.
@@ -494,156 +313,26 @@ impl Matcher {
             .unwrap_or_default()
     }
 
-    /// Concludes: offsets against the first point of the path, the path,
-    /// and the mappings oriented inside → outside.
-    pub fn finish(mut self, names: &[String]) -> Matching {
-        let name = |p: u32| {
-            names
-                .get(p as usize)
-                .cloned()
-                .unwrap_or_else(|| format!("point {p}"))
-        };
-        // Order: a point is before another when the votes say it is nearer
-        // the client; rank by how many points each one precedes.
-        let mut points: Vec<u32> = self.pairs.keys().flat_map(|(a, b)| [*a, *b]).collect();
-        points.sort();
-        points.dedup();
-        let before = |x: u32, y: u32| -> bool {
-            let (a, b, flip) = if x < y { (x, y, false) } else { (y, x, true) };
-            match self.pairs.get(&(a, b)) {
-                Some(p) if p.a_first != p.b_first => (p.a_first > p.b_first) != flip,
-                _ => {
-                    // No timing: the side with private clients is inside.
-                    let px = self.point_private.get(&x).copied().unwrap_or(false);
-                    let py = self.point_private.get(&y).copied().unwrap_or(false);
-                    px && !py
-                }
-            }
-        };
-        // Points that share connections form one path; unrelated captures
-        // (two set-ups in one folder) form several.
-        let mut component: HashMap<u32, u32> = points.iter().map(|&p| (p, p)).collect();
-        fn root(c: &HashMap<u32, u32>, mut p: u32) -> u32 {
-            while c[&p] != p {
-                p = c[&p];
-            }
-            p
-        }
-        for &(a, b) in self.pairs.keys() {
-            let (ra, rb) = (root(&component, a), root(&component, b));
-            if ra != rb {
-                component.insert(ra.max(rb), ra.min(rb));
-            }
-        }
-        let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for &p in &points {
-            groups.entry(root(&component, p)).or_default().push(p);
-        }
-        let mut paths_index: Vec<Vec<u32>> = Vec::new();
-        for members in groups.values() {
-            let mut ranked: Vec<(usize, u32)> = members
-                .iter()
-                .map(|&p| {
-                    (
-                        members.iter().filter(|&&q| q != p && before(p, q)).count(),
-                        p,
-                    )
-                })
-                .collect();
-            ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            paths_index.push(ranked.iter().map(|(_, p)| *p).collect());
-        }
+    /// Concludes: the paths, offsets against each path's first point, and
+    /// the mappings oriented inside → outside.
+    pub fn finish(self, points: &Points) -> Matching {
+        let name = |p: u32| points.name(p);
+        let paths = crate::path::order(&self.pairs, &self.point_private);
         // Positions are only ever compared within one path.
-        let path_index: Vec<u32> = paths_index.iter().flatten().copied().collect();
-
-        // Offsets against each path's first point, through direct pairs.
-        let mut offsets = Vec::new();
-        let mut offset_index = HashMap::new();
-        for path in &paths_index {
-            let Some(&reference) = path.first() else {
-                continue;
-            };
-            let path_index = path;
-            offset_index.insert(reference, TimeDelta::ZERO);
-            for &p in path_index.iter().skip(1) {
-                let (a, b) = if reference < p {
-                    (reference, p)
-                } else {
-                    (p, reference)
-                };
-                let Some(pair) = self.pairs.get(&(a, b)) else {
-                    continue;
-                };
-                let Some((best_trip, best_theta, _)) =
-                    pair.buckets.values().min_by_key(|(t, _, _)| *t).copied()
-                else {
-                    continue;
-                };
-                // theta is clock(b) - clock(a); the point's offset brings it
-                // onto the reference's clock.
-                let clock_p_minus_ref = if p == b { best_theta } else { -best_theta };
-                let drift_ppm = drift(&pair.buckets).map(|ppm| if p == b { ppm } else { -ppm });
-                let offset = TimeDelta::from_nanos(-clock_p_minus_ref);
-                let applied = offset.abs().nanos() > best_trip;
-                offset_index.insert(p, if applied { offset } else { TimeDelta::ZERO });
-                offsets.push(ClockOffset {
-                    applied,
-                    point: name(p),
-                    reference: name(reference),
-                    offset,
-                    drift_ppm,
-                    samples: pair.samples,
-                    uncertainty: TimeDelta::from_nanos(best_trip),
-                });
-            }
-        }
-
-        // Mappings, oriented: the point nearer the client is inside.
+        let path_index: Vec<u32> = paths.iter().flatten().copied().collect();
+        let (offsets, offset_index) = clocks::offsets(&self.pairs, &paths, name);
         let position = |p: u32| {
             path_index
                 .iter()
                 .position(|&q| q == p)
                 .unwrap_or(usize::MAX)
         };
-        // The same rewrite is seen by every pair of points across the
-        // device; the neighbouring pair says where the device is.
-        let pending = std::mem::take(&mut self.pending_mappings);
-        for ((kind, ..), pm) in pending {
-            // The neighbouring pair of points says where the device is.
-            let Some((pa, ea, pb, eb)) = pm
-                .pairs
-                .into_iter()
-                .min_by_key(|(pa, _, pb, _)| position(*pa).abs_diff(position(*pb)))
-            else {
-                continue;
-            };
-            // Whichever endpoint the inside point saw is the inside one, for
-            // a rewritten source and a rewritten destination alike.
-            let (inside, outside, ip, op) = if position(pa) <= position(pb) {
-                (ea, eb, pa, pb)
-            } else {
-                (eb, ea, pb, pa)
-            };
-            self.mappings.push(NatMapping {
-                kind: kind.to_string(),
-                inside,
-                outside,
-                inside_point: name(ip),
-                outside_point: name(op),
-                evidence: pm.evidence,
-                first_seen: pm.first_seen,
-            });
-        }
-        self.mappings.sort_by(|a, b| {
-            a.first_seen
-                .cmp(&b.first_seen)
-                .then_with(|| a.inside.cmp(&b.inside))
-        });
+        let (mappings, mappings_not_listed) = self.nat.finish(position, name);
         Matching {
-            mappings: self.mappings,
-            mappings_not_listed: self.mappings_overflow,
+            mappings,
+            mappings_not_listed,
             offsets,
-            paths: paths_index
+            paths: paths
                 .iter()
                 .map(|p| p.iter().map(|&q| name(q)).collect())
                 .collect(),
@@ -652,23 +341,4 @@ impl Matcher {
             offset_index,
         }
     }
-}
-
-/// Slope of the best offset samples over time, in ppm, when they span at
-/// least ten minutes.
-fn drift(buckets: &BTreeMap<i64, (i64, i64, Timestamp)>) -> Option<f64> {
-    let pts: Vec<(f64, f64)> = buckets
-        .values()
-        .map(|(_, theta, t)| (t.secs_f64(), *theta as f64 / 1e9))
-        .collect();
-    let (first, last) = (pts.first()?, pts.last()?);
-    if last.0 - first.0 < 600.0 || pts.len() < 3 {
-        return None;
-    }
-    let n = pts.len() as f64;
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    (sxx > 0.0).then(|| sxy / sxx * 1e6)
 }

@@ -50,7 +50,10 @@ fn the_listing_cap_holds_and_the_rest_is_counted_once() {
             m.observe(&c);
         }
     }
-    let r = m.finish(&["inside".into(), "outside".into()]);
+    let r = m.finish(&stalltrace_conversations::Points::new(vec![
+        "inside".into(),
+        "outside".into(),
+    ]));
     assert_eq!(r.matched_connections, 5);
     assert_eq!(r.mappings.len(), 2);
     assert_eq!(r.mappings_not_listed, 3);

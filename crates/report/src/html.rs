@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use stalltrace_decode::{TimeDelta, Timestamp};
-use stalltrace_diagnosis::{tr, Finding, Lang, SegmentKind, Severity, Timeline};
+use stalltrace_diagnosis::{tr, Finding, Lang, SegmentKind, Severity, Subject, Timeline, Words};
 
 use crate::Report;
 
@@ -72,13 +72,21 @@ document.querySelectorAll('button.copy').forEach(function (b) {
 /// The whole report as one HTML page.
 pub fn render(report: &Report, l: Lang) -> String {
     let mut o = String::new();
-    let top = report.findings.first();
-    let title = top.map(|f| f.summary.clone()).unwrap_or_else(|| {
-        tr!(
-            l,
-            "No stall found in these captures.",
-            "这些抓包中没有发现停顿。"
-        )
+    let top = report.findings.first().map(|f| f.words(l));
+    let title = top.as_ref().map(|w| w.summary.clone()).unwrap_or_else(|| {
+        if report.ip_packets() == 0 {
+            tr!(
+                l,
+                "Nothing to diagnose: no IP packet was read from these inputs.",
+                "没有可诊断的内容：这些输入中没有读到任何 IP 数据包。"
+            )
+        } else {
+            tr!(
+                l,
+                "No stall found in these captures.",
+                "这些抓包中没有发现停顿。"
+            )
+        }
         .to_string()
     });
     let _ = write!(
@@ -88,7 +96,7 @@ pub fn render(report: &Report, l: Lang) -> String {
         esc(&title),
         esc(&title)
     );
-    if let Some(v) = top.and_then(|f| f.path.first()) {
+    if let Some(v) = top.as_ref().and_then(|w| w.path.first()) {
         let _ = writeln!(o, "<p class=\"verdict\">{}</p>", esc(v));
     }
     let packets: u64 = report.points.iter().map(|p| p.stats.packets).sum();
@@ -132,6 +140,7 @@ fn severity_class(s: Severity) -> &'static str {
 }
 
 fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
+    let words = f.words(l);
     let sev = match f.severity {
         Severity::Critical => tr!(l, "critical", "严重"),
         Severity::Warning => tr!(l, "warning", "警告"),
@@ -142,22 +151,22 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
         "<section class=\"finding\" id=\"finding-{i}\">\n<h2><span class=\"badge {}\">{}</span>{} <span class=\"muted\">· {}{}</span></h2>\n<p>{}</p>",
         severity_class(f.severity),
         esc(sev),
-        esc(f.id.as_str()),
+        esc(&words.title),
         esc(&f.point),
         f.cost.map(|c| format!(" · {}", esc(&l.dur(c)))).unwrap_or_default()
             + &f.repeats.as_ref().map(|r| format!(" · ×{}", r.count)).unwrap_or_default(),
-        esc(&f.summary)
+        esc(&words.summary)
     );
     if !f.breakdown.is_empty() {
-        breakdown(o, f, l);
+        breakdown(o, f, &words, l);
     }
     if let Some(t) = &f.timeline {
         let _ = writeln!(o, "<h3>{}</h3>", esc(tr!(l, "Ladder diagram", "时序图")));
-        ladder(o, f, t, l);
+        ladder(o, f, t, &words, l);
     }
     let lists: [(&str, &Vec<String>); 2] = [
-        (tr!(l, "Across the capture points", "综合各捕获点"), &f.path),
-        (tr!(l, "Why", "原因"), &f.details),
+        (tr!(l, "Along the path", "路径上的情况"), &words.path),
+        (tr!(l, "Why", "原因"), &words.details),
     ];
     for (title, items) in lists {
         if items.is_empty() {
@@ -178,14 +187,14 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
             esc(tr!(l, "capture point", "捕获点")),
             esc(tr!(l, "packet", "数据包"))
         );
-        for e in &f.evidence {
+        for (e, what) in f.evidence.iter().zip(&words.evidence) {
             let _ = writeln!(
                 o,
                 "<tr><td class=\"num\">{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td></tr>",
                 e.packet,
                 esc(&e.time_of_day),
                 esc(&e.point),
-                esc(&e.what)
+                esc(what)
             );
         }
         o.push_str("</table></div>\n");
@@ -237,12 +246,13 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
                 "修复方法（最可能的在前）"
             ))
         );
-        for r in &f.remedies {
+        for (r, w) in f.remedies.iter().zip(&words.remedies) {
             let _ = writeln!(
                 o,
-                "<div class=\"remedy\"><strong>{}</strong>: {}",
-                esc(&r.target),
-                esc(&r.action)
+                "<div class=\"remedy\"><strong>{}</strong>{}{}",
+                esc(&w.target),
+                tr!(l, ": ", "："),
+                esc(&w.action)
             );
             if let Some(file) = &r.file {
                 let _ = write!(o, " <span class=\"muted\">({})</span>", esc(file));
@@ -258,7 +268,7 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
     o.push_str("</section>\n");
 }
 
-fn breakdown(o: &mut String, f: &Finding, l: Lang) {
+fn breakdown(o: &mut String, f: &Finding, words: &Words, l: Lang) {
     let total: i64 = f.breakdown.iter().map(|s| s.duration.nanos().max(0)).sum();
     if total <= 0 {
         return;
@@ -268,7 +278,7 @@ fn breakdown(o: &mut String, f: &Finding, l: Lang) {
         "<h3>{}</h3>\n<div class=\"bar\" role=\"img\">",
         esc(tr!(l, "Where the time went", "时间花在哪里"))
     );
-    for s in &f.breakdown {
+    for (s, label) in f.breakdown.iter().zip(&words.breakdown) {
         let kind = match s.kind {
             SegmentKind::Network => "network",
             SegmentKind::Server => "server",
@@ -280,7 +290,7 @@ fn breakdown(o: &mut String, f: &Finding, l: Lang) {
             o,
             "<div class=\"k-{kind}\" style=\"flex: {pct:.3} 0 0\" title=\"{}: {}\">{}</div>",
             esc(&d),
-            esc(&s.label),
+            esc(label),
             if pct > 8.0 { esc(&d) } else { String::new() }
         );
     }
@@ -291,33 +301,13 @@ fn breakdown(o: &mut String, f: &Finding, l: Lang) {
         esc(tr!(l, "server", "服务器")),
         esc(tr!(l, "waiting on a dependency", "等待依赖"))
     );
-    for s in &f.breakdown {
-        let _ = writeln!(
-            o,
-            "<li>{} — {}</li>",
-            esc(&l.dur(s.duration)),
-            esc(&s.label)
-        );
+    for (s, label) in f.breakdown.iter().zip(&words.breakdown) {
+        let _ = writeln!(o, "<li>{} — {}</li>", esc(&l.dur(s.duration)), esc(label));
     }
     o.push_str("</ul>\n");
 }
 
-/// Which way a row's packet travels, from its label's first word.
-fn direction(what: &str) -> Option<bool> {
-    // true: client → server (left to right).
-    let w = what.split(' ').next().unwrap_or("");
-    match w {
-        "client" | "客户端" => Some(true),
-        "server" | "服务器" => Some(false),
-        // A callback is opened by the server side: its SYNs go right to left,
-        // its replies left to right.
-        _ if what.contains("reply") || what.contains("应答") => Some(true),
-        _ if what.starts_with("ICMP") || what.starts_with("来自") => Some(true),
-        _ => Some(false),
-    }
-}
-
-fn ladder(o: &mut String, f: &Finding, t: &Timeline, l: Lang) {
+fn ladder(o: &mut String, f: &Finding, t: &Timeline, words: &Words, l: Lang) {
     const W: f64 = 1000.0;
     const LABEL_W: f64 = 250.0;
     const TOP: f64 = 56.0;
@@ -435,24 +425,21 @@ fn ladder(o: &mut String, f: &Finding, t: &Timeline, l: Lang) {
         );
     }
     // One arrow per packet, through the points that saw it.
-    for (r, &y) in t.rows.iter().zip(&ys) {
-        let callback = !(r.what.starts_with("client")
-            || r.what.starts_with("server")
-            || r.what.starts_with("客户端")
-            || r.what.starts_with("服务器"));
+    for ((r, &y), label) in t.rows.iter().zip(&ys).zip(&words.timeline) {
+        let callback = r.subject != Subject::Connection;
         let color = if callback { "#b35c00" } else { "#1d2330" };
         let marker = if callback { "arrow-cb" } else { "arrow" };
         let _ = writeln!(
             o,
             "<text class=\"row-label\" x=\"10\" y=\"{:.1}\" fill=\"{color}\">{}</text>",
             y + 4.0,
-            esc(&r.what)
+            esc(label)
         );
         let seen: Vec<usize> = (0..n).filter(|&i| r.times[i].is_some()).collect();
         let (Some(&first), Some(&last_seen)) = (seen.first(), seen.last()) else {
             continue;
         };
-        let rightward = direction(&r.what).unwrap_or(true);
+        let rightward = r.rightward();
         // Where the packet came from, and how far it got.
         let (start_x, end_x, died_at) = if rightward {
             let died =
@@ -572,7 +559,7 @@ fn points(o: &mut String, report: &Report, l: Lang) {
             esc(tr!(l, "Input warnings", "输入警告"))
         );
         for w in &report.warnings {
-            let _ = writeln!(o, "<li>{}</li>", esc(&w.to_string()));
+            let _ = writeln!(o, "<li>{}</li>", esc(&w.say(l)));
         }
         o.push_str("</ul>\n");
     }

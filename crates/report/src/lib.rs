@@ -4,7 +4,9 @@
 //! conversations → matching → diagnosis → **report**): one serde model, [`Report`],
 //! and a module per output format over it: [`text`] for people, [`json`]
 //! for programs (its schema: [`json::schema`], committed as
-//! `docs/report.schema.json` and checked by the tests).
+//! `docs/report.schema.json` and checked by the tests), [`html`] to share.
+//! The model holds typed facts only; each renderer words them in the
+//! reader's language (`Finding::words`), which is where sentences are made.
 //!
 //! ```
 //! use stalltrace_report::{text, Report, Tool, SCHEMA_VERSION};
@@ -17,7 +19,8 @@
 //!     findings: vec![],
 //!     warnings: vec![],
 //! };
-//! assert!(text::render(&r, &Default::default()).contains("No stall found"));
+//! // Nothing was read: that is said, never "No stall found".
+//! assert!(text::render(&r, &Default::default()).contains("Nothing to diagnose"));
 //! ```
 
 pub mod html;

@@ -1,17 +1,21 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use stalltrace_capture::Warning;
+use stalltrace_capture::{SkipReason, Warning};
 use stalltrace_conversations::TrackerStats;
 use stalltrace_decode::Timestamp;
 use stalltrace_diagnosis::{Finding, Severity};
 use stalltrace_matching::Matching;
 
 /// Bumped whenever a field changes meaning or disappears; adding a field
-/// does not bump it.
-pub const SCHEMA_VERSION: u32 = 1;
+/// does not bump it. 2: findings carry typed facts (`facts`, typed
+/// `evidence`, `breakdown`, `path`, `timeline`, `remedies`) and their
+/// sentences apart (`sentences`); warnings carry a typed `kind` and their
+/// `message`; NAT mappings a typed `kind` and `evidence`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything `stalltrace analyze` found, in the form every output shares.
+/// Facts only: each renderer words them in the reader's language.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: u32,
@@ -41,7 +45,23 @@ pub struct InputSummary {
     /// Records read (packet lines for text).
     pub records: u64,
     /// Records that gave no IP packet, by reason.
-    pub skipped: BTreeMap<String, u64>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Frames skipped for one reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Skipped {
+    #[serde(flatten)]
+    pub reason: SkipReason,
+    pub count: u64,
+}
+
+impl InputSummary {
+    pub fn skipped_from(map: BTreeMap<SkipReason, u64>) -> Vec<Skipped> {
+        map.into_iter()
+            .map(|(reason, count)| Skipped { reason, count })
+            .collect()
+    }
 }
 
 /// A capture point: one interface of one input.
@@ -60,5 +80,11 @@ pub struct PointSummary {
 impl Report {
     pub fn most_severe(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// IP packets read at all points: with none, there was nothing to
+    /// diagnose, which is not the same as no stall.
+    pub fn ip_packets(&self) -> u64 {
+        self.points.iter().map(|p| p.stats.packets).sum()
     }
 }

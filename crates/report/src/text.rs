@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use stalltrace_decode::TimeDelta;
-use stalltrace_diagnosis::{tr, Finding, Lang, SegmentKind, Severity};
+use stalltrace_diagnosis::say::{self, long};
+use stalltrace_diagnosis::{tr, Finding, Lang, Severity};
 
 use crate::Report;
 
@@ -115,29 +116,22 @@ fn wrap(out: &mut String, first: &str, indent: &str, text: &str, width: usize) {
     out.push('\n');
 }
 
-fn severity_tag(l: Lang, s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => tr!(l, "CRITICAL", "严重"),
-        Severity::Warning => tr!(l, "WARNING", "警告"),
-        Severity::Info => tr!(l, "INFO", "信息"),
-    }
-}
-
 pub fn render(report: &Report, opts: &TextOptions) -> String {
     let l = opts.lang;
     let paint = Paint(opts.color);
     let mut o = String::new();
     let width = opts.width.max(40);
-    let packets: u64 = report.points.iter().map(|p| p.stats.packets).sum();
+    let packets = report.ip_packets();
     let convs: u64 = report.points.iter().map(|p| p.stats.conversations).sum();
-    let n = report.points.len();
+    let n = report.points.len() as u64;
     let head = tr!(
         l,
         format!(
-            "stalltrace {}: {n} capture point{}, {packets} packets, {convs} conversation{}",
+            "stalltrace {}: {}, {}, {}",
             report.tool.version,
-            if n == 1 { "" } else { "s" },
-            if convs == 1 { "" } else { "s" }
+            l.count(n, "capture point", "capture points"),
+            l.count(packets, "packet", "packets"),
+            l.count(convs, "conversation", "conversations")
         ),
         format!(
             "stalltrace {}：{n} 个捕获点，{packets} 个数据包，{convs} 条会话",
@@ -170,10 +164,10 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
         let line = tr!(
             l,
             format!(
-                "{}: {}{iface}, {} packets{span}{}",
+                "{}: {}{iface}, {}{span}{}",
                 p.name,
                 p.file,
-                p.stats.packets,
+                l.count(p.stats.packets, "packet", "packets"),
                 if p.numbered_by_line {
                     "; packet numbers are line numbers"
                 } else {
@@ -197,17 +191,21 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
     matching(&mut o, report, width, l);
     o.push('\n');
     if report.findings.is_empty() {
-        wrap(
-            &mut o,
-            "",
-            "",
+        // Nothing read is not "no stall": say which it was.
+        let verdict = if packets == 0 {
+            tr!(
+                l,
+                "Nothing to diagnose: no IP packet was read from these inputs (see the warnings).",
+                "没有可诊断的内容：这些输入中没有读到任何 IP 数据包（见警告）。"
+            )
+        } else {
             tr!(
                 l,
                 "No stall found: no greeting or answer waited longer than the threshold, and no connection attempt went unanswered.",
                 "没有发现停顿：没有欢迎信息或应答的等待超过阈值，也没有无人应答的连接尝试。"
-            ),
-            width,
-        );
+            )
+        };
+        wrap(&mut o, "", "", verdict, width);
     }
     for (i, f) in report.findings.iter().enumerate() {
         if i > 0 {
@@ -218,7 +216,7 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
     if !report.warnings.is_empty() {
         let _ = writeln!(o, "\n{}", paint.bold(tr!(l, "Input warnings", "输入警告")));
         for w in &report.warnings {
-            wrap(&mut o, "  - ", "    ", &w.to_string(), width);
+            wrap(&mut o, "  - ", "    ", &w.say(l), width);
         }
     }
     o
@@ -247,13 +245,12 @@ fn matching(o: &mut String, report: &Report, width: usize, l: Lang) {
             .unwrap_or_default();
         let line = match (c.applied, l) {
             (true, Lang::En) => format!(
-                "clock of {} is off by {} against {} (±{}{drift}, from {} matched connection{}): corrected on the timelines",
+                "clock of {} is off by {} against {} (±{}{drift}, from {}): corrected on the timelines",
                 c.point,
                 TimeDelta::from_nanos(-c.offset.nanos()),
                 c.reference,
                 c.uncertainty,
-                c.samples,
-                if c.samples == 1 { "" } else { "s" }
+                l.count(c.samples, "matched connection", "matched connections")
             ),
             (true, Lang::ZhCn) => format!(
                 "{} 的时钟相对 {} 偏差 {}（±{}{drift}，依据 {} 条匹配的连接）：时间线上已校正",
@@ -267,7 +264,12 @@ fn matching(o: &mut String, report: &Report, width: usize, l: Lang) {
                 "clocks of {} and {} agree within the measurement (±{}{drift}): no correction",
                 c.point, c.reference, c.uncertainty
             ),
-            (false, Lang::ZhCn) => format!("{} 与 {} 的时钟在测量精度内一致（±{}{drift}）：不作校正", c.point, c.reference, l.dur(c.uncertainty)),
+            (false, Lang::ZhCn) => format!(
+                "{} 与 {} 的时钟在测量精度内一致（±{}{drift}）：不作校正",
+                c.point,
+                c.reference,
+                l.dur(c.uncertainty)
+            ),
         };
         wrap(o, "  ", "    ", &line, width);
     }
@@ -276,19 +278,21 @@ fn matching(o: &mut String, report: &Report, width: usize, l: Lang) {
             l,
             format!(
                 "NAT ({}): inside {} ↔ outside {} ({} ↔ {}): {}",
-                n.kind, n.inside, n.outside, n.inside_point, n.outside_point, n.evidence
-            ),
-            format!(
-                "NAT（{}）：内部 {} ↔ 外部 {}（{} ↔ {}）：两处是同一条连接（初始序列号相同）",
-                if n.kind == "source" {
-                    "源地址转换"
-                } else {
-                    "目的地址转换"
-                },
+                n.kind.say(l),
                 n.inside,
                 n.outside,
                 n.inside_point,
-                n.outside_point
+                n.outside_point,
+                n.evidence.say(l)
+            ),
+            format!(
+                "NAT（{}）：内部 {} ↔ 外部 {}（{} ↔ {}）：{}",
+                n.kind.say(l),
+                n.inside,
+                n.outside,
+                n.inside_point,
+                n.outside_point,
+                n.evidence.say(l)
             )
         );
         wrap(o, "  ", "    ", &line, width);
@@ -304,7 +308,13 @@ fn matching(o: &mut String, report: &Report, width: usize, l: Lang) {
     }
 }
 
-fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline, l: Lang, paint: &Paint) {
+fn timeline(
+    o: &mut String,
+    t: &stalltrace_diagnosis::Timeline,
+    labels: &[String],
+    l: Lang,
+    paint: &Paint,
+) {
     let _ = writeln!(
         o,
         "\n  {}",
@@ -314,10 +324,9 @@ fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline, l: Lang, paint: 
             "时间线（各捕获点的时间，已校正时钟偏差）"
         ))
     );
-    let label_w = t
-        .rows
+    let label_w = labels
         .iter()
-        .map(|r| width_of(&r.what))
+        .map(|r| width_of(r))
         .max()
         .unwrap_or(10)
         .min(40);
@@ -341,9 +350,9 @@ fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline, l: Lang, paint: 
         let _ = write!(o, "  {}", pad(p, col_w, true));
     }
     o.push('\n');
-    for r in &t.rows {
+    for (r, label) in t.rows.iter().zip(labels) {
         let mut what = String::new();
-        for c in r.what.chars() {
+        for c in label.chars() {
             if width_of(&what) + width_of(&c.to_string()) > label_w {
                 break;
             }
@@ -361,30 +370,11 @@ fn timeline(o: &mut String, t: &stalltrace_diagnosis::Timeline, l: Lang, paint: 
     }
 }
 
-/// A total that may run to hours, in the unit a person reads it in.
-fn long(l: Lang, d: TimeDelta) -> String {
-    let secs = d.secs_f64();
-    if secs >= 3600.0 {
-        tr!(
-            l,
-            format!("{:.1} h", secs / 3600.0),
-            format!("{:.1} 小时", secs / 3600.0)
-        )
-    } else if secs >= 120.0 {
-        tr!(
-            l,
-            format!("{:.1} min", secs / 60.0),
-            format!("{:.1} 分钟", secs / 60.0)
-        )
-    } else {
-        l.dur(d)
-    }
-}
-
 /// Repeats of a finding listed in text; JSON lists more.
 const REPEATS_SHOWN: usize = 5;
 
 fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
+    let words = f.words(l);
     let cost = f
         .cost
         .map(|c| tr!(l, format!(", cost {c}"), format!("，耗时 {}", l.dur(c))))
@@ -407,16 +397,16 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
         .unwrap_or_default();
     let head = tr!(
         l,
-        format!("{} at {at}{cost}{times}", f.id.as_str()),
-        format!("{}，位于 {at}{cost}{times}", f.id.as_str())
+        format!("{} at {at}{cost}{times}", words.title),
+        format!("{}，位于 {at}{cost}{times}", words.title)
     );
     let _ = writeln!(
         o,
         "{} {}",
-        paint.severity(f.severity, severity_tag(l, f.severity)),
+        paint.severity(f.severity, say::severity(f.severity, l)),
         paint.bold(&head)
     );
-    wrap(o, "  ", "  ", &f.summary, width);
+    wrap(o, "  ", "  ", &words.summary, width);
     if !f.also_seen_at.is_empty() {
         let line = tr!(
             l,
@@ -428,46 +418,39 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
     let section = |o: &mut String, title: &str| {
         let _ = writeln!(o, "\n  {}", paint.bold(title));
     };
-    if !f.path.is_empty() {
-        section(o, tr!(l, "Across the capture points", "综合各捕获点"));
-        for d in &f.path {
+    if !words.path.is_empty() {
+        section(o, tr!(l, "Along the path", "路径上的情况"));
+        for d in &words.path {
             wrap(o, "  - ", "    ", d, width);
         }
     }
-    if !f.details.is_empty() {
+    if !words.details.is_empty() {
         section(o, tr!(l, "Why", "原因"));
-        for d in &f.details {
+        for d in &words.details {
             wrap(o, "  - ", "    ", d, width);
         }
     }
     if !f.breakdown.is_empty() {
         section(o, tr!(l, "Where the time went", "时间花在哪里"));
-        for s in &f.breakdown {
-            let kind = match (s.kind, l) {
-                (SegmentKind::Network, Lang::En) => "network",
-                (SegmentKind::Server, Lang::En) => "server",
-                (SegmentKind::Dependency, Lang::En) => "dependency",
-                (SegmentKind::Network, Lang::ZhCn) => "网络",
-                (SegmentKind::Server, Lang::ZhCn) => "服务器",
-                (SegmentKind::Dependency, Lang::ZhCn) => "依赖",
-            };
+        for (s, label) in f.breakdown.iter().zip(&words.breakdown) {
+            let kind = say::segment_kind(s.kind, l);
             let d = l.dur(s.duration);
             let d = format!("{}{d}", " ".repeat(11usize.saturating_sub(width_of(&d))));
             let k = format!(
                 "{kind}{}",
                 " ".repeat(10usize.saturating_sub(width_of(kind)))
             );
-            let _ = writeln!(o, "  {d}  {k}  {}", s.label);
+            let _ = writeln!(o, "  {d}  {k}  {label}");
         }
     }
     // With one point the evidence list already tells the same story.
     if let Some(t) = f.timeline.as_ref().filter(|t| t.points.len() > 1) {
-        timeline(o, t, l, paint);
+        timeline(o, t, &words.timeline, l, paint);
     }
     if !f.evidence.is_empty() {
         section(o, tr!(l, "Evidence", "证据"));
         let multi = f.evidence.iter().any(|e| e.point != f.point);
-        for e in &f.evidence {
+        for (e, what) in f.evidence.iter().zip(&words.evidence) {
             let at = if multi {
                 format!(" [{}]", e.point)
             } else {
@@ -475,10 +458,9 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
             };
             let _ = writeln!(
                 o,
-                "  {:>7}  {}{at}  {}",
+                "  {:>7}  {}{at}  {what}",
                 format!("#{}", e.packet),
-                e.time_of_day,
-                e.what
+                e.time_of_day
             );
         }
     }
@@ -488,7 +470,10 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
             o,
             &tr!(
                 l,
-                format!("The same for {more} more conversations"),
+                format!(
+                    "The same for {}",
+                    l.count(more, "more conversation", "more conversations")
+                ),
                 format!("另有 {more} 个连接情况相同")
             ),
         );
@@ -520,15 +505,15 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
             o,
             tr!(l, "Fix (most likely first)", "修复方法（最可能的在前）"),
         );
-        for r in &f.remedies {
+        for (r, w) in f.remedies.iter().zip(&words.remedies) {
             wrap(
                 o,
                 "  - ",
                 "    ",
                 &tr!(
                     l,
-                    format!("{}: {}", r.target, r.action),
-                    format!("{}：{}", r.target, r.action)
+                    format!("{}: {}", w.target, w.action),
+                    format!("{}：{}", w.target, w.action)
                 ),
                 width,
             );

@@ -102,15 +102,7 @@ fn stages(c: &mut Criterion) {
     for threads in [1, 2] {
         g.bench_function(format!("whole pipeline, {threads} thread(s)"), |b| {
             b.iter_batched(
-                || {
-                    vec![(
-                        InputSpec {
-                            path: "bench".into(),
-                            name: None,
-                        },
-                        reader(&pcap),
-                    )]
-                },
+                || vec![(InputSpec::new("bench"), reader(&pcap))],
                 |readers| {
                     let opts = AnalyzeOptions {
                         threads,

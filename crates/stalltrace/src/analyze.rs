@@ -16,10 +16,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
 
-use stalltrace_capture::{CaptureError, CaptureReader, Format, Record, Warning};
-use stalltrace_conversations::{Tracker, TrackerConfig};
-use stalltrace_decode::{decode_frame, Packet, Skip, TimeDelta, Timestamp};
-use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig, Lang};
+use stalltrace_capture::{
+    CaptureError, CaptureReader, Format, NotCapture, Record, SkipReason, Warning, WarningKind,
+};
+use stalltrace_conversations::{Points, Tracker, TrackerConfig};
+use stalltrace_decode::{decode_frame, Packet, TimeDelta, Timestamp};
+use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
 use stalltrace_matching::{Matcher, MatcherConfig};
 use stalltrace_report::{InputSummary, PointSummary, Report, Tool, SCHEMA_VERSION};
 
@@ -29,6 +31,19 @@ pub struct InputSpec {
     pub path: PathBuf,
     /// `--point NAME=FILE`: the capture point's name.
     pub name: Option<String>,
+    /// The folder it was found in, when it was not named itself: a file
+    /// there that is no capture is left out with a warning, not an error.
+    pub folder: Option<PathBuf>,
+}
+
+impl InputSpec {
+    pub fn new(path: impl Into<PathBuf>) -> InputSpec {
+        InputSpec {
+            path: path.into(),
+            name: None,
+            folder: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -36,8 +51,6 @@ pub struct AnalyzeOptions {
     pub inputs: Vec<InputSpec>,
     pub wait_threshold: TimeDelta,
     pub tracker: TrackerConfig,
-    /// The language of the report's sentences.
-    pub lang: Lang,
     /// Called now and then with (bytes read, bytes in all, when known).
     pub progress: Option<fn(u64, Option<u64>)>,
     /// 1: everything on the calling thread. 2 or more: the inputs are read
@@ -52,7 +65,6 @@ impl Default for AnalyzeOptions {
             inputs: Vec::new(),
             wait_threshold: TimeDelta::from_secs(1),
             tracker: TrackerConfig::default(),
-            lang: Lang::En,
             progress: None,
             threads: default_threads(),
         }
@@ -68,13 +80,22 @@ pub fn default_threads() -> usize {
 pub struct Analysis {
     pub report: Report,
     pub errors: Vec<CaptureError>,
+    /// Inputs that were captures and were analysed.
+    pub read: Vec<InputSpec>,
+    /// Files found in folders that are no capture.
+    pub left_out: Vec<InputSpec>,
 }
 
 /// Hand finished conversations on this often (packets).
 const DRAIN_EVERY: u64 = 4096;
 
-/// Files below a folder, in name order; hidden files are left out.
-fn expand(spec: &InputSpec, out: &mut Vec<InputSpec>) -> std::io::Result<()> {
+/// Files below a folder (and its folders), in name order; hidden files are
+/// left out. Files found in a folder remember it.
+fn expand(
+    spec: &InputSpec,
+    folder: Option<&Path>,
+    out: &mut Vec<InputSpec>,
+) -> std::io::Result<()> {
     if spec.path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&spec.path)?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -84,35 +105,38 @@ fn expand(spec: &InputSpec, out: &mut Vec<InputSpec>) -> std::io::Result<()> {
             })
             .collect();
         entries.sort();
+        let top = folder.unwrap_or(&spec.path).to_path_buf();
         for p in entries {
-            expand(
-                &InputSpec {
-                    path: p,
-                    name: None,
-                },
-                out,
-            )?;
+            expand(&InputSpec::new(p), Some(&top), out)?;
         }
     } else {
-        out.push(spec.clone());
+        let mut s = spec.clone();
+        s.folder = folder.map(Path::to_path_buf);
+        out.push(s);
     }
     Ok(())
 }
 
+/// A capture point's name from its file: the name without the endings
+/// captures carry, so that `x.pcap`, `x.pcapng` and a printout of it
+/// (`x.txt`, `x.pcap.txt`) name the same point.
 fn stem(path: &Path) -> String {
     if path.as_os_str() == "-" {
         return "stdin".into();
     }
-    let name = path
+    let mut name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    for ext in [".pcapng", ".pcap", ".cap", ".txt", ".log", ".dump"] {
-        if let Some(s) = name.strip_suffix(ext) {
-            return s.to_string();
+    'strip: loop {
+        for ext in [".pcapng", ".pcap", ".cap", ".txt", ".log", ".dump", ".out"] {
+            if let Some(s) = name.strip_suffix(ext).filter(|s| !s.is_empty()) {
+                name = s.to_string();
+                continue 'strip;
+            }
         }
+        return name;
     }
-    name
 }
 
 /// One open input and its next packet.
@@ -123,7 +147,10 @@ struct Source {
     format: Format,
     /// Interface id to capture point; a capture has a handful.
     by_interface: Vec<(u32, usize)>,
-    skipped: BTreeMap<String, u64>,
+    skipped: BTreeMap<SkipReason, u64>,
+    /// Read to its end only to find it holds no capture (a file in a
+    /// folder): left out with a warning.
+    not_capture: Option<NotCapture>,
     records: u64,
     head: Option<Packet>,
     /// Fingerprints of recent IPv4 packets, to drop a capture's duplicates
@@ -216,7 +243,10 @@ impl Source {
             match self.reader.next() {
                 Ok(None) => return None,
                 Err(e) => {
-                    errors.push(e);
+                    match NotCapture::of(&e).filter(|_| self.spec.folder.is_some()) {
+                        Some(why) => self.not_capture = Some(why),
+                        None => errors.push(e),
+                    }
                     return None;
                 }
                 Ok(Some(Record::Packet(p))) => {
@@ -228,11 +258,7 @@ impl Source {
                     match decode_frame(f.link, f.data, f.meta) {
                         Ok(p) => return Some(p),
                         Err(skip) => {
-                            let key = match skip {
-                                Skip::NotIp { .. } => "not IP".to_string(),
-                                other => other.to_string(),
-                            };
-                            *self.skipped.entry(key).or_default() += 1;
+                            *self.skipped.entry(SkipReason::from(skip)).or_default() += 1;
                         }
                     }
                 }
@@ -251,7 +277,7 @@ struct Pipeline {
     several: bool,
     max_live: usize,
     points: Vec<Point>,
-    names: Vec<String>,
+    names: Points,
     matcher: Matcher,
     diag: Diagnoser,
 }
@@ -275,7 +301,10 @@ impl Pipeline {
     fn advance(&mut self, now: Timestamp) {
         self.matcher.advance(now);
         for pi in 0..self.points.len() {
-            let live = self.points[pi].tracker.as_ref();
+            let live = self.points[pi]
+                .tracker
+                .as_ref()
+                .map(|t| t as &dyn stalltrace_conversations::LiveView);
             self.diag.advance(pi as u32, now, &self.matcher, live);
         }
     }
@@ -286,21 +315,57 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
     let mut errors = Vec::new();
     let mut specs = Vec::new();
     for spec in &opts.inputs {
-        if let Err(source) = expand(spec, &mut specs) {
+        if let Err(source) = expand(spec, None, &mut specs) {
             errors.push(CaptureError::Open {
                 file: spec.path.display().to_string(),
                 source,
             });
         }
     }
+    // A folder given with no file in it holds no capture.
+    for spec in &opts.inputs {
+        if spec.path.is_dir() && !specs.iter().any(|s| s.folder.as_ref() == Some(&spec.path)) {
+            errors.push(CaptureError::NoCapture {
+                what: spec.path.display().to_string(),
+                files: 0,
+            });
+        }
+    }
     let mut readers = Vec::new();
+    let mut left_out = Vec::new();
     for spec in specs {
         match CaptureReader::open(&spec.path) {
             Ok(reader) => readers.push((spec, reader)),
-            Err(e) => errors.push(e),
+            Err(e) => match NotCapture::of(&e).filter(|_| spec.folder.is_some()) {
+                Some(why) => left_out.push((spec, why)),
+                None => errors.push(e),
+            },
         }
     }
     let mut a = analyze_readers(readers, opts);
+    for (spec, why) in left_out {
+        a.left_out.push(spec.clone());
+        a.report.warnings.push(Warning::new(
+            &spec.path.display().to_string(),
+            None,
+            WarningKind::NotACapture { why },
+        ));
+    }
+    // A folder whose files are all no capture: nothing was analysed there.
+    for spec in &opts.inputs {
+        let from_it: Vec<&InputSpec> = a
+            .left_out
+            .iter()
+            .filter(|s| s.folder.as_ref() == Some(&spec.path))
+            .collect();
+        let read = a.read.iter().any(|s| s.folder.as_ref() == Some(&spec.path));
+        if !from_it.is_empty() && !read {
+            errors.push(CaptureError::NoCapture {
+                what: spec.path.display().to_string(),
+                files: from_it.len() as u64,
+            });
+        }
+    }
     errors.append(&mut a.errors);
     a.errors = errors;
     a
@@ -321,6 +386,7 @@ pub fn analyze_readers(
             spec,
             by_interface: Vec::new(),
             skipped: BTreeMap::new(),
+            not_capture: None,
             records: 0,
             head: None,
             recent: Box::new([(0, Timestamp::ZERO); DUPLICATE_SLOTS]),
@@ -338,14 +404,13 @@ pub fn analyze_readers(
             several: inputs > 1,
             max_live: opts.tracker.max_live,
             points: Vec::new(),
-            names: Vec::new(),
+            names: Points::default(),
             matcher: Matcher::new(MatcherConfig::default()),
             diag: Diagnoser::new(
-                Vec::new(),
+                Points::default(),
                 DiagnosisConfig {
                     wait_threshold: opts.wait_threshold,
                     resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
-                    lang: opts.lang,
                     one_point,
                     ..DiagnosisConfig::default()
                 },
@@ -357,7 +422,7 @@ pub fn analyze_readers(
         seen: 0,
         now: Timestamp::ZERO,
     };
-    let errors = run(reader, &mut an, opts.threads);
+    let (errors, sources) = run(reader, &mut an, opts.threads);
     let Analyser {
         mut pipe,
         summaries,
@@ -365,6 +430,22 @@ pub fn analyze_readers(
         now,
         ..
     } = an;
+    let mut warnings = warnings;
+    let mut read = Vec::new();
+    let mut left_out = Vec::new();
+    for s in sources {
+        match s.not_capture {
+            Some(why) => {
+                warnings.push(Warning::new(
+                    &s.file,
+                    None,
+                    WarningKind::NotACapture { why },
+                ));
+                left_out.push(s.spec);
+            }
+            None => read.push(s.spec),
+        }
+    }
     pipe.advance(now);
     pipe.diag.flush(&pipe.matcher);
     let matching = pipe.matcher.finish(&pipe.names);
@@ -381,12 +462,20 @@ pub fn analyze_readers(
         findings,
         warnings,
     };
-    Analysis { report, errors }
+    Analysis {
+        report,
+        errors,
+        read,
+        left_out,
+    }
 }
 
 /// What the reading side hands the analysing side, in stream order. The
 /// same items in the same order whether one thread or two do the work, so
 /// the report is the same byte for byte.
+// Nearly every item is a packet, held inline in the batch: boxing it
+// would allocate per packet. The rare variants are boxed instead.
+#[allow(clippy::large_enum_variant)]
 enum Item {
     /// A capture point's first packet comes next.
     NewPoint(Box<PointSummary>),
@@ -489,7 +578,8 @@ impl Reader {
         while out.len() < max {
             let Some(packet) = self.sources[0].pull(&mut self.errors) else {
                 self.ended = true;
-                out.push(Item::Closed(Box::new(self.close(0))));
+                let closed = self.close(0, out);
+                out.push(Item::Closed(Box::new(closed)));
                 return false;
             };
             let src = &mut self.sources[0];
@@ -512,17 +602,29 @@ impl Reader {
                 self.heap.push(Reverse((p.meta.ts, i)));
                 self.sources[i].head = Some(p);
             }
-            None => out.push(Item::Closed(Box::new(self.close(i)))),
+            None => {
+                let closed = self.close(i, out);
+                out.push(Item::Closed(Box::new(closed)));
+            }
         }
     }
 
     /// The capture point of a packet: its input's interface, named on first use.
     fn point_for(&mut self, i: usize, p: &Packet, out: &mut Vec<Item>) -> usize {
-        let src = &mut self.sources[i];
         let iface = p.meta.interface;
-        if let Some(&(_, idx)) = src.by_interface.iter().find(|(f, _)| *f == iface) {
+        if let Some(&(_, idx)) = self.sources[i]
+            .by_interface
+            .iter()
+            .find(|(f, _)| *f == iface)
+        {
             return idx;
         }
+        self.new_point(i, iface, out)
+    }
+
+    /// Names a capture point of input `i` and announces it.
+    fn new_point(&mut self, i: usize, iface: u32, out: &mut Vec<Item>) -> usize {
+        let src = &mut self.sources[i];
         let ifaces = src.reader.interfaces();
         let if_name = ifaces.get(iface as usize).and_then(|i| i.name.clone());
         let several = ifaces.len() > 1;
@@ -554,7 +656,12 @@ impl Reader {
         idx
     }
 
-    fn close(&mut self, i: usize) -> Closed {
+    fn close(&mut self, i: usize, out: &mut Vec<Item>) -> Closed {
+        // A capture read to its end with no IP packet is still a point,
+        // with nothing to diagnose there (said as such, never "no stall").
+        if self.sources[i].by_interface.is_empty() && self.sources[i].not_capture.is_none() {
+            self.new_point(i, 0, out);
+        }
         let src = &mut self.sources[i];
         let mut points: Vec<usize> = src.by_interface.iter().map(|(_, i)| *i).collect();
         points.sort();
@@ -568,7 +675,7 @@ impl Reader {
                 file: src.file.clone(),
                 format: src.format.name().into(),
                 records: src.records,
-                skipped: std::mem::take(&mut src.skipped),
+                skipped: InputSummary::skipped_from(std::mem::take(&mut src.skipped)),
             },
         }
     }
@@ -595,7 +702,7 @@ impl Analyser<'_> {
                 let pipe = &mut self.pipe;
                 let idx = pipe.points.len();
                 pipe.several |= idx > 0;
-                pipe.names.push(summary.name.clone());
+                pipe.names.add(summary.name.clone());
                 pipe.diag.add_point(summary.name.clone());
                 pipe.points.push(Point {
                     summary: *summary,
@@ -647,47 +754,69 @@ impl Analyser<'_> {
             if let Some(t) = pipe.points[pi].tracker.take() {
                 let st = t.stats().clone();
                 let name = &pipe.points[pi].summary.name;
-                let mut note = |n: u64, what: String| {
+                if st.packets == 0 {
+                    warnings
+                        .push(Warning::new(&c.file, None, WarningKind::NoIpTraffic).at_point(name));
+                }
+                let mut note = |n: u64, kind: WarningKind| {
                     if n > 0 {
-                        warnings.push(Warning {
-                            file: c.file.clone(),
-                            location: None,
-                            message: format!("{name}: {what}"),
-                        });
+                        warnings.push(Warning::new(&c.file, None, kind).at_point(name));
                     }
                 };
-                note(st.time_went_back, format!("{} packets are timestamped earlier than the packet before them (clock steps, or merged files); kept in file order", st.time_went_back));
-                note(st.truncated, format!("{} packets were cut short by the capture (snaplen); what is missing is treated as unknown", st.truncated));
+                note(
+                    st.time_went_back,
+                    WarningKind::TimeWentBack {
+                        count: st.time_went_back,
+                    },
+                );
+                note(
+                    st.truncated,
+                    WarningKind::Snaplen {
+                        count: st.truncated,
+                    },
+                );
                 note(
                     st.fragments,
-                    format!(
-                        "{} IP fragments; transport fields are read from first fragments only",
-                        st.fragments
-                    ),
+                    WarningKind::Fragments {
+                        count: st.fragments,
+                    },
                 );
-                note(st.bad_ip_checksum, format!("{} IPv4 headers had a bad checksum (counted, not trusted; a receiver drops such packets)", st.bad_ip_checksum));
-                note(st.evicted, format!("{} conversations were closed early, the longest idle first, to stay within --max-conversations {}", st.evicted, pipe.max_live));
+                note(
+                    st.bad_ip_checksum,
+                    WarningKind::BadChecksum {
+                        count: st.bad_ip_checksum,
+                    },
+                );
+                note(
+                    st.evicted,
+                    WarningKind::Evicted {
+                        count: st.evicted,
+                        cap: pipe.max_live as u64,
+                    },
+                );
                 pipe.points[pi].summary.stats = st;
                 let done = t.finish();
                 pipe.hand_over(pi, done);
             }
         }
         if c.duplicates > 0 {
-            warnings.push(Warning {
-                file: c.file.clone(),
-                location: None,
-                message: format!("{} frames were recorded twice (same IPv4 ID and contents within 1 ms) and counted once", c.duplicates),
-            });
+            warnings.push(Warning::new(
+                &c.file,
+                None,
+                WarningKind::Duplicates {
+                    count: c.duplicates,
+                },
+            ));
         }
-        for (reason, n) in &c.summary.skipped {
-            warnings.push(Warning {
-                file: c.file.clone(),
-                location: None,
-                message: format!(
-                    "{n} frame{} skipped: {reason}",
-                    if *n == 1 { "" } else { "s" }
-                ),
-            });
+        for s in &c.summary.skipped {
+            warnings.push(Warning::new(
+                &c.file,
+                None,
+                WarningKind::SkippedFrames {
+                    count: s.count,
+                    reason: s.reason.clone(),
+                },
+            ));
         }
         self.summaries[c.source] = Some(c.summary);
     }
@@ -695,7 +824,7 @@ impl Analyser<'_> {
 
 /// Runs the reading side into the analysing side: on this thread, or on a
 /// thread of its own a few batches ahead (so memory stays bounded).
-fn run(mut reader: Reader, an: &mut Analyser, threads: usize) -> Vec<CaptureError> {
+fn run(mut reader: Reader, an: &mut Analyser, threads: usize) -> (Vec<CaptureError>, Vec<Source>) {
     if threads <= 1 {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
@@ -706,7 +835,7 @@ fn run(mut reader: Reader, an: &mut Analyser, threads: usize) -> Vec<CaptureErro
             }
             batch.clear();
             if !more {
-                return reader.errors;
+                return (reader.errors, reader.sources);
             }
         }
     }
@@ -727,7 +856,7 @@ fn run(mut reader: Reader, an: &mut Analyser, threads: usize) -> Vec<CaptureErro
                         break;
                     }
                 }
-                reader.errors
+                (reader.errors, reader.sources)
             })
             .expect("a thread can be started");
         for (mut batch, read) in full_rx {

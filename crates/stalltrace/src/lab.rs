@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
-use stalltrace_diagnosis::{Fate, Finding, FindingId};
+use stalltrace_diagnosis::{Fate, Finding, FindingId, Lang};
 use stalltrace_lab::{RunOutcome, Scenario};
 
 use crate::{LabCommand, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
@@ -164,8 +164,8 @@ pub fn diagnose(r: &RunOutcome) -> Vec<(String, Option<Finding>)> {
         .map(|c| {
             let a = analyze(&AnalyzeOptions {
                 inputs: vec![InputSpec {
-                    path: c.path.clone(),
                     name: Some(c.point.clone()),
+                    ..InputSpec::new(&c.path)
                 }],
                 ..Default::default()
             });
@@ -180,7 +180,12 @@ pub fn diagnose(r: &RunOutcome) -> Vec<(String, Option<Finding>)> {
 
 fn one_line(f: Option<&Finding>) -> String {
     match f {
-        Some(f) => format!("{} {}: {}", f.severity.as_str(), f.id.as_str(), f.summary),
+        Some(f) => format!(
+            "{} {}: {}",
+            f.severity.as_str(),
+            f.id.as_str(),
+            f.words(Lang::En).summary
+        ),
         None => "no stall, no lookup".into(),
     }
 }
@@ -189,12 +194,12 @@ fn short(f: Option<&Finding>) -> String {
     let Some(f) = f else {
         return "no stall, no lookup".into();
     };
-    let fate = match f.cause.as_ref().map(|c| &c.fate) {
+    let fate = match f.cause().map(|c| &c.fate) {
         Some(Fate::Unanswered) => "ident unanswered".to_string(),
         Some(Fate::Refused { after, .. }) => format!("ident refused by RST in {after}"),
-        Some(Fate::IcmpError {
-            description, after, ..
-        }) => format!("ident refused by ICMP {description} in {after}"),
+        Some(Fate::IcmpError { reason, after, .. }) => {
+            format!("ident refused by ICMP {} in {after}", reason.say(Lang::En))
+        }
         Some(Fate::Answered { after }) => format!("ident answered in {after}"),
         None => "cause not visible here".into(),
     };

@@ -7,7 +7,7 @@
 //! ```no_run
 //! use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
 //! let opts = AnalyzeOptions {
-//!     inputs: vec![InputSpec { path: "examples/env1-fw-eth1-outside.txt".into(), name: None }],
+//!     inputs: vec![InputSpec::new("examples/env1-fw-eth1-outside.txt")],
 //!     ..Default::default()
 //! };
 //! let a = analyze(&opts);

@@ -8,7 +8,7 @@ use stalltrace::analyze::{analyze, parse_seconds, AnalyzeOptions, InputSpec};
 
 mod lab;
 use stalltrace_decode::TimeDelta;
-use stalltrace_diagnosis::{Lang, Severity};
+use stalltrace_diagnosis::{tr, Lang, Severity};
 use stalltrace_report::{html, json, text};
 
 /// Exit codes, stable for scripts.
@@ -218,28 +218,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
-    let mut inputs: Vec<InputSpec> = a
-        .inputs
-        .iter()
-        .map(|p| InputSpec {
-            path: p.clone(),
-            name: None,
-        })
-        .collect();
+    let mut inputs: Vec<InputSpec> = a.inputs.iter().map(InputSpec::new).collect();
     for p in &a.point {
         let (name, file) = p
             .split_once('=')
             .with_context(|| format!("--point takes NAME=FILE, not '{p}'"))?;
         inputs.push(InputSpec {
-            path: file.into(),
             name: Some(name.to_string()),
+            ..InputSpec::new(file)
         });
     }
     let lang = a.lang.unwrap_or_else(Lang::from_env);
     let mut opts = AnalyzeOptions {
         inputs,
         wait_threshold: a.threshold,
-        lang,
         ..Default::default()
     };
     opts.tracker.max_live = a.max_conversations.max(1);
@@ -252,7 +244,7 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         bar.finish_and_clear();
     }
     for e in &analysis.errors {
-        eprintln!("stalltrace: {e}");
+        eprintln!("stalltrace: {}", e.say(lang));
     }
     let report = &analysis.report;
     let nothing_read = report.points.is_empty();
@@ -267,7 +259,7 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let tty = stdout.is_terminal();
     let mut out = stdout.lock();
     if a.json {
-        json::write(report, &mut out)?;
+        json::write(report, lang, &mut out)?;
     } else {
         let width = a
             .width
@@ -282,7 +274,11 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         if !a.quiet {
             for w in &report.warnings {
                 // Warnings also go to stderr, where scripts and people look for them.
-                eprintln!("stalltrace: warning: {w}");
+                eprintln!(
+                    "stalltrace: {}{}",
+                    tr!(lang, "warning: ", "警告："),
+                    w.say(lang)
+                );
             }
         }
         out.write_all(text::render(report, &text::TextOptions { width, color, lang }).as_bytes())?;

@@ -14,6 +14,10 @@ use stalltrace_testkit::{
 fn findings_json(a: &stalltrace::analyze::Analysis, names: &[(String, String)]) -> String {
     let mut s = serde_json::to_string_pretty(&a.report.findings).unwrap();
     for (name, addr) in names {
+        // A firewall rule names the server only by a real address: the
+        // pcap has one where the printout had a masked host.
+        s = s.replace(&format!("ip saddr {addr} "), "");
+        s = s.replace(&format!(" -s {addr}"), "");
         s = s.replace(addr.as_str(), name.as_str());
     }
     s

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::en;
+
 use stalltrace::analyze::{analyze_readers, AnalyzeOptions, InputSpec};
 use stalltrace_capture::CaptureReader;
 use stalltrace_diagnosis::{CallbackKind, Fate, FindingId, MAX_REPEATS_LISTED};
@@ -32,8 +34,8 @@ fn analysis_of(path: &str, point: Option<&str>, bytes: Vec<u8>) -> stalltrace::a
     analyze_readers(
         vec![(
             InputSpec {
-                path: path.into(),
                 name: point.map(String::from),
+                ..InputSpec::new(path)
             },
             reader,
         )],
@@ -112,27 +114,20 @@ fn findings_equal_the_ground_truth() {
     assert_eq!(clients.len(), listed + 1);
     // The ladder marks a packet "again" only when it was sent before: the
     // ident SYN's two retries, not each new full-size segment.
-    let rows: Vec<&str> = s
-        .timeline
-        .as_ref()
-        .unwrap()
-        .rows
-        .iter()
-        .map(|r| r.what.as_str())
-        .collect();
+    let rows = en(s).timeline;
     assert_eq!(
-        rows.iter().filter(|w| **w == "ident SYN (again)").count(),
+        rows.iter().filter(|w| *w == "ident SYN (again)").count(),
         2,
         "{rows:?}"
     );
     assert!(
         rows.iter()
-            .filter(|w| **w == "server data, 1460 bytes")
+            .filter(|w| *w == "server data, 1460 bytes")
             .count()
             >= 10,
         "{rows:?}"
     );
-    let cb = s.cause.as_ref().expect("the stall names its callback");
+    let cb = s.cause().expect("the stall names its callback");
     assert_eq!(cb.kind, CallbackKind::Ident);
     assert_eq!(cb.fate, Fate::Unanswered);
     // The callback went to the client of the stalled session.
@@ -140,11 +135,8 @@ fn findings_equal_the_ground_truth() {
         cb.conversation.server.host,
         s.conversation.as_ref().unwrap().client.host
     );
-    assert!((cb.give_up.unwrap().secs_f64() - 5.0).abs() < 0.01);
-    assert!(cb
-        .timer_matches
-        .iter()
-        .any(|t| t.who_en.starts_with("sendmail 8.10+")));
+    assert!((cb.give_up.as_ref().unwrap().after.secs_f64() - 5.0).abs() < 0.01);
+    assert!(cb.timer_matches.iter().any(|t| t.id == "sendmail-ident"));
     let refused: Vec<_> = f
         .iter()
         .filter(|f| f.id == FindingId::CallbackLookup)
@@ -159,7 +151,7 @@ fn findings_equal_the_ground_truth() {
         .filter(|f| f.id == FindingId::ConnectionUnanswered)
         .collect();
     assert_eq!(unanswered.len(), 1);
-    assert!(unanswered[0].summary.starts_with(&format!(
+    assert!(en(unanswered[0]).summary.starts_with(&format!(
         "{} connection attempts ({} SYNs)",
         truth.unanswered,
         truth.unanswered * 3
@@ -179,7 +171,7 @@ fn findings_equal_the_ground_truth() {
 /// callbacks that may still explain a wait, not the length of the capture.
 #[test]
 fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
-    use stalltrace_conversations::{Tracker, TrackerConfig};
+    use stalltrace_conversations::{LiveView, Tracker, TrackerConfig};
     use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
     use stalltrace_matching::Matcher;
 
@@ -193,8 +185,9 @@ fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
     };
     let mut tracker = Tracker::new(0, TrackerConfig::default());
     let matcher = Matcher::new(Default::default());
+    let points = stalltrace_conversations::Points::new(vec!["p".into()]);
     let mut diag = Diagnoser::new(
-        vec!["p".into()],
+        points.clone(),
         DiagnosisConfig {
             one_point: true,
             resolve_delay: TrackerConfig::default().idle_timeout
@@ -213,7 +206,7 @@ fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
             for c in tracker.take_finished() {
                 diag.observe(c);
             }
-            diag.advance(0, f.ts, &matcher, Some(&tracker));
+            diag.advance(0, f.ts, &matcher, Some(&tracker as &dyn LiveView));
             most_held = most_held.max(diag.held());
         }
     });
@@ -232,7 +225,7 @@ fn the_diagnosis_holds_what_is_in_progress_not_the_capture() {
         .saturating_add(stalltrace_decode::TimeDelta::from_secs(1));
     diag.advance(0, end, &matcher, None);
     diag.flush(&matcher);
-    let findings = diag.finish(&matcher.finish(&["p".to_string()]));
+    let findings = diag.finish(&matcher.finish(&points));
     let stalls = findings
         .iter()
         .find(|f| f.id == FindingId::ApplicationWait)

@@ -6,7 +6,10 @@ use std::fs;
 
 use common::*;
 use stalltrace_decode::Timestamp;
-use stalltrace_diagnosis::FindingId;
+use stalltrace_diagnosis::{
+    Attempt, CallbackKind, FindingId, NatSeen, PacketKind, PathFact, Sender, Subject,
+};
+use stalltrace_matching::MatchEvidence;
 use stalltrace_testkit::{frames_from_packets, packets_from_text, write_pcap, Frame, HostMap};
 
 #[test]
@@ -35,8 +38,33 @@ fn seed_env1_both_sides_of_the_firewall() {
     assert_eq!(f.also_seen_at, vec!["env1-fw-eth2-inside"]);
     assert_eq!(
         f.path[0],
+        PathFact::Dropped {
+            attempts: 4,
+            attempt: Attempt::Syn,
+            reached: "env1-fw-eth1-outside".into(),
+            missed: "env1-fw-eth2-inside".into(),
+            nat: Some(NatSeen {
+                inside: "192.168.1.200:1523".parse().unwrap(),
+                outside: "218.104.68.171:42390".parse().unwrap(),
+            }),
+        }
+    );
+    let words = en(f);
+    assert_eq!(
+        words.path[0],
         "4 SYNs reached env1-fw-eth1-outside, none reached env1-fw-eth2-inside: the device between env1-fw-eth1-outside and env1-fw-eth2-inside (the NAT device: it translates 192.168.1.200:1523 ↔ 218.104.68.171:42390) dropped them."
     );
+    // Regression (issue 11): the headline says what the two points prove.
+    assert!(
+        words.summary.ends_with(
+            "dropped by the NAT device between env1-fw-eth1-outside and env1-fw-eth2-inside."
+        ),
+        "{}",
+        words.summary
+    );
+    assert!(!words
+        .summary
+        .contains("never answered at this capture point"));
     let t = f.timeline.as_ref().unwrap();
     assert_eq!(
         t.points,
@@ -45,7 +73,13 @@ fn seed_env1_both_sides_of_the_firewall() {
     let ident: Vec<_> = t
         .rows
         .iter()
-        .filter(|r| r.what.starts_with("ident SYN"))
+        .filter(|r| {
+            r.subject
+                == Subject::Callback {
+                    kind: Some(CallbackKind::Ident),
+                }
+                && r.packet == PacketKind::Syn
+        })
         .collect();
     assert_eq!(ident.len(), 4);
     assert!(ident
@@ -54,23 +88,25 @@ fn seed_env1_both_sides_of_the_firewall() {
     let greeting = t
         .rows
         .iter()
-        .find(|r| r.what == "server data, 48 bytes")
+        .find(|r| {
+            r.subject == Subject::Connection
+                && r.sender == Sender::Server
+                && r.packet == PacketKind::Data { bytes: 48 }
+        })
         .unwrap();
     assert_eq!(greeting.packets, vec![Some(6), Some(10)]);
 
     let s = one(&a, FindingId::SynAckRetransmitted);
+    let summary = en(s).summary;
     assert!(
-        s.summary
-            .contains("passed every capture point (env1-fw-eth2-inside, env1-fw-eth1-outside)")
-            || s.summary
+        summary.contains("passed every capture point (env1-fw-eth2-inside, env1-fw-eth1-outside)")
+            || summary
                 .contains("passed every capture point (env1-fw-eth1-outside, env1-fw-eth2-inside)"),
-        "{}",
-        s.summary
+        "{summary}"
     );
     assert!(
-        s.summary.contains("lost beyond env1-fw-eth1-outside"),
-        "{}",
-        s.summary
+        summary.contains("lost beyond env1-fw-eth1-outside"),
+        "{summary}"
     );
 }
 
@@ -86,9 +122,13 @@ fn seed_env3_the_firewall_refused_it_itself() {
     let f = one(&a, FindingId::CallbackLookup);
     assert_eq!(f.also_seen_at, vec!["env3-fw-eth2-inside"]);
     assert!(
-        f.path[0].starts_with("The device between env3-fw-eth1-outside and env3-fw-eth2-inside (the NAT device: it translates 192.168.1.200:1643 ↔ 218.104.68.171:33246) refused the callback itself: the RST came from 218.104.68.171, the address the callback was sent to, 2.8 ms after the SYN, and the SYN never reached env3-fw-eth2-inside."),
-        "{}",
-        f.path[0]
+        matches!(&f.path[0], PathFact::RefusedByDevice { reached, missed, nat: Some(_), .. }
+        if reached == "env3-fw-eth1-outside" && missed == "env3-fw-eth2-inside")
+    );
+    let path = &en(f).path[0];
+    assert!(
+        path.starts_with("The device between env3-fw-eth1-outside and env3-fw-eth2-inside (the NAT device: it translates 192.168.1.200:1643 ↔ 218.104.68.171:33246) refused the callback itself: the RST came from 218.104.68.171, the address the callback was sent to, 2.8 ms after the SYN, and the SYN never reached env3-fw-eth2-inside."),
+        "{path}"
     );
     assert!(find(&a, FindingId::ApplicationWait).is_empty());
 }
@@ -137,8 +177,8 @@ fn a_known_clock_shift_is_recovered_and_causes_no_false_drop() {
     );
     let f = one(&a, FindingId::ApplicationWait);
     assert!(
-        f.path[0].starts_with("4 SYNs reached outside, none reached inside"),
-        "{}",
+        matches!(&f.path[0], PathFact::Dropped { attempts: 4, reached, missed, .. } if reached == "outside" && missed == "inside"),
+        "{:?}",
         f.path[0]
     );
     // On the merged timeline the outside times are back on the inside clock.
@@ -211,7 +251,7 @@ fn a_drifting_clock_is_measured() {
         a.report
             .findings
             .iter()
-            .map(|f| &f.summary)
+            .map(|f| en(f).summary)
             .collect::<Vec<_>>()
     );
 }
@@ -252,21 +292,15 @@ fn through_a_device_that_rewrites_sequence_numbers() {
     let m = &a.report.matching;
     assert_eq!(m.mappings.len(), 1, "{:?}", m.mappings);
     assert_eq!(m.mappings[0].inside.to_string(), "192.168.1.200:1523");
-    assert!(
-        m.mappings[0]
-            .evidence
-            .contains("same first payload and IP ID"),
-        "{}",
-        m.mappings[0].evidence
+    assert_eq!(
+        m.mappings[0].evidence,
+        MatchEvidence::TcpPayload { server_port: 110 }
     );
-    assert!(m.mappings[0]
-        .evidence
-        .contains("sequence numbers rewritten"));
     let f = one(&a, FindingId::ApplicationWait);
     assert_eq!(f.also_seen_at, vec!["inside"]);
     assert!(
-        f.path[0].starts_with("4 SYNs reached outside, none reached inside"),
-        "{}",
+        en(f).path[0].starts_with("4 SYNs reached outside, none reached inside"),
+        "{:?}",
         f.path[0]
     );
 }
@@ -346,10 +380,9 @@ fn a_udp_exchange_is_matched_through_nat() {
         ),
         ("192.168.1.200:40000".into(), "203.0.113.171:20001".into())
     );
-    assert!(
-        m.mappings[0].evidence.starts_with("the same UDP exchange"),
-        "{}",
-        m.mappings[0].evidence
+    assert_eq!(
+        m.mappings[0].evidence,
+        MatchEvidence::UdpPayload { server_port: 53 }
     );
     assert_eq!(m.paths, vec![vec!["inside", "outside"]]);
 }

@@ -82,6 +82,10 @@ impl HostMap {
     }
 }
 
+/// The TTL given to packets whose printout did not show one: a packet
+/// that crossed a few routers, as most do.
+pub const UNKNOWN_TTL: u8 = 57;
+
 /// Encodes IPv4 TCP/UDP packets as Ethernet frames. Sequence numbers a
 /// printed capture left out (empty ACKs) are taken as the sender's next.
 pub fn frames_from_packets(packets: &[Packet], hosts: &mut HostMap) -> Vec<Frame> {
@@ -90,7 +94,10 @@ pub fn frames_from_packets(packets: &[Packet], hosts: &mut HostMap) -> Vec<Frame
     for p in packets {
         let src = hosts.v4(&p.src);
         let dst = hosts.v4(&p.dst);
-        let ttl = p.ip.ttl.unwrap_or(64);
+        // A printout without -v gives no TTL. 64 would say the capture sat
+        // on the sender's own segment (an unlowered TTL, which the
+        // diagnosis reads as such); a routed packet's TTL claims nothing.
+        let ttl = p.ip.ttl.unwrap_or(UNKNOWN_TTL);
         let base = PacketBuilder::ethernet2(MAC_A, MAC_B).ipv4(src.octets(), dst.octets(), ttl);
         let mut data = Vec::new();
         match &p.transport {

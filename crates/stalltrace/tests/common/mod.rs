@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use stalltrace::analyze::{analyze, Analysis, AnalyzeOptions, InputSpec};
-use stalltrace_diagnosis::{Finding, FindingId};
+use stalltrace_diagnosis::{Finding, FindingId, Lang, Words};
 
 pub fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,13 +13,7 @@ pub fn example(name: &str) -> PathBuf {
 
 pub fn run(paths: &[PathBuf]) -> Analysis {
     let opts = AnalyzeOptions {
-        inputs: paths
-            .iter()
-            .map(|p| InputSpec {
-                path: p.clone(),
-                name: None,
-            })
-            .collect(),
+        inputs: paths.iter().map(InputSpec::new).collect(),
         ..Default::default()
     };
     analyze(&opts)
@@ -54,4 +48,9 @@ pub fn pcap(dir: &std::path::Path, name: &str, frames: &[stalltrace_testkit::Fra
     let p = dir.join(name);
     stalltrace_testkit::write_pcap(std::fs::File::create(&p).unwrap(), frames).unwrap();
     p
+}
+
+/// A finding's words in English, for the tests that check wording.
+pub fn en(f: &Finding) -> Words {
+    f.words(Lang::En)
 }

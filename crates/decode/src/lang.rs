@@ -1,10 +1,19 @@
-//! The language of every sentence stalltrace writes: English or Simplified
-//! Chinese. Sentences carry values, so each is written in both languages
-//! where it is made ([`tr!`]); ids, kinds and numbers in the JSON stay the
-//! same in either.
+//! The languages stalltrace writes in: English and Simplified Chinese.
+//!
+//! Every stage keeps facts typed; only the report stage turns them into
+//! sentences. Whatever words a typed value (a warning, a finding's facts, a
+//! remedy) writes about itself, it writes in both languages side by side,
+//! with [`tr!`](crate::tr): a missing language is a compile error, not a
+//! blank in the report. Ids, kinds and numbers in the JSON stay the same in
+//! either language.
+//!
+//! Chinese follows the usual copywriting conventions: a space between
+//! Chinese characters and Latin letters or digits, none between a number's
+//! unit (秒, 毫秒) and the Chinese that follows, and full-width punctuation.
 
 use serde::Serialize;
-use stalltrace_decode::TimeDelta;
+
+use crate::TimeDelta;
 
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub enum Lang {
@@ -71,6 +80,11 @@ impl Lang {
         }
     }
 
+    /// Seconds as a whole number with its unit: "+21 s" / "+21 秒".
+    pub fn secs(self, s: f64) -> String {
+        tr!(self, format!("{s:.0} s"), format!("{s:.0} 秒"))
+    }
+
     /// Offsets such as "+0, +3.0, +9.0 s" / "+0、+3.0、+9.0 秒".
     pub fn offsets(self, v: &[TimeDelta]) -> String {
         let parts: Vec<String> = v
@@ -95,21 +109,18 @@ impl Lang {
         v.join(tr!(self, ", ", "、"))
     }
 
-    /// An ICMP error's name (decode gives it in tcpdump's English).
-    pub fn icmp(self, description: &str) -> String {
+    /// "1 SYN", "3 SYNs": English plurals by an `s`; Chinese has none.
+    pub fn count(self, n: u64, one: &str, many: &str) -> String {
         match self {
-            Lang::En => description.to_string(),
-            Lang::ZhCn => match description {
-                "port unreachable" => "端口不可达".into(),
-                "host unreachable" => "主机不可达".into(),
-                "net unreachable" => "网络不可达".into(),
-                "protocol unreachable" => "协议不可达".into(),
-                "administratively prohibited" => "被管理策略禁止".into(),
-                "time exceeded" => "超时".into(),
-                "packet too big" => "包过大".into(),
-                other => other.to_string(),
-            },
+            Lang::En if n == 1 => format!("1 {one}"),
+            Lang::En => format!("{n} {many}"),
+            Lang::ZhCn => format!("{n} {many}"),
         }
+    }
+
+    /// The full stop of a sentence.
+    pub fn stop(self) -> &'static str {
+        tr!(self, ".", "。")
     }
 }
 
@@ -137,5 +148,12 @@ mod tests {
             Lang::ZhCn.offsets(&[TimeDelta::ZERO, TimeDelta::from_secs(3)]),
             "+0、+3.0 秒"
         );
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(Lang::En.count(1, "SYN", "SYNs"), "1 SYN");
+        assert_eq!(Lang::En.count(4, "SYN", "SYNs"), "4 SYNs");
+        assert_eq!(Lang::ZhCn.count(1, "个 SYN", "个 SYN"), "1 个 SYN");
     }
 }

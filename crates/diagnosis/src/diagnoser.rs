@@ -1,0 +1,227 @@
+//! The diagnosis stage: takes finished conversations as they come, holds
+//! what waits need until their causes are in (`hold.rs`), explains each
+//! wait (`explain.rs`) and runs the registered rules over conversations and
+//! explained waits; at the end merges what several points saw, builds the
+//! remedies, and folds repeats.
+
+use stalltrace_conversations::{Conversation, LiveView, Points, SpareLog};
+use stalltrace_decode::{TimeDelta, Timestamp};
+use stalltrace_matching::{Matcher, Matching, Seen};
+
+use crate::finding::Finding;
+use crate::fold::Folder;
+use crate::hold::{Hold, Timing};
+use crate::rule::{Cx, Detect, Judged};
+use crate::rules::{self, RULES};
+use crate::wait::waits;
+
+/// Tunables of the rules.
+#[derive(Clone, Debug)]
+pub struct DiagnosisConfig {
+    /// A greeting or answer later than this is an application wait.
+    pub wait_threshold: TimeDelta,
+    /// Possible callbacks are kept this long after they end, to be found
+    /// as the cause of a wait that is judged later.
+    pub retain: TimeDelta,
+    /// A wait is judged this long (stream time) after it ended, when every
+    /// callback that began during it has been handed over. Must exceed the
+    /// tracker's idle timeout.
+    pub resolve_delay: TimeDelta,
+    /// The input is one capture point, for certain. Then a wait is judged
+    /// as soon as every callback that may explain it has ended (not a
+    /// resolve delay later: with several points it must also be seen
+    /// elsewhere first), a callback is forgotten once no wait can still
+    /// need it, and each finding is folded into an earlier one like it as
+    /// it is made (see `Finding::repeats`; with several points findings are
+    /// merged first, then folded). Memory then follows the conversations
+    /// in progress and the kinds of trouble, not the length of the capture.
+    pub one_point: bool,
+}
+
+impl Default for DiagnosisConfig {
+    fn default() -> Self {
+        DiagnosisConfig {
+            wait_threshold: TimeDelta::from_secs(1),
+            retain: TimeDelta::from_secs(900),
+            resolve_delay: TimeDelta::from_secs(310),
+            one_point: false,
+        }
+    }
+}
+
+/// Where findings go: kept, or folded into an earlier one like it.
+pub(crate) struct Out {
+    findings: Vec<(Timestamp, Finding)>,
+    folder: Folder,
+    fold_as_found: bool,
+}
+
+impl Out {
+    pub(crate) fn add(&mut self, t: Timestamp, f: Finding) {
+        if self.fold_as_found {
+            self.folder.add(&mut self.findings, t, f);
+        } else {
+            self.findings.push((t, f));
+        }
+    }
+}
+
+/// The diagnosis stage: takes finished conversations as they come and
+/// produces findings.
+///
+/// ```
+/// use stalltrace_conversations::Points;
+/// use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
+/// use stalltrace_matching::Matcher;
+/// let points = Points::new(vec!["outside".into()]);
+/// let d = Diagnoser::new(points.clone(), DiagnosisConfig::default());
+/// let m = Matcher::new(Default::default()).finish(&points);
+/// assert!(d.finish(&m).is_empty());
+/// ```
+pub struct Diagnoser {
+    cfg: DiagnosisConfig,
+    points: Points,
+    hold: Hold,
+    detectors: Vec<Box<dyn Detect>>,
+    out: Out,
+}
+
+impl Diagnoser {
+    pub fn new(points: Points, cfg: DiagnosisConfig) -> Self {
+        Diagnoser {
+            out: Out {
+                findings: Vec::new(),
+                folder: Folder::default(),
+                fold_as_found: cfg.one_point,
+            },
+            cfg,
+            points,
+            hold: Hold::default(),
+            detectors: RULES.iter().map(|r| r.detector()).collect(),
+        }
+    }
+
+    /// Names the next capture point (points are numbered in order).
+    pub fn add_point(&mut self, name: String) {
+        self.points.add(name);
+    }
+
+    /// Runs every detector with a context.
+    fn each(&mut self, mut f: impl FnMut(&mut dyn Detect, &mut Cx)) {
+        let mut cx = Cx {
+            cfg: &self.cfg,
+            points: &self.points,
+            claimed: self.hold.claimed(),
+            out: &mut self.out,
+        };
+        for d in &mut self.detectors {
+            f(d.as_mut(), &mut cx);
+        }
+    }
+
+    /// Hands over one finished conversation. Returns its packet log when
+    /// nothing kept it, for its tracker to reuse.
+    pub fn observe(&mut self, c: Conversation) -> Option<SpareLog> {
+        self.each(|d, cx| d.conversation(&c, cx));
+        for w in waits(&c, self.cfg.wait_threshold) {
+            self.hold.keep_wait(&c, w);
+        }
+        self.hold.keep_candidate(c)
+    }
+
+    /// Moves stream time on at one capture point: judges the waits whose
+    /// callbacks are all in, and forgets conversations too old to matter.
+    /// `live` is the point's tracker while it still has conversations: with
+    /// [`DiagnosisConfig::one_point`] it tells which callbacks are still
+    /// going on. Call it after handing over what the tracker finished.
+    pub fn advance(
+        &mut self,
+        point: u32,
+        now: Timestamp,
+        m: &Matcher,
+        live: Option<&dyn LiveView>,
+    ) {
+        let timing = Timing {
+            now,
+            resolve_delay: self.cfg.resolve_delay,
+            retain: self.cfg.retain,
+            early: self.cfg.one_point,
+            live,
+        };
+        let Some(ready) = self.hold.due(point, &timing) else {
+            return;
+        };
+        for (c, w) in ready {
+            self.judge(&c, &w, m);
+        }
+        self.hold.forget(point, &timing);
+    }
+
+    /// Ends the stream: judges every wait still pending. Call before the
+    /// matcher finishes, since judging asks it where else a connection was.
+    pub fn flush(&mut self, m: &Matcher) {
+        for (c, w) in self.hold.all() {
+            self.judge(&c, &w, m);
+        }
+    }
+
+    fn judge(&mut self, c: &Conversation, w: &crate::wait::Wait, m: &Matcher) {
+        let window_start = c.syns.first().map(|s| s.ts).unwrap_or(c.first.ts);
+        let explained = crate::explain::explain(
+            c,
+            w,
+            self.hold
+                .candidates(c.point, &c.server.host, window_start, w.end.ts),
+            &self.points,
+        );
+        for k in &explained.callback_convs {
+            self.hold.claim(k.point, k.id);
+        }
+        let subject_elsewhere = m.seen_elsewhere(c);
+        let callbacks_elsewhere: Vec<Vec<Seen>> = explained
+            .callback_convs
+            .iter()
+            .map(|k| m.seen_elsewhere(k))
+            .collect();
+        let j = Judged {
+            conv: c,
+            wait: w,
+            explained: &explained,
+            subject_elsewhere: &subject_elsewhere,
+            callbacks_elsewhere: &callbacks_elsewhere,
+        };
+        self.each(|d, cx| d.wait(&j, cx));
+    }
+
+    /// Conversations held for judging later: waits not yet judged and
+    /// possible callbacks. What the diagnosis's memory follows.
+    pub fn held(&self) -> usize {
+        self.hold.held()
+    }
+
+    /// Returns all findings, the same wait seen at several capture points
+    /// merged into one, with their remedies, most severe and costly first.
+    pub fn finish(mut self, matching: &Matching) -> Vec<Finding> {
+        self.each(|d, cx| d.finish(cx));
+        let findings = crate::merge::merge(
+            std::mem::take(&mut self.out.findings),
+            matching,
+            &self.points,
+        );
+        let mut f = if self.cfg.one_point {
+            findings
+        } else {
+            crate::fold::fold_all(findings)
+        };
+        for (_, finding) in &mut f {
+            finding.remedies = rules::owner(finding.id).remedies(finding);
+        }
+        f.sort_by(|a, b| {
+            b.1.severity
+                .cmp(&a.1.severity)
+                .then(b.1.cost.cmp(&a.1.cost))
+                .then(a.0.cmp(&b.0))
+        });
+        f.into_iter().map(|(_, f)| f).collect()
+    }
+}

@@ -1,0 +1,515 @@
+//! Where a wait's time went: the handshake's own loss, the server's time
+//! before, between and after the lookups it made meanwhile, and each
+//! lookup's share, with the timer that ended it.
+//!
+//! A wait is often made of parts: a sendmail whose ident lookup times out
+//! after 5 s and which then pauses 1 s before its banner (greet_pause)
+//! shows a 6 s wait, of which 5 s are the lookup's and 1 s the pause's.
+//! An unanswered lookup leaves no packet when the server gives up on it;
+//! the moment lies after its last attempt and no later than the next retry
+//! its stack would have sent, the next lookup's start, or the end of the
+//! wait. A known timer within those bounds fixes it; the rest of the wait
+//! is the server's own, matched against deliberate pauses.
+
+use stalltrace_conversations::{Conversation, PacketRef, Points, Side};
+use stalltrace_decode::{TimeDelta, Timestamp};
+
+use crate::causes::{self, Cause};
+use crate::facts::{stacks, timers, DaemonSeen, Service, TimerPurpose, SYN_STACKS};
+use crate::finding::*;
+use crate::wait::Wait;
+
+/// A wait, explained: its facts, the breakdown of its time, and the
+/// packets that show it.
+pub(crate) struct Explained {
+    pub facts: WaitFacts,
+    pub breakdown: Vec<TimeSegment>,
+    /// The waiting conversation's own packets (SYN, handshake, end).
+    pub wait_evidence: Vec<(PacketRef, Shows)>,
+    /// The callbacks' packets.
+    pub callback_evidence: Vec<(PacketRef, Shows)>,
+    /// The conversations of the callbacks, as `facts.callbacks`.
+    pub callback_convs: Vec<Conversation>,
+}
+
+/// A candidate's end at this point: answered, refused, or not at all.
+fn resolution(k: &Conversation) -> (Fate, Option<PacketRef>) {
+    let start = k.first.ts;
+    if let Some(r) = k.refused() {
+        return (
+            Fate::Refused {
+                by: k.server.host.clone(),
+                after: r.ts - start,
+            },
+            Some(r),
+        );
+    }
+    // The last error is the one that ended the attempt; earlier ones were
+    // set aside by the opener's stack.
+    if let Some(e) = k.icmp_errors.iter().rfind(|e| e.about == Side::Client) {
+        return (
+            Fate::IcmpError {
+                by: e.from.clone(),
+                reason: e.reason,
+                after: e.packet.ts - start,
+            },
+            Some(e.packet),
+        );
+    }
+    if !k.unanswered() {
+        let answered = k.last_payload[Side::Server.index()]
+            .map(|p| p.packet)
+            .or_else(|| k.syn_acks.first().copied())
+            .unwrap_or(k.last);
+        return (
+            Fate::Answered {
+                after: answered.ts - start,
+            },
+            Some(answered),
+        );
+    }
+    (Fate::Unanswered, None)
+}
+
+/// A callback that may belong to the wait, before its give-up is fixed.
+struct Candidate<'a> {
+    arrival: u64,
+    conv: &'a Conversation,
+    cause: &'static dyn Cause,
+    kind: CallbackKind,
+    fate: Fate,
+    resolved: Option<PacketRef>,
+    /// Its share, as far as known before the others are placed.
+    reach: TimeDelta,
+}
+
+/// Half a second, or a tenth of the wait: how far a lookup's end may
+/// fall short of the wait's end and still be what the server waited on,
+/// when nothing else ties the two.
+fn aligned(end: Timestamp, w: &Wait) -> bool {
+    let slack = TimeDelta::from_millis(10);
+    let gap = w.end.ts - end;
+    let allowed = TimeDelta::from_nanos((w.cost().nanos() / 10).max(500_000_000));
+    gap >= TimeDelta::ZERO - slack && gap <= allowed
+}
+
+/// Explains wait `w` of conversation `c`, from the conversations its
+/// server opened during it (`candidates`, with their arrival order).
+pub(crate) fn explain<'a>(
+    c: &Conversation,
+    w: &Wait,
+    candidates: impl Iterator<Item = (u64, &'a Conversation)>,
+    points: &Points,
+) -> Explained {
+    let slack = TimeDelta::from_millis(10);
+    let service = Service::of(c);
+    let daemon = DaemonSeen::of(c);
+    let seen_daemon = daemon.as_ref().map(|d| d.daemon);
+
+    // Per kind of lookup, the one that explains the most (ties to the
+    // first to arrive): on a busy server another session's lookup may fall
+    // inside this wait too.
+    let mut best: Vec<Candidate> = Vec::new();
+    for (arrival, k) in candidates {
+        if k.id == c.id {
+            continue;
+        }
+        let Some(cause) = causes::classify(k) else {
+            continue;
+        };
+        let about = cause.about(k, c);
+        if about == Some(false) {
+            continue;
+        }
+        let kind = cause.kind().expect("a callback cause has a kind");
+        let (fate, resolved) = resolution(k);
+        let reach = match resolved {
+            Some(r) => {
+                if r.ts > w.end.ts.saturating_add(slack) || (about.is_none() && !aligned(r.ts, w)) {
+                    continue;
+                }
+                r.ts - k.first.ts
+            }
+            None => {
+                // Unanswered: the server gave up on it by the end of the
+                // wait, so no attempt may follow it; tied by timing alone,
+                // it must also span most of the wait.
+                let reach = w.end.ts - k.first.ts;
+                if k.last.ts > w.end.ts.saturating_add(slack)
+                    || (about.is_none() && reach.nanos().saturating_mul(2) < w.cost().nanos())
+                {
+                    continue;
+                }
+                reach
+            }
+        };
+        let cand = Candidate {
+            arrival,
+            conv: k,
+            cause,
+            kind,
+            fate,
+            resolved,
+            reach,
+        };
+        match best.iter_mut().find(|b| b.kind == kind) {
+            Some(b)
+                if cand.reach > b.reach || (cand.reach == b.reach && cand.arrival < b.arrival) =>
+            {
+                *b = cand
+            }
+            Some(_) => {}
+            None => best.push(cand),
+        }
+    }
+    best.sort_by_key(|b| (b.conv.first.ts, b.arrival));
+
+    // The handshake's own loss: a SYN-ACK re-sent during the wait because
+    // the client's first ACK never reached the server.
+    let server_open = c
+        .syn_acks
+        .iter()
+        .skip(1)
+        .rfind(|s| s.ts > w.start.ts && s.ts < w.end.ts)
+        .and_then(|s| {
+            c.handshake_acks
+                .iter()
+                .find(|a| a.ts > s.ts)
+                .map(|a| (*s, *a))
+        });
+    let mut breakdown = Vec::new();
+    let mut mark = w.start.ts;
+    let handshake_loss = server_open.map(|(resent, ack)| {
+        breakdown.push(TimeSegment::new(
+            SegmentKind::Network,
+            Part::HandshakeLoss,
+            mark,
+            ack.ts,
+        ));
+        let loss = HandshakeLoss {
+            resent: resent.ts,
+            ack: ack.ts,
+            took: ack.ts - mark,
+        };
+        mark = ack.ts;
+        loss
+    });
+    let server_from = mark;
+
+    // Each lookup, its give-up fixed now that the next one's start is known.
+    let mut callbacks = Vec::new();
+    let mut callback_convs = Vec::new();
+    let mut callback_evidence = Vec::new();
+    for (i, b) in best.iter().enumerate() {
+        let k = b.conv;
+        let start = k.first.ts;
+        let attempts: Vec<TimeDelta> = k.syns.iter().map(|a| a.ts - start).collect();
+        let retries: Vec<f64> = attempts.iter().skip(1).map(|a| a.secs_f64()).collect();
+        let fitting = if k.protocol == stalltrace_conversations::Protocol::Tcp {
+            stacks::fitting(&retries)
+        } else {
+            Vec::new()
+        };
+        let (lasted, give_up, timer_matches) = match b.resolved {
+            Some(r) => (r.ts - start, None, Vec::new()),
+            None => {
+                let last_attempt = attempts.last().copied().unwrap_or(TimeDelta::ZERO);
+                let next_due = fitting
+                    .first()
+                    .and_then(|s| s.next_retry(retries.len()))
+                    .map(TimeDelta::from_secs_f64);
+                let next_start = best.get(i + 1).map(|n| n.conv.first.ts - start);
+                let mut upper = w.end.ts - start;
+                for bound in [next_due, next_start].into_iter().flatten() {
+                    if bound < upper && bound > last_attempt {
+                        upper = bound;
+                    }
+                }
+                let matches = match b.cause.give_up_timers() {
+                    Some(p) => latest_group(timers::within(
+                        p,
+                        last_attempt.secs_f64(),
+                        upper.secs_f64(),
+                        seen_daemon,
+                    )),
+                    None => Vec::new(),
+                };
+                let after = match matches.first() {
+                    Some(t) => TimeDelta::from_secs_f64(t.seconds).min(upper),
+                    None => upper,
+                };
+                let secs = after.secs_f64();
+                // Not TCP giving up: no stack whose schedule fits gives up there.
+                let stack_gave_up = k.protocol == stalltrace_conversations::Protocol::Tcp
+                    && SYN_STACKS
+                        .iter()
+                        .filter(|s| s.fits(&retries) || retries.is_empty())
+                        .any(|s| s.gives_up.is_some_and(|g| (g - secs).abs() <= 0.5));
+                let give_up = GiveUp {
+                    after,
+                    last_attempt,
+                    next_retry_due: next_due.filter(|d| *d >= after),
+                    by_timer: !matches.is_empty(),
+                    application_timer: k.protocol == stalltrace_conversations::Protocol::Tcp
+                        && !stack_gave_up,
+                };
+                (after, Some(give_up), matches)
+            }
+        };
+        let cb = Callback {
+            kind: b.kind,
+            conversation: conv_ref(k, points),
+            started: start,
+            fate: b.fate.clone(),
+            attempts,
+            backoff_matches: fitting,
+            lasted,
+            give_up,
+            timer_matches,
+        };
+        callback_evidence.extend(callback_packets(k, &cb, b.resolved));
+        callbacks.push(cb);
+        callback_convs.push(k.clone());
+    }
+
+    // The breakdown: the server before, between and after its lookups.
+    for (i, cb) in callbacks.iter().enumerate() {
+        if cb.started > mark {
+            let part = if i == 0 {
+                Part::ServerBefore
+            } else {
+                Part::ServerBetween
+            };
+            breakdown.push(TimeSegment::new(
+                SegmentKind::Server,
+                part,
+                mark,
+                cb.started,
+            ));
+        }
+        let from = cb.started.max(mark);
+        let to = cb.ended().min(w.end.ts);
+        if to > from {
+            breakdown.push(TimeSegment::new(
+                SegmentKind::Dependency,
+                Part::Callback {
+                    index: i,
+                    kind: cb.kind,
+                    client: cb.conversation.client.clone(),
+                    server: cb.conversation.server.clone(),
+                },
+                from,
+                to,
+            ));
+            mark = to;
+        }
+    }
+    let server_time = w.end.ts - server_from;
+    let rest = w.end.ts - mark;
+    let remainder_matches = if w.kind == WaitKind::NoGreeting || rest <= TimeDelta::ZERO {
+        Vec::new()
+    } else {
+        let mut v = Vec::new();
+        for (purpose, _) in causes::remainder_purposes(service, daemon.as_ref()) {
+            v.extend(timers::matching(purpose, rest.secs_f64(), seen_daemon));
+        }
+        v
+    };
+    if rest > TimeDelta::ZERO {
+        let part = if callbacks.is_empty() && remainder_matches.is_empty() {
+            Part::NotVisible
+        } else {
+            Part::ServerAfter {
+                timer_matches: remainder_matches.clone(),
+            }
+        };
+        breakdown.push(TimeSegment::new(SegmentKind::Server, part, mark, w.end.ts));
+    }
+    let remainder = (rest > TimeDelta::ZERO
+        && (!callbacks.is_empty() || !remainder_matches.is_empty()))
+    .then(|| Remainder {
+        from: mark,
+        duration: rest,
+        timer_matches: remainder_matches.clone(),
+    });
+    // The lookup that explains the most, when it explains most of the
+    // server's time.
+    let main = callbacks
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, cb)| (cb.lasted.min(w.end.ts - cb.started), std::cmp::Reverse(*i)))
+        .filter(|(_, cb)| cb.lasted.nanos().saturating_mul(2) >= server_time.nanos())
+        .map(|(i, _)| i);
+    let unseen = (callbacks.is_empty() && remainder_matches.is_empty()).then(|| Unseen {
+        server_time,
+        private_client: c.client.host.is_private() && !c.server.host.is_private(),
+        timer_matches: timers::matching(TimerPurpose::Ident, server_time.secs_f64(), seen_daemon),
+    });
+
+    let facts = WaitFacts {
+        kind: w.kind,
+        service: service.map(|s| s.name.to_string()),
+        since_syn: c.syns.first().map(|s| w.end.ts - s.ts),
+        waited: w.cost(),
+        bytes: w.end_len,
+        handshake_loss,
+        callbacks,
+        main,
+        remainder,
+        unseen,
+    };
+    Explained {
+        wait_evidence: wait_packets(c, w, &facts, server_open),
+        facts,
+        breakdown,
+        callback_evidence,
+        callback_convs,
+    }
+}
+
+/// Of timers sorted latest first, those of the latest length: when a
+/// waiter gave up somewhere in a span, the timer nearest its end leaves
+/// the least unexplained.
+fn latest_group(v: Vec<&'static crate::facts::AppTimer>) -> Vec<&'static crate::facts::AppTimer> {
+    let Some(top) = v.iter().map(|t| t.seconds).reduce(f64::max) else {
+        return v;
+    };
+    v.into_iter().filter(|t| t.seconds == top).collect()
+}
+
+pub(crate) fn conv_ref(c: &Conversation, points: &Points) -> ConversationRef {
+    ConversationRef {
+        point: points.name(c.point),
+        protocol: c.protocol,
+        client: c.client.clone(),
+        server: c.server.clone(),
+        service: Service::of(c).map(|s| s.name.to_string()),
+        daemon: DaemonSeen::of(c),
+    }
+}
+
+/// The waiting conversation's packets that the finding relies on.
+fn wait_packets(
+    c: &Conversation,
+    w: &Wait,
+    facts: &WaitFacts,
+    server_open: Option<(PacketRef, PacketRef)>,
+) -> Vec<(PacketRef, Shows)> {
+    let mut ev = Vec::new();
+    if let Some(s) = c.syns.first() {
+        ev.push((
+            *s,
+            Shows::ClientSyn {
+                client: c.client.clone(),
+                server: c.server.clone(),
+            },
+        ));
+    }
+    ev.push((
+        w.start,
+        match w.kind {
+            WaitKind::Response => Shows::Request {
+                client: c.client.clone(),
+                server: c.server.clone(),
+            },
+            _ => Shows::HandshakeAck { seen_here: false },
+        },
+    ));
+    if let Some((resent, ack)) = server_open {
+        ev.push((
+            resent,
+            Shows::SynAckAgain {
+                after: None,
+                ack_lost: true,
+            },
+        ));
+        ev.push((ack, Shows::AckAgain));
+    }
+    ev.push((
+        w.end,
+        match w.kind {
+            WaitKind::NoGreeting => Shows::ClientGaveUp,
+            WaitKind::Response => Shows::Answer {
+                service: facts.service.clone(),
+            },
+            WaitKind::Greeting => Shows::Greeting {
+                service: facts.service.clone(),
+                bytes: w.end_len,
+            },
+        },
+    ));
+    ev
+}
+
+/// A callback's packets: each attempt, ICMP errors its opener set aside,
+/// and the answer that refused it.
+fn callback_packets(
+    k: &Conversation,
+    cb: &Callback,
+    resolved: Option<PacketRef>,
+) -> Vec<(PacketRef, Shows)> {
+    let mut ev = Vec::new();
+    for (i, a) in k.syns.iter().enumerate() {
+        ev.push((
+            *a,
+            if i == 0 {
+                Shows::CallbackFirst {
+                    kind: cb.kind,
+                    protocol: k.protocol,
+                    client: k.client.clone(),
+                    server: k.server.clone(),
+                }
+            } else {
+                Shows::CallbackAgain {
+                    kind: cb.kind,
+                    protocol: k.protocol,
+                    after: a.ts - k.first.ts,
+                }
+            },
+        ));
+    }
+    match &cb.fate {
+        Fate::Refused { by, after } => {
+            if let Some(r) = resolved {
+                ev.push((
+                    r,
+                    Shows::Refusal {
+                        by: by.clone(),
+                        after: *after,
+                        icmp: None,
+                    },
+                ));
+            }
+        }
+        Fate::IcmpError { by, reason, after } => {
+            // Every error the opener set aside before the one that ended
+            // the attempt: the "why" says the first did not end it.
+            let errors: Vec<_> = k
+                .icmp_errors
+                .iter()
+                .filter(|e| e.about == Side::Client)
+                .collect();
+            for e in &errors[..errors.len().saturating_sub(1)] {
+                ev.push((
+                    e.packet,
+                    Shows::IcmpSetAside {
+                        by: e.from.clone(),
+                        reason: e.reason,
+                    },
+                ));
+            }
+            if let Some(r) = resolved {
+                ev.push((
+                    r,
+                    Shows::Refusal {
+                        by: by.clone(),
+                        after: *after,
+                        icmp: Some(*reason),
+                    },
+                ));
+            }
+        }
+        _ => {}
+    }
+    ev
+}

@@ -1,0 +1,260 @@
+//! One table of services: name, ports, who speaks first, and the daemons
+//! a banner names. The rules ask it whether the server owes the first word
+//! (a greeting) and the remedies ask it which daemon's setting comes first.
+
+use serde::Serialize;
+use stalltrace_conversations::{Conversation, Protocol, Side};
+
+/// Who speaks first once the connection is open.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    /// A banner or greeting (SMTP, POP3, FTP, SSH, ...).
+    Server,
+    /// A request, then its answer (HTTP, DNS, ...).
+    Client,
+}
+
+/// A service by its well-known ports.
+#[derive(Debug)]
+pub struct Service {
+    pub name: &'static str,
+    pub protocol: Protocol,
+    pub ports: &'static [u16],
+    pub first: Speaker,
+}
+
+const fn tcp(name: &'static str, ports: &'static [u16], first: Speaker) -> Service {
+    Service {
+        name,
+        protocol: Protocol::Tcp,
+        ports,
+        first,
+    }
+}
+
+pub const SERVICES: &[Service] = &[
+    tcp("FTP", &[21], Speaker::Server),
+    tcp("SSH", &[22], Speaker::Server),
+    tcp("telnet", &[23], Speaker::Server),
+    tcp("SMTP", &[25], Speaker::Server),
+    tcp("POP3", &[110], Speaker::Server),
+    tcp("ident", &[113], Speaker::Client),
+    tcp("NNTP", &[119], Speaker::Server),
+    tcp("IMAP", &[143], Speaker::Server),
+    tcp("SMTP submission", &[587], Speaker::Server),
+    tcp("MySQL", &[3306], Speaker::Server),
+    tcp("HTTP", &[80, 8080], Speaker::Client),
+    tcp("HTTPS", &[443], Speaker::Client),
+    tcp("LDAP", &[389], Speaker::Client),
+    tcp("PostgreSQL", &[5432], Speaker::Client),
+    tcp("DNS", &[53], Speaker::Client),
+    Service {
+        name: "DNS",
+        protocol: Protocol::Udp,
+        ports: &[53],
+        first: Speaker::Client,
+    },
+];
+
+/// The port RFC 1413 ident servers listen on.
+pub const IDENT_PORT: u16 = 113;
+/// DNS, over UDP and TCP.
+pub const DNS_PORT: u16 = 53;
+
+impl Service {
+    pub fn by_port(protocol: Protocol, port: u16) -> Option<&'static Service> {
+        SERVICES
+            .iter()
+            .find(|s| s.protocol == protocol && s.ports.contains(&port))
+    }
+
+    /// The service of a conversation, by its server's port.
+    pub fn of(c: &Conversation) -> Option<&'static Service> {
+        Service::by_port(c.protocol, c.server.port)
+    }
+
+    pub fn is_smtp(&self) -> bool {
+        self.ports.contains(&25) || self.ports.contains(&587)
+    }
+}
+
+/// A server program a banner can name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Daemon {
+    Sendmail,
+    Postfix,
+    Exim,
+    OpenSsh,
+    Dropbear,
+    Dovecot,
+    Courier,
+    Cyrus,
+    Qpopper,
+    Popa3d,
+    Vsftpd,
+    ProFtpd,
+    PureFtpd,
+    FileZilla,
+    MySql,
+    MariaDb,
+}
+
+/// Banner needles, matched case-insensitively in the first payload bytes,
+/// with the text the version follows.
+const BANNERS: &[(&[u8], Daemon)] = &[
+    (b"sendmail", Daemon::Sendmail),
+    (b"postfix", Daemon::Postfix),
+    (b"exim", Daemon::Exim),
+    (b"openssh", Daemon::OpenSsh),
+    (b"dropbear", Daemon::Dropbear),
+    (b"dovecot", Daemon::Dovecot),
+    (b"courier", Daemon::Courier),
+    (b"cyrus", Daemon::Cyrus),
+    (b"qpopper", Daemon::Qpopper),
+    (b"popa3d", Daemon::Popa3d),
+    (b"vsftpd", Daemon::Vsftpd),
+    (b"proftpd", Daemon::ProFtpd),
+    (b"pure-ftpd", Daemon::PureFtpd),
+    (b"filezilla", Daemon::FileZilla),
+    (b"mariadb", Daemon::MariaDb),
+    (b"mysql_native_password", Daemon::MySql),
+];
+
+impl Daemon {
+    /// The name people and package managers use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Sendmail => "sendmail",
+            Daemon::Postfix => "Postfix",
+            Daemon::Exim => "exim",
+            Daemon::OpenSsh => "OpenSSH sshd",
+            Daemon::Dropbear => "Dropbear",
+            Daemon::Dovecot => "Dovecot",
+            Daemon::Courier => "Courier",
+            Daemon::Cyrus => "Cyrus",
+            Daemon::Qpopper => "Qpopper",
+            Daemon::Popa3d => "popa3d",
+            Daemon::Vsftpd => "vsftpd",
+            Daemon::ProFtpd => "ProFTPD",
+            Daemon::PureFtpd => "Pure-FTPd",
+            Daemon::FileZilla => "FileZilla Server",
+            Daemon::MySql => "MySQL",
+            Daemon::MariaDb => "MariaDB",
+        }
+    }
+}
+
+/// A daemon named by the server's first words, with its version when the
+/// banner gives one ("ESMTP Sendmail 8.17.1.9/8.17.1.9" → 8.17.1.9).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct DaemonSeen {
+    pub daemon: Daemon,
+    pub version: Option<String>,
+}
+
+impl DaemonSeen {
+    /// The daemon a banner names, if any.
+    pub fn from_banner(head: &[u8]) -> Option<DaemonSeen> {
+        let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+        let (at, needle, daemon) = BANNERS.iter().find_map(|(needle, d)| {
+            lower
+                .windows(needle.len())
+                .position(|w| w == *needle)
+                .map(|at| (at, *needle, *d))
+        })?;
+        // The version: after the name and one separator (" ", "_", "/", "-"),
+        // the run of version characters that starts with a digit.
+        let rest = &head[at + needle.len()..];
+        let rest = rest
+            .strip_prefix(b" ")
+            .or_else(|| rest.strip_prefix(b"_"))
+            .or_else(|| rest.strip_prefix(b"/"))
+            .or_else(|| rest.strip_prefix(b"-"))
+            .unwrap_or(rest);
+        let version: String = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'.')
+            .map(|b| *b as char)
+            .collect();
+        let version = (version.starts_with(|c: char| c.is_ascii_digit())
+            && daemon != Daemon::MySql)
+            .then_some(version);
+        Some(DaemonSeen { daemon, version })
+    }
+
+    /// The daemon that answered in conversation `c`, by its banner.
+    pub fn of(c: &Conversation) -> Option<DaemonSeen> {
+        DaemonSeen::from_banner(c.first_head[Side::Server.index()].as_bytes())
+    }
+
+    /// Version as numbers, for comparisons ("8.17.1" → [8, 17, 1]).
+    pub fn version_numbers(&self) -> Vec<u32> {
+        self.version
+            .as_deref()
+            .unwrap_or("")
+            .split(|c: char| !c.is_ascii_digit())
+            .take_while(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banners_name_their_daemons_and_versions() {
+        let cases: &[(&[u8], Daemon, Option<&str>)] = &[
+            (
+                b"220 mx.example.org ESMTP Sendmail 8.17.1.9/8.17.1.9; Wed, 2 Dec 2026",
+                Daemon::Sendmail,
+                Some("8.17.1.9"),
+            ),
+            (
+                b"220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n",
+                Daemon::Postfix,
+                None,
+            ),
+            (
+                b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n",
+                Daemon::OpenSsh,
+                Some("9.2p1"),
+            ),
+            (b"+OK Dovecot (Debian) ready.\r\n", Daemon::Dovecot, None),
+            (b"220 (vsFTPd 3.0.3)\r\n", Daemon::Vsftpd, Some("3.0.3")),
+            (
+                b"220 ProFTPD Server (Debian) [::ffff:192.0.2.1]\r\n",
+                Daemon::ProFtpd,
+                None,
+            ),
+            (
+                b"220 host ESMTP Exim 4.96 Wed, 02 Dec 2026\r\n",
+                Daemon::Exim,
+                Some("4.96"),
+            ),
+        ];
+        for (banner, daemon, version) in cases {
+            let d = DaemonSeen::from_banner(banner).unwrap();
+            assert_eq!(d.daemon, *daemon, "{}", banner.escape_ascii());
+            assert_eq!(d.version.as_deref(), *version, "{}", banner.escape_ascii());
+        }
+        assert_eq!(DaemonSeen::from_banner(b"+OK POP3 server ready\r\n"), None);
+        let s = DaemonSeen::from_banner(b"220 x ESMTP Sendmail 8.17.1/8.17.1").unwrap();
+        assert_eq!(s.version_numbers(), vec![8, 17, 1]);
+    }
+
+    #[test]
+    fn services_by_port() {
+        let pop3 = Service::by_port(Protocol::Tcp, 110).unwrap();
+        assert_eq!((pop3.name, pop3.first), ("POP3", Speaker::Server));
+        assert_eq!(
+            Service::by_port(Protocol::Tcp, 80).unwrap().first,
+            Speaker::Client
+        );
+        assert_eq!(Service::by_port(Protocol::Udp, 53).unwrap().name, "DNS");
+        assert!(Service::by_port(Protocol::Tcp, 40000).is_none());
+    }
+}

@@ -1,0 +1,111 @@
+//! What a rule is: a static entry in the registry (`rules/mod.rs`) that
+//! owns finding ids, words its findings and builds their remedies, and a
+//! detector made fresh for each run that watches conversations and judged
+//! waits and emits findings through a [`Cx`].
+
+use std::collections::HashSet;
+
+use stalltrace_conversations::{Conversation, PacketRef, Points};
+use stalltrace_decode::{Lang, Timestamp};
+use stalltrace_matching::Seen;
+
+use crate::diagnoser::{DiagnosisConfig, Out};
+use crate::explain::Explained;
+use crate::finding::{CrossFacts, Evidence, Finding, FindingId, Shows};
+use crate::remedy::Remedy;
+use crate::wait::Wait;
+
+/// A rule as registered: one static instance each.
+pub(crate) trait Rule: Sync {
+    /// The finding ids it emits; each id has exactly one owner.
+    fn ids(&self) -> &'static [FindingId];
+
+    /// Its name as a report heads its findings.
+    fn title(&self, id: FindingId, l: Lang) -> &'static str;
+
+    /// A detector for one run.
+    fn detector(&self) -> Box<dyn Detect>;
+
+    /// The finding's headline and its reasons, in `l`.
+    fn say(&self, f: &Finding, l: Lang) -> Said;
+
+    /// Remedies, built once the capture points are merged.
+    fn remedies(&self, _f: &Finding) -> Vec<Remedy> {
+        Vec::new()
+    }
+}
+
+/// A rule's state during one run.
+pub(crate) trait Detect: Send {
+    /// A conversation ended at a capture point.
+    fn conversation(&mut self, _c: &Conversation, _cx: &mut Cx) {}
+
+    /// A wait whose possible causes are all in, explained.
+    fn wait(&mut self, _j: &Judged, _cx: &mut Cx) {}
+
+    /// The stream ended.
+    fn finish(&mut self, _cx: &mut Cx) {}
+}
+
+/// A rule's sentences for one finding.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Said {
+    pub summary: String,
+    pub details: Vec<String>,
+}
+
+/// What a detector may use and do.
+pub(crate) struct Cx<'a> {
+    pub cfg: &'a DiagnosisConfig,
+    pub points: &'a Points,
+    /// Callbacks named in a judged wait.
+    pub claimed: &'a HashSet<(u32, u64)>,
+    pub(crate) out: &'a mut Out,
+}
+
+impl Cx<'_> {
+    /// Keeps a finding about something that began at `t`.
+    pub fn emit(&mut self, t: Timestamp, f: Finding) {
+        self.out.add(t, f);
+    }
+
+    pub fn name(&self, point: u32) -> String {
+        self.points.name(point)
+    }
+
+    pub fn evidence(&self, c: &Conversation, p: PacketRef, shows: Shows) -> Evidence {
+        Evidence {
+            point: self.name(c.point),
+            packet: p.number,
+            time: p.ts,
+            time_of_day: p.ts.time_of_day(),
+            shows,
+        }
+    }
+}
+
+/// A wait ready for the rules: its conversation, its explanation, and
+/// where else the points saw it.
+pub(crate) struct Judged<'a> {
+    pub conv: &'a Conversation,
+    pub wait: &'a Wait,
+    pub explained: &'a Explained,
+    pub subject_elsewhere: &'a [Seen],
+    /// Per callback of the explanation, where else the points saw it.
+    pub callbacks_elsewhere: &'a [Vec<Seen>],
+}
+
+impl Judged<'_> {
+    /// What merging across points needs of a finding whose cause is
+    /// callback `main`.
+    pub fn cross(&self, main: Option<usize>) -> Box<CrossFacts> {
+        Box::new(CrossFacts {
+            subject: self.conv.clone(),
+            subject_elsewhere: self.subject_elsewhere.to_vec(),
+            callback: main.and_then(|i| self.explained.callback_convs.get(i).cloned()),
+            callback_elsewhere: main
+                .and_then(|i| self.callbacks_elsewhere.get(i).cloned())
+                .unwrap_or_default(),
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! The registry of rules: one line each. A rule file holds its module doc
+//! (the symptom, the field facts it rests on), its detection, the typed
+//! facts it emits, its words, its remedies and its tests.
+//!
+//! Adding a rule: a file here with a unit struct implementing
+//! [`Rule`](crate::rule::Rule) and its detector, one line in [`RULES`],
+//! a [`FindingId`] variant (and, for new facts, a
+//! [`Facts`](crate::Facts) variant) in `finding.rs`. A test checks every
+//! id has exactly one owner.
+
+mod application_wait;
+mod callback_lookup;
+mod syn_ack_after_ack;
+mod unanswered;
+
+use crate::finding::FindingId;
+use crate::rule::Rule;
+
+pub(crate) static RULES: &[&dyn Rule] = &[
+    &application_wait::ApplicationWait,
+    &callback_lookup::CallbackLookup,
+    &syn_ack_after_ack::SynAckAfterAck,
+    &unanswered::Unanswered,
+];
+
+/// The rule that owns `id`.
+pub(crate) fn owner(id: FindingId) -> &'static dyn Rule {
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.ids().contains(&id))
+        .expect("every finding id has an owner (tested)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stalltrace_decode::Lang;
+
+    #[test]
+    fn every_finding_id_has_exactly_one_owner() {
+        for id in FindingId::ALL {
+            let owners = RULES.iter().filter(|r| r.ids().contains(id)).count();
+            assert_eq!(owners, 1, "{id:?} has {owners} owners");
+        }
+        let owned: usize = RULES.iter().map(|r| r.ids().len()).sum();
+        assert_eq!(owned, FindingId::ALL.len());
+    }
+
+    #[test]
+    fn every_rule_has_a_name_in_both_languages() {
+        for id in FindingId::ALL {
+            let r = owner(*id);
+            let (en, zh) = (r.title(*id, Lang::En), r.title(*id, Lang::ZhCn));
+            assert_eq!(en, id.as_str());
+            assert!(zh.chars().any(|c| c as u32 >= 0x4e00), "{id:?}: {zh}");
+        }
+    }
+}

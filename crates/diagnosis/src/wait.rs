@@ -1,0 +1,81 @@
+//! The symptom most rules start from: a wait in a conversation, where the
+//! client could expect the server to speak and it did not (yet).
+
+use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side};
+use stalltrace_decode::TimeDelta;
+
+use crate::facts::{Service, Speaker};
+use crate::finding::WaitKind;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Wait {
+    pub kind: WaitKind,
+    /// When the client could expect the server to speak.
+    pub start: PacketRef,
+    /// When the server spoke (or the client gave up).
+    pub end: PacketRef,
+    pub end_len: u32,
+}
+
+impl Wait {
+    pub fn cost(&self) -> TimeDelta {
+        self.end.ts - self.start.ts
+    }
+}
+
+/// The waits in one conversation that may be worth judging.
+pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
+    let mut out = Vec::new();
+    if c.protocol != Protocol::Tcp {
+        return out;
+    }
+    let Some(start) = c.established() else {
+        return out;
+    };
+    let server_payload = c.first_payload[Side::Server.index()];
+    let client_payload = c.first_payload[Side::Client.index()];
+    let server_first = Service::of(c).is_some_and(|s| s.first == Speaker::Server);
+    // A fast greeting is only worth a look when the server made a lookup
+    // meanwhile (one that cost little): the only callbacks a fast greeting is
+    // reported with are ident (to the client's host) and DNS.
+    let worth = |end: PacketRef| end.ts - start.ts >= threshold || c.server_lookups_meanwhile > 0;
+    match server_payload {
+        Some(g)
+            if client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts) && worth(g.packet) =>
+        {
+            out.push(Wait {
+                kind: WaitKind::Greeting,
+                start,
+                end: g.packet,
+                end_len: g.len,
+            });
+        }
+        None if server_first && client_payload.is_none() => {
+            // The client left without a greeting.
+            let gave_up = c.fins[Side::Client.index()]
+                .or(c.rst.filter(|(s, _)| *s == Side::Client).map(|(_, p)| p));
+            if let Some(end) = gave_up {
+                out.push(Wait {
+                    kind: WaitKind::NoGreeting,
+                    start,
+                    end,
+                    end_len: 0,
+                });
+            }
+        }
+        _ => {}
+    }
+    if let Some(t) = c
+        .longest_turns
+        .iter()
+        .find(|t| t.responder == Side::Server && t.wait() >= threshold)
+    {
+        out.push(Wait {
+            kind: WaitKind::Response,
+            start: t.request,
+            end: t.response,
+            end_len: 0,
+        });
+    }
+    out
+}
