@@ -234,8 +234,11 @@ pub(crate) fn explain<'a>(
                     )),
                     None => Vec::new(),
                 };
+                // Never before the last attempt: the waiter was still trying.
                 let after = match matches.first() {
-                    Some(t) => TimeDelta::from_secs_f64(t.seconds).min(upper),
+                    Some(t) => TimeDelta::from_secs_f64(t.seconds)
+                        .min(upper)
+                        .max(last_attempt),
                     None => upper,
                 };
                 let secs = after.secs_f64();

@@ -81,9 +81,12 @@ mod rule;
 mod rules;
 pub mod say;
 mod storm;
+#[cfg(test)]
+mod testing;
 mod wait;
 
 pub use diagnoser::{Diagnoser, DiagnosisConfig};
+pub use facts::{Daemon, DaemonSeen};
 pub use finding::*;
 pub use fold::MAX_REPEATS_LISTED;
 pub use remedy::{Remedy, Target, Text};

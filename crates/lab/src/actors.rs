@@ -1,6 +1,8 @@
-//! The programs of the seed's set-up, in Rust: a POP3 server that makes an
-//! RFC 1413 ident lookup before it greets (as xinetd's USERID does), an
-//! ident server, and a POP3 client that times its login.
+//! The programs of the seed's set-up, in Rust: a server that makes an
+//! RFC 1413 ident lookup before it greets (as xinetd's USERID does for
+//! POP3, as sendmail does for SMTP, which may also pause before its banner
+//! with `greet_pause`), an ident server, and a client that times its
+//! login.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -50,15 +52,45 @@ pub struct ServedClient {
     pub ident: IdentOutcome,
 }
 
-/// Serves POP3 until `stop`: per connection an ident lookup to the peer
-/// (skipped when `ident_timeout` is zero), then the greeting, then USER,
-/// PASS, STAT and QUIT.
-pub fn pop3_server(
+/// The protocol the lab's server speaks.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// POP3 on tcp/110, as the seed's xinetd-run daemon.
+    Pop3,
+    /// SMTP on tcp/25, with sendmail's banner.
+    Smtp,
+}
+
+impl Protocol {
+    pub fn port(self) -> u16 {
+        match self {
+            Protocol::Pop3 => 110,
+            Protocol::Smtp => 25,
+        }
+    }
+}
+
+/// How the server behaves before it greets.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub protocol: Protocol,
+    /// Zero: no ident lookup.
+    pub ident_timeout: Duration,
+    /// A deliberate pause before the greeting (sendmail's greet_pause).
+    pub greet_pause: Duration,
+}
+
+/// Serves until `stop`: per connection an ident lookup to the peer
+/// (skipped when the timeout is zero), the greeting pause, then the
+/// greeting and the protocol's dialogue.
+pub fn server(
     listener: TcpListener,
-    ident_timeout: Duration,
+    cfg: ServerConfig,
     stop: Arc<AtomicBool>,
     served: Arc<Mutex<Vec<ServedClient>>>,
 ) -> Result<(), LabError> {
+    let ident_timeout = cfg.ident_timeout;
     listener.set_nonblocking(true).map_err(io_err("listener"))?;
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
@@ -75,7 +107,11 @@ pub fn pop3_server(
                     .lock()
                     .expect("log")
                     .push(ServedClient { peer, ident });
-                let _ = pop3_session(s);
+                std::thread::sleep(cfg.greet_pause);
+                let _ = match cfg.protocol {
+                    Protocol::Pop3 => pop3_session(s),
+                    Protocol::Smtp => smtp_session(s),
+                };
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(2))
@@ -196,6 +232,38 @@ fn pop3_session(s: TcpStream) -> std::io::Result<()> {
     }
 }
 
+/// sendmail's banner, as 8.17 prints it.
+pub const SMTP_BANNER: &str =
+    "220 mail.example.org ESMTP Sendmail 8.17.1.9/8.17.1.9; Wed, 2 Dec 2026 10:00:00 GMT\r\n";
+
+fn smtp_session(s: TcpStream) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut w = s.try_clone()?;
+    w.write_all(SMTP_BANNER.as_bytes())?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: &[u8] = match cmd.as_str() {
+            "EHLO" | "HELO" => b"250 mail.example.org Hello, pleased to meet you\r\n",
+            "QUIT" => {
+                w.write_all(b"221 2.0.0 mail.example.org closing connection\r\n")?;
+                return Ok(());
+            }
+            _ => b"500 5.5.1 Command unrecognized\r\n",
+        };
+        w.write_all(reply)?;
+    }
+}
+
 /// Answers every RFC 1413 query with `USERID : UNIX : <user>`.
 pub fn identd(listener: TcpListener, user: String, stop: Arc<AtomicBool>) -> Result<(), LabError> {
     listener
@@ -239,8 +307,61 @@ pub struct LoginTimes {
     pub to_login: Duration,
 }
 
+/// Connects, reads the greeting, logs in (POP3) or says hello (SMTP), quits.
+pub fn client(
+    protocol: Protocol,
+    server: SocketAddr,
+    patience: Duration,
+) -> Result<LoginTimes, LabError> {
+    match protocol {
+        Protocol::Pop3 => pop3_client(server, patience),
+        Protocol::Smtp => smtp_client(server, patience),
+    }
+}
+
+fn smtp_client(server: SocketAddr, patience: Duration) -> Result<LoginTimes, LabError> {
+    let t0 = Instant::now();
+    let s = TcpStream::connect_timeout(&server, Duration::from_secs(10))
+        .map_err(io_err(format!("connecting to {server}")))?;
+    let local = s.local_addr().map_err(io_err("local address"))?;
+    s.set_read_timeout(Some(patience))
+        .map_err(io_err("timeout"))?;
+    let mut w = s.try_clone().map_err(io_err("socket"))?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    let mut expect =
+        |r: &mut BufReader<TcpStream>, code: &str, what: &str| -> Result<(), LabError> {
+            line.clear();
+            r.read_line(&mut line)
+                .map_err(io_err(format!("reading the {what}")))?;
+            if line.starts_with(code) {
+                Ok(())
+            } else {
+                Err(LabError::Command {
+                    command: "SMTP client".into(),
+                    detail: format!("{what}: {:?}", line.trim()),
+                })
+            }
+        };
+    expect(&mut r, "220", "banner")?;
+    let to_greeting = t0.elapsed();
+    w.write_all(b"EHLO client.example.net\r\n")
+        .map_err(io_err("EHLO"))?;
+    expect(&mut r, "250", "EHLO reply")?;
+    let to_login = t0.elapsed();
+    w.write_all(b"QUIT\r\n").map_err(io_err("QUIT"))?;
+    expect(&mut r, "221", "QUIT reply")?;
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    Ok(LoginTimes {
+        local,
+        to_greeting,
+        to_login,
+    })
+}
+
 /// Connects, reads the greeting, logs in, checks the mailbox, quits.
-pub fn pop3_client(server: SocketAddr, patience: Duration) -> Result<LoginTimes, LabError> {
+fn pop3_client(server: SocketAddr, patience: Duration) -> Result<LoginTimes, LabError> {
     let t0 = Instant::now();
     let s = TcpStream::connect_timeout(&server, Duration::from_secs(10))
         .map_err(io_err(format!("connecting to {server}")))?;

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use crate::actors::{identd, pop3_client, pop3_server, IdentOutcome, LoginTimes, ServedClient};
+use crate::actors::{self, identd, IdentOutcome, LoginTimes, ServedClient, ServerConfig};
 use crate::capture::Capture;
 use crate::error::{io_err, LabError};
 use crate::netns::{check_prerequisites, install_interrupt_cleanup, Netns};
@@ -17,7 +17,6 @@ pub const INSIDE_GATEWAY: &str = "192.168.1.1";
 pub const FW_OUTSIDE: &str = "203.0.113.171";
 pub const SERVER: &str = "203.0.113.25";
 pub const DIRECT_CLIENT: &str = "203.0.113.170";
-pub const POP3_PORT: u16 = 110;
 /// NAT rewrites source ports into this range, as the seed's firewall did
 /// (1523 → 42390), so that matching across NAT has ports to follow. The
 /// range lies below Linux's ephemeral ports, so every mapping rewrites.
@@ -40,6 +39,8 @@ pub struct CaptureFile {
 pub struct RunOutcome {
     pub scenario: Scenario,
     pub ident_timeout: Duration,
+    /// The server's deliberate pause before its greeting.
+    pub greet_pause: Duration,
     pub login: LoginTimes,
     pub served: ServedClient,
     /// The client's own address and what the server saw (different behind NAT).
@@ -55,11 +56,12 @@ impl RunOutcome {
     pub fn check(&self) -> Result<(), String> {
         let g = self.login.to_greeting.as_secs_f64();
         let t = self.ident_timeout.as_secs_f64();
+        let pause = self.greet_pause.as_secs_f64();
         let e = &self.scenario.expect;
         let greeting_ok = match e.greeting {
-            ExpectGreeting::Timeout => (g - t).abs() <= 0.5,
-            ExpectGreeting::Fast => g < 0.5,
-            ExpectGreeting::Early => g < t - 0.5,
+            ExpectGreeting::Timeout => (g - t - pause).abs() <= 0.5,
+            ExpectGreeting::Fast => g < pause + 0.5,
+            ExpectGreeting::Early => g < t + pause - 0.5,
         };
         if !greeting_ok {
             return Err(format!(
@@ -243,10 +245,12 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
     install_interrupt_cleanup();
     std::fs::create_dir_all(out).map_err(io_err(format!("creating {}", out.display())))?;
     let ident_timeout = if s.ident {
-        ident_timeout
+        s.ident_timeout_or(ident_timeout)
     } else {
         Duration::ZERO
     };
+    let greet_pause = Duration::from_millis(s.greet_pause_ms);
+    let protocol = s.protocol;
     let nodes = build(s)?;
 
     let mut points: Vec<(String, Capture)> = Vec::new();
@@ -264,9 +268,14 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
     let server = {
         let (stop, served, ready) = (stop.clone(), served.clone(), ready_tx.clone());
         nodes.server.spawn(move || {
-            let l = TcpListener::bind((SERVER, POP3_PORT)).map_err(io_err("POP3 server bind"))?;
+            let l = TcpListener::bind((SERVER, protocol.port())).map_err(io_err("server bind"))?;
             let _ = ready.send(());
-            pop3_server(l, ident_timeout, stop, served)
+            let cfg = ServerConfig {
+                protocol,
+                ident_timeout,
+                greet_pause,
+            };
+            actors::server(l, cfg, stop, served)
         })
     };
     let identd_thread = if s.firewall == Some(FirewallBehaviour::Forward) {
@@ -295,14 +304,16 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
         }
     }
 
-    let server_addr: SocketAddr = format!("{SERVER}:{POP3_PORT}").parse().expect("address");
-    let patience = ident_timeout + Duration::from_secs(30);
+    let server_addr: SocketAddr = format!("{SERVER}:{}", protocol.port())
+        .parse()
+        .expect("address");
+    let patience = ident_timeout + greet_pause + Duration::from_secs(30);
     let login = nodes
         .client
-        .spawn(move || pop3_client(server_addr, patience))
+        .spawn(move || actors::client(protocol, server_addr, patience))
         .join()
         .map_err(|_| LabError::Command {
-            command: "POP3 client".into(),
+            command: "client".into(),
             detail: "panicked".into(),
         })??;
 
@@ -343,13 +354,14 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
         .first()
         .cloned()
         .ok_or_else(|| LabError::Command {
-            command: "POP3 server".into(),
+            command: "server".into(),
             detail: "served nobody".into(),
         })?;
     let nat_mapping = (served.peer != login.local).then_some((login.local, served.peer));
     Ok(RunOutcome {
         scenario: s.clone(),
         ident_timeout,
+        greet_pause,
         login,
         served,
         nat_mapping,

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::actors::Protocol;
 use crate::error::LabError;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -81,9 +82,24 @@ pub struct Scenario {
     pub client_firewall: Option<ClientFirewall>,
     /// Whether the server makes ident lookups at all.
     pub ident: bool,
+    /// What the server speaks: POP3 (the seed's) or SMTP (sendmail's banner).
+    #[serde(default = "default_protocol")]
+    pub protocol: Protocol,
+    /// Seconds the server waits for ident when the scenario fixes it (as
+    /// sendmail 8.10+ does: 5); otherwise the run's `--ident-timeout`.
+    #[serde(default)]
+    pub ident_timeout: Option<f64>,
+    /// Milliseconds the server pauses before its greeting (sendmail's
+    /// greet_pause).
+    #[serde(default)]
+    pub greet_pause_ms: u64,
     #[serde(default = "default_user")]
     pub ident_user: String,
     pub expect: Expect,
+}
+
+fn default_protocol() -> Protocol {
+    Protocol::Pop3
 }
 
 fn default_user() -> String {
@@ -104,6 +120,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../scenarios/env2-stealth.toml"),
     ),
     ("env2-open", include_str!("../scenarios/env2-open.toml")),
+    (
+        "sendmail-ident-pause",
+        include_str!("../scenarios/sendmail-ident-pause.toml"),
+    ),
 ];
 
 impl Scenario {
@@ -154,6 +174,13 @@ impl Scenario {
         Err(LabError::UnknownScenario(name_or_path.into()))
     }
 
+    /// The ident timeout a run uses: the scenario's own, else `asked`.
+    pub fn ident_timeout_or(&self, asked: std::time::Duration) -> std::time::Duration {
+        self.ident_timeout
+            .map(std::time::Duration::from_secs_f64)
+            .unwrap_or(asked)
+    }
+
     /// "drop", "reset", ... or "stealth"/"kernel RST" for the client.
     pub fn behaviour(&self) -> String {
         match (self.firewall, self.client_firewall) {
@@ -172,11 +199,11 @@ mod tests {
     #[test]
     fn built_in_scenarios_parse_and_have_unique_names() {
         let all = Scenario::built_in();
-        assert_eq!(all.len(), 7);
+        assert_eq!(all.len(), BUILT_IN.len());
         let mut names: Vec<_> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), BUILT_IN.len());
     }
 
     #[test]

@@ -128,6 +128,13 @@ fn describe(out: &mut impl Write, r: &RunOutcome) -> std::io::Result<()> {
             "off".into()
         }
     )?;
+    if !r.greet_pause.is_zero() {
+        writeln!(
+            out,
+            "  greeting pause (greet_pause): {} ms",
+            r.greet_pause.as_millis()
+        )?;
+    }
     writeln!(
         out,
         "  measured by the client: greeting after {:.3} s, logged in after {:.3} s",

@@ -67,14 +67,18 @@ pub(crate) enum LabCommand {
         /// Where to write the captures (default: lab-captures/<scenario>).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Seconds the server waits for ident (0 = lookups off).
+        /// Seconds the server waits for ident (0 = lookups off). A scenario
+        /// that fixes its own (sendmail-ident-pause: 5 s) keeps it.
         #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
         ident_timeout: TimeDelta,
     },
     /// Run every built-in scenario and print a table of what happened.
     Matrix {
+        /// Where to write the captures (default: lab-captures/<scenario>).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Seconds the server waits for ident (0 = lookups off), where the
+        /// scenario does not fix its own.
         #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
         ident_timeout: TimeDelta,
     },

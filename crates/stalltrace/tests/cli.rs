@@ -366,3 +366,70 @@ fn colour_only_when_asked_or_on_a_terminal_and_language_from_lang() {
         Some(2)
     );
 }
+
+/// Folders (issue 11): an empty one, or one without any capture, is an
+/// error; one with captures and other files analyses the captures, warns
+/// about the rest, and keeps the exit code of `--fail-on`.
+#[test]
+fn folders_analyse_their_captures_and_warn_about_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let o = stalltrace(&["analyze", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}: no capture found: it holds no file",
+            empty.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+
+    let notes_only = dir.path().join("notes-only");
+    fs::create_dir(&notes_only).unwrap();
+    fs::write(
+        notes_only.join("NOTES.md"),
+        "# What we saw\nThe login is slow.\n",
+    )
+    .unwrap();
+    let o = stalltrace(&["analyze", notes_only.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no capture found among its 1 file"),
+        "{}",
+        stderr(&o)
+    );
+
+    let mixed = dir.path().join("mixed");
+    fs::create_dir(&mixed).unwrap();
+    fs::write(
+        mixed.join("NOTES.md"),
+        "# What we saw\nThe login is slow.\n",
+    )
+    .unwrap();
+    fs::write(
+        mixed.join("random.bin"),
+        [0u8, 1, 2, 3, 0xde, 0xad, 0xbe, 0xef],
+    )
+    .unwrap();
+    fs::copy(
+        example("env1-fw-eth1-outside.txt"),
+        mixed.join("env1-fw-eth1-outside.txt"),
+    )
+    .unwrap();
+    let o = stalltrace(&["analyze", "--fail-on", "warning", mixed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("NOTES.md: not a capture, left out: no tcpdump packet line among its 2 lines"),
+        "{err}"
+    );
+    assert!(
+        err.contains("random.bin: not a capture, left out: not pcap, pcapng or tcpdump text"),
+        "{err}"
+    );
+    let out = stdout(&o);
+    assert!(out.contains("1 capture point"), "{out}");
+    assert!(out.contains("CRITICAL application-wait"), "{out}");
+}

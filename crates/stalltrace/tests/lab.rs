@@ -443,3 +443,51 @@ fn ctrl_c_removes_the_namespaces() {
                 .unwrap_or(true)
     );
 }
+
+/// A lab server with sendmail's banner and timers: a 5 s ident timeout
+/// (Timeout.ident) and a 1 s greet_pause. Every capture that sees the wait
+/// splits it 5.0 + 1.0 s, names both timers, and leads with sendmail's
+/// fixes (issue 11).
+#[test]
+fn sendmail_ident_then_greet_pause_is_split_in_two() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = lab("sendmail-ident-pause", dir.path());
+    assert_eq!(r.ident_timeout, Duration::from_secs(5));
+    let g = r.login.to_greeting.as_secs_f64();
+    assert!((5.9..6.5).contains(&g), "greeting after {g} s");
+    for point in ["fw-eth1", "server"] {
+        let f = finding(&r, point).unwrap();
+        assert_eq!(f.id, FindingId::ApplicationWait, "{point}");
+        let cb = f
+            .cause()
+            .unwrap_or_else(|| panic!("{point}: {}", en(&f).summary));
+        assert_eq!(cb.kind, CallbackKind::Ident);
+        assert!(
+            (cb.lasted.secs_f64() - 5.0).abs() < 0.1,
+            "{point}: {:?}",
+            cb.lasted
+        );
+        assert_eq!(cb.timer_matches[0].id, "sendmail-ident", "{point}");
+        let rest = f.wait().unwrap().remainder.as_ref().unwrap();
+        assert!(
+            (rest.duration.secs_f64() - 1.0).abs() < 0.1,
+            "{point}: {rest:?}"
+        );
+        assert_eq!(rest.timer_matches[0].id, "sendmail-greet-pause-debian");
+        assert_eq!(
+            f.remedies[0].target,
+            Target::Daemon {
+                daemon: stalltrace_diagnosis::Daemon::Sendmail
+            },
+            "{point}"
+        );
+        assert!(f.remedies.iter().any(|r| r
+            .lines
+            .iter()
+            .any(|l| l.starts_with("GreetPause:203.0.113.171"))));
+    }
+    together(&r, "the device between fw-eth1 and fw-eth2 (the NAT device");
+}

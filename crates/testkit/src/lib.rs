@@ -15,6 +15,7 @@
 //! ```
 
 pub mod generate;
+pub mod scene;
 
 use std::collections::HashMap;
 use std::io::{self, Write};

@@ -204,6 +204,8 @@ pub fn matching(
 
 /// Timers of `purpose` that fall in `(after, upto]` seconds: when a
 /// waiter gave up somewhere between two moments, the known timers there.
+/// A timer may fire a hair after the last attempt left (the stack's retry
+/// and the program's timer race at the same second).
 pub fn within(
     purpose: TimerPurpose,
     after: f64,
@@ -214,7 +216,7 @@ pub fn within(
         .iter()
         .filter(|t| {
             t.purpose == purpose
-                && t.seconds > after + 0.05
+                && t.seconds >= after - 0.1
                 && t.seconds <= upto + (t.seconds * 0.03).max(0.5)
                 && t.rank(seen) < 2
         })
@@ -258,5 +260,8 @@ mod tests {
         let t = within(TimerPurpose::Ident, 4.0, 5.0, Some(Daemon::Sendmail));
         assert_eq!(t[0].id, "sendmail-ident");
         assert!(within(TimerPurpose::Ident, 21.0, 25.0, None).is_empty());
+        // The +5 s retry left just before the 5 s timer fired.
+        let t = within(TimerPurpose::Ident, 5.0, 6.0, Some(Daemon::Sendmail));
+        assert_eq!(t[0].id, "sendmail-ident");
     }
 }

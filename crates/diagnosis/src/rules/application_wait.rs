@@ -522,3 +522,115 @@ pub(crate) fn remedies<'a>(f: &'a Finding) -> Vec<Remedy> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{diagnose, one};
+
+    /// The seed's environment 1 at the firewall's outside interface.
+    const SEED_OUTSIDE: &str = "\
+13:05:08.533163 218.104.68.171.42390 > 220.xxx.160.xxx.110: S 950786859:950786859(0) win 16384 <mss 1460,nop,nop,sackOK>
+13:05:08.721807 220.xxx.160.xxx.110 > 218.104.68.171.42390: S 211290961:211290961(0) ack 950786860 win 5840 <mss 1460,nop,nop,sackOK> (DF)
+13:05:08.722475 218.104.68.171.42390 > 220.xxx.160.xxx.110: . ack 1 win 17520
+13:05:12.916200 220.xxx.160.xxx.110 > 218.104.68.171.42390: S 211290961:211290961(0) ack 950786860 win 5840 <mss 1460,nop,nop,sackOK> (DF)
+13:05:12.916763 218.104.68.171.42390 > 220.xxx.160.xxx.110: . ack 1 win 17520
+13:05:13.107977 220.xxx.160.xxx.38107 > 218.104.68.171.113: S 211996004:211996004(0) win 5840 <mss 1460,sackOK,timestamp 309913215[|tcp]> (DF)
+13:05:16.096580 220.xxx.160.xxx.38107 > 218.104.68.171.113: S 211996004:211996004(0) win 5840 <mss 1460,sackOK,timestamp 309916215[|tcp]> (DF)
+13:05:22.087058 220.xxx.160.xxx.38107 > 218.104.68.171.113: S 211996004:211996004(0) win 5840 <mss 1460,sackOK,timestamp 309922215[|tcp]> (DF)
+13:05:34.068364 220.xxx.160.xxx.38107 > 218.104.68.171.113: S 211996004:211996004(0) win 5840 <mss 1460,sackOK,timestamp 309934215[|tcp]> (DF)
+13:05:43.068169 220.xxx.160.xxx.110 > 218.104.68.171.42390: P 1:49(48) ack 1 win 5840 (DF)
+13:05:43.256913 218.104.68.171.42390 > 220.xxx.160.xxx.110: . ack 49 win 17472
+";
+
+    fn tenths(d: TimeDelta) -> f64 {
+        (d.secs_f64() * 10.0).round() / 10.0
+    }
+
+    #[test]
+    fn the_seeds_wait_is_the_handshake_then_the_ident_timer() {
+        let all = diagnose(SEED_OUTSIDE);
+        let f = one(&all, FindingId::ApplicationWait);
+        assert_eq!(f.severity, Severity::Critical);
+        let w = f.wait().unwrap();
+        assert_eq!(w.kind, WaitKind::Greeting);
+        assert_eq!(w.bytes, 48);
+        assert_eq!(tenths(w.handshake_loss.as_ref().unwrap().took), 4.2);
+        let cb = w.cause().unwrap();
+        assert_eq!(
+            (cb.kind, cb.fate.clone()),
+            (CallbackKind::Ident, Fate::Unanswered)
+        );
+        assert_eq!(cb.timer_matches[0].id, "xinetd-userid");
+        assert_eq!(cb.backoff_matches[0].id, "linux-2.4");
+        let parts: Vec<(SegmentKind, f64)> = f
+            .breakdown
+            .iter()
+            .map(|s| (s.kind, tenths(s.duration)))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                (SegmentKind::Network, 4.2),
+                (SegmentKind::Server, 0.2),
+                (SegmentKind::Dependency, 30.0)
+            ]
+        );
+        assert!(w.remainder.is_none() && w.unseen.is_none());
+    }
+
+    #[test]
+    fn a_late_answer_behind_an_unanswered_lookup_is_a_response_wait() {
+        let all = diagnose("\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [S], seq 1000, win 64240, length 0
+10:00:00.000200 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [S.], seq 7000, ack 1001, win 65160, length 0
+10:00:00.000400 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1, win 502, length 0
+10:00:00.001000 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [P.], seq 1:79, ack 1, win 502, length 78: HTTP: GET / HTTP/1.1
+10:00:00.002000 IP 198.51.100.80.41000 > 198.51.100.53.53: 4242+ PTR? 10.2.0.192.in-addr.arpa. (41)
+10:00:05.007000 IP 198.51.100.80.41000 > 198.51.100.53.53: 4242+ PTR? 10.2.0.192.in-addr.arpa. (41)
+10:00:10.012000 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [P.], seq 1:513, ack 79, win 509, length 512: HTTP: HTTP/1.1 200 OK
+");
+        let f = one(&all, FindingId::ApplicationWait);
+        let w = f.wait().unwrap();
+        assert_eq!(w.kind, WaitKind::Response);
+        let cb = w.cause().unwrap();
+        assert_eq!(cb.kind, CallbackKind::Dns);
+        assert_eq!(cb.attempts.len(), 2);
+        assert!(cb.give_up.as_ref().is_some_and(|g| !g.by_timer));
+    }
+
+    #[test]
+    fn a_client_that_leaves_before_the_greeting() {
+        let all = diagnose("\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.25.110: Flags [S], seq 1000, win 64240, length 0
+10:00:00.000200 IP 198.51.100.25.110 > 192.0.2.10.50000: Flags [S.], seq 7000, ack 1001, win 65160, length 0
+10:00:00.000400 IP 192.0.2.10.50000 > 198.51.100.25.110: Flags [.], ack 1, win 502, length 0
+10:00:20.000400 IP 192.0.2.10.50000 > 198.51.100.25.110: Flags [F.], seq 1, ack 1, win 502, length 0
+");
+        let f = one(&all, FindingId::ApplicationWait);
+        assert_eq!(f.wait().unwrap().kind, WaitKind::NoGreeting);
+        assert_eq!(tenths(f.cost.unwrap()), 20.0);
+        assert!(f.wait().unwrap().unseen.is_some());
+    }
+
+    #[test]
+    fn an_smtp_banner_held_back_a_fixed_second_is_a_greeting_pause() {
+        let all = diagnose("\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.25.25: Flags [S], seq 1000, win 64240, length 0
+10:00:00.000200 IP 198.51.100.25.25 > 192.0.2.10.50000: Flags [S.], seq 7000, ack 1001, win 65160, length 0
+10:00:00.000400 IP 192.0.2.10.50000 > 198.51.100.25.25: Flags [.], ack 1, win 502, length 0
+10:00:01.002400 IP 198.51.100.25.25 > 192.0.2.10.50000: Flags [P.], seq 1:60, ack 1, win 509, length 59: SMTP: 220 mail.example.org ESMTP
+");
+        let f = one(&all, FindingId::ApplicationWait);
+        assert_eq!(f.severity, Severity::Warning);
+        let w = f.wait().unwrap();
+        assert!(w.callbacks.is_empty() && w.unseen.is_none());
+        let r = w.remainder.as_ref().unwrap();
+        assert_eq!(r.timer_matches[0].id, "sendmail-greet-pause-debian");
+        assert!(matches!(&f.breakdown[..], [s] if matches!(s.part, Part::ServerAfter { .. })));
+        assert!(f
+            .remedies
+            .iter()
+            .any(|r| r.lines[0] == "GreetPause:192.0.2.10\t0"));
+    }
+}

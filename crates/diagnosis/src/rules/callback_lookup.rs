@@ -120,3 +120,29 @@ impl Detect for Detector {
         cx.emit(c.first.ts, f);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{diagnose, one};
+
+    #[test]
+    fn a_lookup_refused_at_once_is_information_with_one_fix() {
+        let all = diagnose("\
+13:20:31.130290 218.104.68.171.33246 > 220.xxx.160.xxx.110: S 1182454733:1182454733(0) win 16384 <mss 1460,nop,nop,sackOK>
+13:20:31.314893 220.xxx.160.xxx.110 > 218.104.68.171.33246: S 1187972870:1187972870(0) ack 1182454734 win 5840 <mss 1460,nop,nop,sackOK> (DF)
+13:20:31.315436 218.104.68.171.33246 > 220.xxx.160.xxx.110: . ack 1 win 17520
+13:20:31.506633 220.xxx.160.xxx.38225 > 218.104.68.171.113: S 1188523777:1188523777(0) win 5840 <mss 1460,sackOK,timestamp 311072549[|tcp]> (DF)
+13:20:31.509404 218.104.68.171.113 > 220.xxx.160.xxx.38225: R 0:0(0) ack 1188523778 win 8192
+13:20:31.716908 220.xxx.160.xxx.110 > 218.104.68.171.33246: P 1:49(48) ack 1 win 5840 (DF)
+");
+        let f = one(&all, FindingId::CallbackLookup);
+        assert_eq!(f.severity, Severity::Info);
+        let cb = f.cause().unwrap();
+        assert_eq!(cb.kind, CallbackKind::Ident);
+        assert!(matches!(cb.fate, Fate::Refused { .. }));
+        assert_eq!(f.cost, Some(cb.lasted));
+        assert_eq!(f.remedies.len(), 1);
+        assert!(all.iter().all(|f| f.id != FindingId::ApplicationWait));
+    }
+}

@@ -136,3 +136,30 @@ impl Detect for Detector {
         cx.emit(c.first.ts, f);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{diagnose, one};
+
+    #[test]
+    fn a_syn_ack_sent_again_after_the_ack_passed() {
+        let all = diagnose("\
+13:05:08.533163 218.104.68.171.42390 > 220.xxx.160.xxx.110: S 950786859:950786859(0) win 16384
+13:05:08.721807 220.xxx.160.xxx.110 > 218.104.68.171.42390: S 211290961:211290961(0) ack 950786860 win 5840
+13:05:08.722475 218.104.68.171.42390 > 220.xxx.160.xxx.110: . ack 1 win 17520
+13:05:12.916200 220.xxx.160.xxx.110 > 218.104.68.171.42390: S 211290961:211290961(0) ack 950786860 win 5840
+13:05:12.916763 218.104.68.171.42390 > 220.xxx.160.xxx.110: . ack 1 win 17520
+");
+        let f = one(&all, FindingId::SynAckRetransmitted);
+        let Facts::SynAck(s) = &f.facts else {
+            panic!("{:?}", f.facts)
+        };
+        assert_eq!(s.after_first.nanos(), 4_194_393_000);
+        assert_eq!(s.after_ack.nanos(), 4_193_725_000);
+        assert!(s.passed.is_empty());
+        let shows: Vec<&Shows> = f.evidence.iter().map(|e| &e.shows).collect();
+        assert!(matches!(shows[1], Shows::HandshakeAck { seen_here: true }));
+        assert_eq!(f.evidence.len(), 4);
+    }
+}

@@ -293,3 +293,46 @@ impl Detect for Detector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{diagnose, one};
+
+    #[test]
+    fn syns_nobody_answers_are_told_per_server() {
+        let all = diagnose(
+            "\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
+10:00:01.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
+10:00:03.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
+",
+        );
+        let f = one(&all, FindingId::ConnectionUnanswered);
+        let Facts::Unanswered(u) = &f.facts else {
+            panic!("{:?}", f.facts)
+        };
+        assert_eq!((u.attempts, u.syns), (1, 3));
+        assert_eq!(u.span, TimeDelta::from_secs(3));
+        assert_eq!(f.evidence.len(), 3);
+    }
+
+    #[test]
+    fn past_two_hundred_attempts_a_scan_is_one_finding() {
+        let trace: String = (0..250)
+            .map(|i| {
+                format!(
+                    "10:00:00.{i:06} IP 192.0.2.66.40000 > 198.51.100.25.{}: Flags [S], seq 1, win 1024, length 0\n",
+                    1000 + i
+                )
+            })
+            .collect();
+        let all = diagnose(&trace);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        let f = one(&all, FindingId::PortScan);
+        let Facts::Storm(s) = &f.facts else {
+            panic!("{:?}", f.facts)
+        };
+        assert_eq!((s.attempts, s.ports, s.sources), (250, 250, 1));
+    }
+}

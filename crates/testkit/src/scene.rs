@@ -1,0 +1,327 @@
+//! Captures written by hand, packet by packet, for tests that need one
+//! precise case with known truth: a handshake, a banner at a given time,
+//! callback SYNs at given offsets, an ICMP error, a DNS query. IPv4 and
+//! IPv6 alike; each host sends with the TTL the test gives it.
+//!
+//! ```
+//! use stalltrace_testkit::scene::Scene;
+//! let mut s = Scene::new();
+//! let mut c = s.connect(0.0, "192.0.2.10:40000", "198.51.100.25:110", 0.001);
+//! s.send(2.0, &mut c, true, b"+OK ready\r\n");
+//! assert_eq!(s.frames().len(), 4);
+//! ```
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::PacketBuilder;
+use stalltrace_decode::Timestamp;
+
+use crate::{Frame, UNKNOWN_TTL};
+
+const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+/// 2026-12-02 10:00:00 UTC.
+const T0: i64 = 1_796_205_600_000_000_000;
+
+/// A TCP connection under way in a scene.
+pub struct Conn {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Next sequence number each way.
+    cseq: u32,
+    sseq: u32,
+}
+
+/// A capture being written.
+#[derive(Default)]
+pub struct Scene {
+    frames: Vec<Frame>,
+    ttl: HashMap<IpAddr, u8>,
+    ip_id: u16,
+    isn: u32,
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse()
+        .unwrap_or_else(|_| panic!("{s} is not an address:port"))
+}
+
+impl Scene {
+    pub fn new() -> Scene {
+        Scene {
+            isn: 1_000_000,
+            ..Default::default()
+        }
+    }
+
+    /// Packets from `host` leave with this TTL (else a routed one, 57).
+    pub fn ttl(&mut self, host: &str, ttl: u8) {
+        let ip: IpAddr = host.parse().expect("an address");
+        self.ttl.insert(ip, ttl);
+    }
+
+    fn at(secs: f64) -> Timestamp {
+        Timestamp::from_nanos(T0 + (secs * 1e9).round() as i64)
+    }
+
+    /// One TCP segment.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp(
+        &mut self,
+        at: f64,
+        from: SocketAddr,
+        to: SocketAddr,
+        seq: u32,
+        ack: Option<u32>,
+        flags: &str,
+        payload: &[u8],
+    ) {
+        let ttl = self.ttl.get(&from.ip()).copied().unwrap_or(UNKNOWN_TTL);
+        self.ip_id = self.ip_id.wrapping_add(1);
+        let base = PacketBuilder::ethernet2(MAC_A, MAC_B);
+        let mut v = Vec::new();
+        macro_rules! finish {
+            ($b:expr) => {{
+                let mut b = $b.tcp(from.port(), to.port(), seq, 64_240);
+                for c in flags.chars() {
+                    b = match c {
+                        'S' => b.syn(),
+                        'F' => b.fin(),
+                        'P' => b.psh(),
+                        'R' => b.rst(),
+                        _ => b,
+                    };
+                }
+                if let Some(a) = ack {
+                    b = b.ack(a);
+                }
+                b.write(&mut v, payload).expect("frame encodes");
+            }};
+        }
+        match (from.ip(), to.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let mut ip = etherparse::Ipv4Header::new(
+                    0,
+                    ttl,
+                    etherparse::IpNumber::TCP,
+                    s.octets(),
+                    d.octets(),
+                )
+                .expect("header");
+                ip.identification = self.ip_id;
+                finish!(base.ip(etherparse::IpHeaders::Ipv4(ip, Default::default())))
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => finish!(base.ipv6(s.octets(), d.octets(), ttl)),
+            _ => panic!("mixed IP versions"),
+        }
+        self.frames.push(Frame {
+            ts: Self::at(at),
+            data: v,
+        });
+    }
+
+    /// One UDP datagram.
+    pub fn udp(&mut self, at: f64, from: &str, to: &str, payload: &[u8]) {
+        let (from, to) = (addr(from), addr(to));
+        let ttl = self.ttl.get(&from.ip()).copied().unwrap_or(UNKNOWN_TTL);
+        self.ip_id = self.ip_id.wrapping_add(1);
+        let base = PacketBuilder::ethernet2(MAC_A, MAC_B);
+        let mut v = Vec::new();
+        match (from.ip(), to.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let mut ip = etherparse::Ipv4Header::new(
+                    0,
+                    ttl,
+                    etherparse::IpNumber::UDP,
+                    s.octets(),
+                    d.octets(),
+                )
+                .expect("header");
+                ip.identification = self.ip_id;
+                base.ip(etherparse::IpHeaders::Ipv4(ip, Default::default()))
+                    .udp(from.port(), to.port())
+                    .write(&mut v, payload)
+                    .expect("frame encodes")
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => base
+                .ipv6(s.octets(), d.octets(), ttl)
+                .udp(from.port(), to.port())
+                .write(&mut v, payload)
+                .expect("frame encodes"),
+            _ => panic!("mixed IP versions"),
+        }
+        self.frames.push(Frame {
+            ts: Self::at(at),
+            data: v,
+        });
+    }
+
+    /// An ICMPv4 port unreachable from `by`, quoting a TCP SYN
+    /// `quoted_from` → `quoted_to`.
+    pub fn icmp_port_unreachable(&mut self, at: f64, by: &str, quoted_from: &str, quoted_to: &str) {
+        let (qf, qt) = (addr(quoted_from), addr(quoted_to));
+        let (IpAddr::V4(by), IpAddr::V4(qs), IpAddr::V4(qd)) =
+            (by.parse().expect("address"), qf.ip(), qt.ip())
+        else {
+            panic!("ICMPv4 needs IPv4 addresses");
+        };
+        // The quote: the SYN's IPv4 header and its first 8 bytes.
+        let mut quote = Vec::new();
+        PacketBuilder::ipv4(qs.octets(), qd.octets(), 64)
+            .tcp(qf.port(), qt.port(), 0, 64_240)
+            .syn()
+            .write(&mut quote, &[])
+            .expect("quote encodes");
+        quote.truncate(28);
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(by.octets(), qs.octets(), 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut v, &quote)
+            .expect("frame encodes");
+        self.frames.push(Frame {
+            ts: Self::at(at),
+            data: v,
+        });
+    }
+
+    fn next_isn(&mut self) -> u32 {
+        self.isn = self.isn.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        self.isn
+    }
+
+    /// A handshake: SYN at `at`, SYN-ACK and ACK `rtt` apart.
+    pub fn connect(&mut self, at: f64, client: &str, server: &str, rtt: f64) -> Conn {
+        let (c, s) = (addr(client), addr(server));
+        let (ci, si) = (self.next_isn(), self.next_isn());
+        self.tcp(at, c, s, ci, None, "S", &[]);
+        self.tcp(at + rtt / 2.0, s, c, si, Some(ci.wrapping_add(1)), "S", &[]);
+        self.tcp(
+            at + rtt,
+            c,
+            s,
+            ci.wrapping_add(1),
+            Some(si.wrapping_add(1)),
+            "",
+            &[],
+        );
+        Conn {
+            client: c,
+            server: s,
+            cseq: ci.wrapping_add(1),
+            sseq: si.wrapping_add(1),
+        }
+    }
+
+    /// Data from the server (`from_server`) or the client, acknowledging
+    /// all the other side sent.
+    pub fn send(&mut self, at: f64, c: &mut Conn, from_server: bool, payload: &[u8]) {
+        let n = payload.len() as u32;
+        if from_server {
+            self.tcp(at, c.server, c.client, c.sseq, Some(c.cseq), "P", payload);
+            c.sseq = c.sseq.wrapping_add(n);
+        } else {
+            self.tcp(at, c.client, c.server, c.cseq, Some(c.sseq), "P", payload);
+            c.cseq = c.cseq.wrapping_add(n);
+        }
+    }
+
+    /// A bare ACK from one side.
+    pub fn ack(&mut self, at: f64, c: &Conn, from_server: bool) {
+        if from_server {
+            self.tcp(at, c.server, c.client, c.sseq, Some(c.cseq), "", &[]);
+        } else {
+            self.tcp(at, c.client, c.server, c.cseq, Some(c.sseq), "", &[]);
+        }
+    }
+
+    /// Both sides close, the client first.
+    pub fn close(&mut self, at: f64, c: &mut Conn) {
+        self.tcp(at, c.client, c.server, c.cseq, Some(c.sseq), "F", &[]);
+        c.cseq = c.cseq.wrapping_add(1);
+        self.tcp(
+            at + 0.0005,
+            c.server,
+            c.client,
+            c.sseq,
+            Some(c.cseq),
+            "F",
+            &[],
+        );
+        c.sseq = c.sseq.wrapping_add(1);
+        self.tcp(
+            at + 0.001,
+            c.client,
+            c.server,
+            c.cseq,
+            Some(c.sseq),
+            "",
+            &[],
+        );
+    }
+
+    /// SYNs nobody answers, at `at` plus each offset; returns the ISN.
+    pub fn syns(&mut self, at: f64, from: &str, to: &str, offsets: &[f64]) -> u32 {
+        let (f, t) = (addr(from), addr(to));
+        let isn = self.next_isn();
+        for o in offsets {
+            self.tcp(at + o, f, t, isn, None, "S", &[]);
+        }
+        isn
+    }
+
+    /// A RST answering a SYN with ISN `isn` from `to` back to `from`.
+    pub fn refuse(&mut self, at: f64, from: &str, to: &str, isn: u32) {
+        self.tcp(
+            at,
+            addr(from),
+            addr(to),
+            0,
+            Some(isn.wrapping_add(1)),
+            "R",
+            &[],
+        );
+    }
+
+    /// The frames, in time order.
+    pub fn frames(&self) -> Vec<Frame> {
+        let mut v: Vec<Frame> = self
+            .frames
+            .iter()
+            .map(|f| Frame {
+                ts: f.ts,
+                data: f.data.clone(),
+            })
+            .collect();
+        v.sort_by_key(|f| f.ts);
+        v
+    }
+
+    /// Writes the scene as a pcap file.
+    pub fn pcap(&self, path: &std::path::Path) -> std::path::PathBuf {
+        crate::write_pcap(std::fs::File::create(path).expect("create"), &self.frames())
+            .expect("write");
+        path.to_path_buf()
+    }
+}
+
+/// A DNS query for the PTR record of an IPv4 address, as resolvers send it.
+pub fn ptr_query(id: u16, v4: [u8; 4]) -> Vec<u8> {
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for o in v4.iter().rev() {
+        let label = o.to_string();
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    for label in ["in-addr", "arpa"] {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 12, 0, 1]);
+    q
+}
