@@ -1,0 +1,271 @@
+//! The pipeline, wired: capture → decode → conversations → matching →
+//! diagnosis → report. All inputs are read at once and merged by time, as
+//! mergecap would, so every capture point streams together and memory
+//! follows the live conversations, not the inputs.
+//!
+//! Two sides: a `Reader` (read, merge, decode, mark duplicates, name the
+//! capture point) and an `Analyser` (conversations, matching, diagnosis).
+//! They exchange batches of `Item`s in stream order, on one thread or on
+//! two (`AnalyzeOptions::threads`). The split is by stage, not by
+//! conversation: a callback is another conversation than the wait it
+//! explains, and whether a host serves spans all its conversations, so
+//! conversations cannot be tracked apart; by stage, the report is the same
+//! byte for byte whatever the threads.
+//!
+//! Files: `inputs.rs` (what the user named: files, folders, one open
+//! capture each and its duplicate frames), `merge.rs` (the reading side:
+//! inputs merged by time, capture points named), `analyser.rs` (the
+//! analysing side: conversations, matching, diagnosis), `threads.rs` (the
+//! two sides on one thread or two).
+
+mod analyser;
+mod inputs;
+mod merge;
+mod threads;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use stalltrace_capture::{CaptureError, CaptureReader, Format, NotCapture, Warning, WarningKind};
+use stalltrace_conversations::{Points, TrackerConfig};
+use stalltrace_decode::{TimeDelta, Timestamp};
+use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
+use stalltrace_matching::{Matcher, MatcherConfig};
+use stalltrace_report::{Report, Tool, SCHEMA_VERSION};
+
+use analyser::{Analyser, Pipeline};
+use inputs::{expand, Source, DUPLICATE_SLOTS};
+use merge::Reader;
+use threads::run;
+
+/// One input as the user named it.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    pub path: PathBuf,
+    /// `--point NAME=FILE`: the capture point's name.
+    pub name: Option<String>,
+    /// The folder it was found in, when it was not named itself: a file
+    /// there that is no capture is left out with a warning, not an error.
+    pub folder: Option<PathBuf>,
+}
+
+impl InputSpec {
+    pub fn new(path: impl Into<PathBuf>) -> InputSpec {
+        InputSpec {
+            path: path.into(),
+            name: None,
+            folder: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AnalyzeOptions {
+    pub inputs: Vec<InputSpec>,
+    pub wait_threshold: TimeDelta,
+    pub tracker: TrackerConfig,
+    /// Called now and then with (bytes read, bytes in all, when known).
+    pub progress: Option<fn(u64, Option<u64>)>,
+    /// 1: everything on the calling thread. 2 or more: the inputs are read
+    /// and decoded on a thread of their own, beside the analysis. The
+    /// report is the same either way.
+    pub threads: usize,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            inputs: Vec::new(),
+            wait_threshold: TimeDelta::from_secs(1),
+            tracker: TrackerConfig::default(),
+            progress: None,
+            threads: default_threads(),
+        }
+    }
+}
+
+/// Two when the machine has two cores or more: the pipeline has two sides.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
+/// The report, and the inputs that could not be read at all or to the end.
+pub struct Analysis {
+    pub report: Report,
+    pub errors: Vec<CaptureError>,
+    /// Inputs that were captures and were analysed.
+    pub read: Vec<InputSpec>,
+    /// Files found in folders that are no capture.
+    pub left_out: Vec<InputSpec>,
+}
+
+/// Runs the whole pipeline over the inputs.
+pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
+    let mut errors = Vec::new();
+    let mut specs = Vec::new();
+    for spec in &opts.inputs {
+        if let Err(source) = expand(spec, None, &mut specs) {
+            errors.push(CaptureError::Open {
+                file: spec.path.display().to_string(),
+                source,
+            });
+        }
+    }
+    // A folder given with no file in it holds no capture.
+    for spec in &opts.inputs {
+        if spec.path.is_dir() && !specs.iter().any(|s| s.folder.as_ref() == Some(&spec.path)) {
+            errors.push(CaptureError::NoCapture {
+                what: spec.path.display().to_string(),
+                files: 0,
+            });
+        }
+    }
+    let mut readers = Vec::new();
+    let mut left_out = Vec::new();
+    for spec in specs {
+        match CaptureReader::open(&spec.path) {
+            Ok(reader) => readers.push((spec, reader)),
+            Err(e) => match NotCapture::of(&e).filter(|_| spec.folder.is_some()) {
+                Some(why) => left_out.push((spec, why)),
+                None => errors.push(e),
+            },
+        }
+    }
+    let mut a = analyze_readers(readers, opts);
+    for (spec, why) in left_out {
+        a.left_out.push(spec.clone());
+        a.report.warnings.push(Warning::new(
+            &spec.path.display().to_string(),
+            None,
+            WarningKind::NotACapture { why },
+        ));
+    }
+    // A folder whose files are all no capture: nothing was analysed there.
+    for spec in &opts.inputs {
+        let from_it: Vec<&InputSpec> = a
+            .left_out
+            .iter()
+            .filter(|s| s.folder.as_ref() == Some(&spec.path))
+            .collect();
+        let read = a.read.iter().any(|s| s.folder.as_ref() == Some(&spec.path));
+        if !from_it.is_empty() && !read {
+            errors.push(CaptureError::NoCapture {
+                what: spec.path.display().to_string(),
+                files: from_it.len() as u64,
+            });
+        }
+    }
+    errors.append(&mut a.errors);
+    a.errors = errors;
+    a
+}
+
+/// Runs the pipeline over captures already open (from files, memory,
+/// sockets); `InputSpec::path` only names them.
+pub fn analyze_readers(
+    readers: Vec<(InputSpec, CaptureReader)>,
+    opts: &AnalyzeOptions,
+) -> Analysis {
+    let sources: Vec<Source> = readers
+        .into_iter()
+        .map(|(spec, reader)| Source {
+            file: reader.name().to_string(),
+            format: reader.format(),
+            reader,
+            spec,
+            by_interface: Vec::new(),
+            skipped: BTreeMap::new(),
+            not_capture: None,
+            records: 0,
+            head: None,
+            recent: Box::new([(0, Timestamp::ZERO); DUPLICATE_SLOTS]),
+            duplicates: 0,
+        })
+        .collect();
+    let inputs = sources.len();
+    // One pcap file is one capture point (one interface); any other input
+    // may hold several, whose findings must be merged before they fold.
+    let one_point = inputs == 1 && sources[0].format == Format::Pcap;
+    let reader = Reader::new(sources);
+    let mut an = Analyser {
+        opts,
+        pipe: Pipeline {
+            several: inputs > 1,
+            max_live: opts.tracker.max_live,
+            points: Vec::new(),
+            names: Points::default(),
+            matcher: Matcher::new(MatcherConfig::default()),
+            diag: Diagnoser::new(
+                Points::default(),
+                DiagnosisConfig {
+                    wait_threshold: opts.wait_threshold,
+                    resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
+                    one_point,
+                    ..DiagnosisConfig::default()
+                },
+            ),
+        },
+        summaries: (0..inputs).map(|_| None).collect(),
+        warnings: Vec::new(),
+        total: reader.total(),
+        seen: 0,
+        now: Timestamp::ZERO,
+    };
+    let (errors, sources) = run(reader, &mut an, opts.threads);
+    let Analyser {
+        mut pipe,
+        summaries,
+        warnings,
+        now,
+        ..
+    } = an;
+    let mut warnings = warnings;
+    let mut read = Vec::new();
+    let mut left_out = Vec::new();
+    for s in sources {
+        match s.not_capture {
+            Some(why) => {
+                warnings.push(Warning::new(
+                    &s.file,
+                    None,
+                    WarningKind::NotACapture { why },
+                ));
+                left_out.push(s.spec);
+            }
+            None => read.push(s.spec),
+        }
+    }
+    pipe.advance(now);
+    pipe.diag.flush(&pipe.matcher);
+    let matching = pipe.matcher.finish(&pipe.names);
+    let findings = pipe.diag.finish(&matching);
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "stalltrace".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        inputs: summaries.into_iter().flatten().collect(),
+        points: pipe.points.into_iter().map(|p| p.summary).collect(),
+        matching,
+        findings,
+        warnings,
+    };
+    Analysis {
+        report,
+        errors,
+        read,
+        left_out,
+    }
+}
+
+/// Seconds as the user types them: "1", "0.5".
+pub fn parse_seconds(s: &str) -> Result<TimeDelta, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("{s} s is out of range (0 to 86400)"));
+    }
+    Ok(TimeDelta::from_secs_f64(v))
+}
