@@ -98,13 +98,7 @@ impl Analyser<'_> {
         }
     }
 
-    fn packet(
-        &mut self,
-        point: usize,
-        packet: &Packet,
-        duplicate: bool,
-        bytes_read: u64,
-    ) {
+    fn packet(&mut self, point: usize, packet: &Packet, duplicate: bool, bytes_read: u64) {
         let pipe = &mut self.pipe;
         let pt = &mut pipe.points[point];
         let ts = packet.meta.ts;
