@@ -13,15 +13,15 @@ fuzz_target!(|data: &[u8]| {
     let mut readers = Vec::new();
     for (i, bytes) in inputs.into_iter().enumerate() {
         if let Ok(r) = CaptureReader::from_reader(&format!("in{i}"), Box::new(std::io::Cursor::new(bytes.to_vec()))) {
-            readers.push((InputSpec { path: format!("in{i}").into(), name: None }, r));
+            readers.push((InputSpec::new(format!("in{i}")), r));
         }
     }
     let lang = if data.len() % 2 == 0 { Lang::En } else { Lang::ZhCn };
-    let opts = AnalyzeOptions { lang, ..Default::default() };
+    let opts = AnalyzeOptions::default();
     let analysis = analyze_readers(readers, &opts);
     let r = &analysis.report;
     let _ = stalltrace_report::text::render(r, &stalltrace_report::text::TextOptions { width: 80, color: true, lang });
     let _ = stalltrace_report::html::render(r, lang);
     let mut buf = Vec::new();
-    let _ = stalltrace_report::json::write(r, &mut buf);
+    let _ = stalltrace_report::json::write(r, lang, &mut buf);
 });
