@@ -201,8 +201,11 @@ fn short(f: Option<&Finding>) -> String {
     let Some(f) = f else {
         return "no stall, no lookup".into();
     };
-    let fate = match f.cause().map(|c| &c.fate) {
-        Some(Fate::Unanswered) => "ident unanswered".to_string(),
+    let mut fate = match f.cause().map(|c| &c.fate) {
+        Some(Fate::Unanswered) => match f.cause().and_then(|c| c.give_up.as_ref()) {
+            Some(g) => format!("ident unanswered, given up at {}", g.after),
+            None => "ident unanswered".to_string(),
+        },
         Some(Fate::Refused { after, .. }) => format!("ident refused by RST in {after}"),
         Some(Fate::IcmpError { reason, after, .. }) => {
             format!("ident refused by ICMP {} in {after}", reason.say(Lang::En))
@@ -210,5 +213,12 @@ fn short(f: Option<&Finding>) -> String {
         Some(Fate::Answered { after }) => format!("ident answered in {after}"),
         None => "cause not visible here".into(),
     };
+    if let Some(r) = f
+        .wait()
+        .and_then(|w| w.remainder.as_ref())
+        .filter(|r| !r.timer_matches.is_empty())
+    {
+        fate.push_str(&format!(", then a {} greeting pause", r.duration));
+    }
     format!("{} ({})", f.id.as_str(), fate)
 }
