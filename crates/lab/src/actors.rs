@@ -202,10 +202,16 @@ fn blocking_connect(target: SocketAddr, timeout: Duration) -> std::io::Result<Tc
     }
 }
 
-fn pop3_session(s: TcpStream) -> std::io::Result<()> {
+/// A line-based session: the greeting, then per command the reply, until
+/// QUIT (whose reply ends it) or the client leaves.
+fn session(
+    s: TcpStream,
+    greeting: &[u8],
+    reply: fn(&str) -> (&'static [u8], bool),
+) -> std::io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut w = s.try_clone()?;
-    w.write_all(b"+OK stalltrace lab POP3 server ready\r\n")?;
+    w.write_all(greeting)?;
     let mut r = BufReader::new(s);
     let mut line = String::new();
     loop {
@@ -218,18 +224,26 @@ fn pop3_session(s: TcpStream) -> std::io::Result<()> {
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
-        let reply: &[u8] = match cmd.as_str() {
-            "USER" => b"+OK\r\n",
-            "PASS" => b"+OK logged in\r\n",
-            "STAT" => b"+OK 0 0\r\n",
-            "QUIT" => {
-                w.write_all(b"+OK bye\r\n")?;
-                return Ok(());
-            }
-            _ => b"-ERR unknown command\r\n",
-        };
-        w.write_all(reply)?;
+        let (answer, last) = reply(&cmd);
+        w.write_all(answer)?;
+        if last {
+            return Ok(());
+        }
     }
+}
+
+fn pop3_session(s: TcpStream) -> std::io::Result<()> {
+    session(
+        s,
+        b"+OK stalltrace lab POP3 server ready\r\n",
+        |cmd| match cmd {
+            "USER" => (b"+OK\r\n", false),
+            "PASS" => (b"+OK logged in\r\n", false),
+            "STAT" => (b"+OK 0 0\r\n", false),
+            "QUIT" => (b"+OK bye\r\n", true),
+            _ => (b"-ERR unknown command\r\n", false),
+        },
+    )
 }
 
 /// sendmail's banner, as 8.17 prints it.
@@ -237,31 +251,14 @@ pub const SMTP_BANNER: &str =
     "220 mail.example.org ESMTP Sendmail 8.17.1.9/8.17.1.9; Wed, 2 Dec 2026 10:00:00 GMT\r\n";
 
 fn smtp_session(s: TcpStream) -> std::io::Result<()> {
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut w = s.try_clone()?;
-    w.write_all(SMTP_BANNER.as_bytes())?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let cmd = line
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        let reply: &[u8] = match cmd.as_str() {
-            "EHLO" | "HELO" => b"250 mail.example.org Hello, pleased to meet you\r\n",
-            "QUIT" => {
-                w.write_all(b"221 2.0.0 mail.example.org closing connection\r\n")?;
-                return Ok(());
-            }
-            _ => b"500 5.5.1 Command unrecognized\r\n",
-        };
-        w.write_all(reply)?;
-    }
+    session(s, SMTP_BANNER.as_bytes(), |cmd| match cmd {
+        "EHLO" | "HELO" => (
+            b"250 mail.example.org Hello, pleased to meet you\r\n",
+            false,
+        ),
+        "QUIT" => (b"221 2.0.0 mail.example.org closing connection\r\n", true),
+        _ => (b"500 5.5.1 Command unrecognized\r\n", false),
+    })
 }
 
 /// Answers every RFC 1413 query with `USERID : UNIX : <user>`.

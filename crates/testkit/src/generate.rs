@@ -94,21 +94,10 @@ fn tcp(
     flags: &str,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+    let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
         .ipv4(src.0, dst.0, 64)
         .tcp(src.1, dst.1, seq, 64_240);
-    for c in flags.chars() {
-        b = match c {
-            'S' => b.syn(),
-            'F' => b.fin(),
-            'P' => b.psh(),
-            'R' => b.rst(),
-            _ => b,
-        };
-    }
-    if let Some(a) = ack {
-        b = b.ack(a);
-    }
+    let b = crate::tcp_flags(b, flags, ack);
     let mut v = Vec::with_capacity(54 + payload.len());
     b.write(&mut v, payload).expect("frame encodes");
     v

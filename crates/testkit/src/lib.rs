@@ -83,6 +83,27 @@ impl HostMap {
     }
 }
 
+/// Sets the TCP flags named by letters (S, F, P, R) and the ACK number.
+pub(crate) fn tcp_flags(
+    mut b: etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+    flags: &str,
+    ack: Option<u32>,
+) -> etherparse::PacketBuilderStep<etherparse::TcpHeader> {
+    for c in flags.chars() {
+        b = match c {
+            'S' => b.syn(),
+            'F' => b.fin(),
+            'P' => b.psh(),
+            'R' => b.rst(),
+            _ => b,
+        };
+    }
+    match ack {
+        Some(a) => b.ack(a),
+        None => b,
+    }
+}
+
 /// The TTL given to packets whose printout did not show one: a packet
 /// that crossed a few routers, as most do.
 pub const UNKNOWN_TTL: u8 = 57;

@@ -83,20 +83,10 @@ impl Scene {
         let mut v = Vec::new();
         macro_rules! finish {
             ($b:expr) => {{
-                let mut b = $b.tcp(from.port(), to.port(), seq, 64_240);
-                for c in flags.chars() {
-                    b = match c {
-                        'S' => b.syn(),
-                        'F' => b.fin(),
-                        'P' => b.psh(),
-                        'R' => b.rst(),
-                        _ => b,
-                    };
-                }
-                if let Some(a) = ack {
-                    b = b.ack(a);
-                }
-                b.write(&mut v, payload).expect("frame encodes");
+                let b = $b.tcp(from.port(), to.port(), seq, 64_240);
+                crate::tcp_flags(b, flags, ack)
+                    .write(&mut v, payload)
+                    .expect("frame encodes");
             }};
         }
         match (from.ip(), to.ip()) {

@@ -194,20 +194,27 @@ pub(super) fn parse_tcp(body: &str, ip: &mut IpInfo, truncated: &mut bool) -> Op
     saw_any.then_some(t)
 }
 
+/// The flag letters both families print.
+fn flag_bit(c: char) -> Option<u8> {
+    Some(match c {
+        'S' => TcpFlags::SYN,
+        'F' => TcpFlags::FIN,
+        'P' => TcpFlags::PSH,
+        'R' => TcpFlags::RST,
+        'U' => TcpFlags::URG,
+        'E' => TcpFlags::ECE,
+        'W' => TcpFlags::CWR,
+        _ => return None,
+    })
+}
+
 pub(super) fn flags_4x(f: &str) -> Option<TcpFlags> {
     let mut v = 0u8;
     for c in f.chars() {
         v |= match c {
-            'S' => TcpFlags::SYN,
-            'F' => TcpFlags::FIN,
-            'P' => TcpFlags::PSH,
-            'R' => TcpFlags::RST,
-            'U' => TcpFlags::URG,
-            'E' => TcpFlags::ECE,
-            'W' => TcpFlags::CWR,
             '.' => TcpFlags::ACK,
             'e' => 0, // AccECN, ignored
-            _ => return None,
+            c => flag_bit(c)?,
         };
     }
     if f == "none" {
@@ -227,16 +234,7 @@ pub(super) fn flags_3x(f: &str) -> Option<TcpFlags> {
     }
     let mut v = 0u8;
     for c in f.chars() {
-        v |= match c {
-            'S' => TcpFlags::SYN,
-            'F' => TcpFlags::FIN,
-            'P' => TcpFlags::PSH,
-            'R' => TcpFlags::RST,
-            'U' => TcpFlags::URG,
-            'E' => TcpFlags::ECE,
-            'W' => TcpFlags::CWR,
-            _ => return None,
-        };
+        v |= flag_bit(c)?;
     }
     Some(TcpFlags(v))
 }
