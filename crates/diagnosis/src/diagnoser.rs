@@ -5,66 +5,16 @@
 //! remedies, and folds repeats.
 
 use stalltrace_conversations::{Conversation, LiveView, Points, SpareLog};
-use stalltrace_decode::{TimeDelta, Timestamp};
+use stalltrace_decode::Timestamp;
 use stalltrace_matching::{Matcher, Matching, Seen};
 
+use crate::config::DiagnosisConfig;
 use crate::finding::Finding;
-use crate::fold::Folder;
+use crate::fold::Out;
 use crate::hold::{Hold, Timing};
 use crate::rule::{Cx, Detect, Judged};
 use crate::rules::{self, RULES};
 use crate::wait::waits;
-
-/// Tunables of the rules.
-#[derive(Clone, Debug)]
-pub struct DiagnosisConfig {
-    /// A greeting or answer later than this is an application wait.
-    pub wait_threshold: TimeDelta,
-    /// Possible callbacks are kept this long after they end, to be found
-    /// as the cause of a wait that is judged later.
-    pub retain: TimeDelta,
-    /// A wait is judged this long (stream time) after it ended, when every
-    /// callback that began during it has been handed over. Must exceed the
-    /// tracker's idle timeout.
-    pub resolve_delay: TimeDelta,
-    /// The input is one capture point, for certain. Then a wait is judged
-    /// as soon as every callback that may explain it has ended (not a
-    /// resolve delay later: with several points it must also be seen
-    /// elsewhere first), a callback is forgotten once no wait can still
-    /// need it, and each finding is folded into an earlier one like it as
-    /// it is made (see `Finding::repeats`; with several points findings are
-    /// merged first, then folded). Memory then follows the conversations
-    /// in progress and the kinds of trouble, not the length of the capture.
-    pub one_point: bool,
-}
-
-impl Default for DiagnosisConfig {
-    fn default() -> Self {
-        DiagnosisConfig {
-            wait_threshold: TimeDelta::from_secs(1),
-            retain: TimeDelta::from_secs(900),
-            resolve_delay: TimeDelta::from_secs(310),
-            one_point: false,
-        }
-    }
-}
-
-/// Where findings go: kept, or folded into an earlier one like it.
-pub(crate) struct Out {
-    findings: Vec<(Timestamp, Finding)>,
-    folder: Folder,
-    fold_as_found: bool,
-}
-
-impl Out {
-    pub(crate) fn add(&mut self, t: Timestamp, f: Finding) {
-        if self.fold_as_found {
-            self.folder.add(&mut self.findings, t, f);
-        } else {
-            self.findings.push((t, f));
-        }
-    }
-}
 
 /// The diagnosis stage: takes finished conversations as they come and
 /// produces findings.
@@ -89,11 +39,7 @@ pub struct Diagnoser {
 impl Diagnoser {
     pub fn new(points: Points, cfg: DiagnosisConfig) -> Self {
         Diagnoser {
-            out: Out {
-                findings: Vec::new(),
-                folder: Folder::default(),
-                fold_as_found: cfg.one_point,
-            },
+            out: Out::new(cfg.one_point),
             cfg,
             points,
             hold: Hold::default(),
@@ -203,11 +149,7 @@ impl Diagnoser {
     /// merged into one, with their remedies, most severe and costly first.
     pub fn finish(mut self, matching: &Matching) -> Vec<Finding> {
         self.each(|d, cx| d.finish(cx));
-        let findings = crate::merge::merge(
-            std::mem::take(&mut self.out.findings),
-            matching,
-            &self.points,
-        );
+        let findings = crate::merge::merge(self.out.take(), matching, &self.points);
         let mut f = if self.cfg.one_point {
             findings
         } else {

@@ -119,3 +119,33 @@ pub(crate) fn fold_all(findings: Vec<(Timestamp, Finding)>) -> Vec<(Timestamp, F
     }
     out
 }
+
+/// Where findings go: kept, or folded into an earlier one like it.
+pub(crate) struct Out {
+    findings: Vec<(Timestamp, Finding)>,
+    folder: Folder,
+    fold_as_found: bool,
+}
+
+impl Out {
+    pub(crate) fn new(fold_as_found: bool) -> Out {
+        Out {
+            findings: Vec::new(),
+            folder: Folder::default(),
+            fold_as_found,
+        }
+    }
+
+    /// Everything kept so far.
+    pub(crate) fn take(&mut self) -> Vec<(Timestamp, Finding)> {
+        std::mem::take(&mut self.findings)
+    }
+
+    pub(crate) fn add(&mut self, t: Timestamp, f: Finding) {
+        if self.fold_as_found {
+            self.folder.add(&mut self.findings, t, f);
+        } else {
+            self.findings.push((t, f));
+        }
+    }
+}

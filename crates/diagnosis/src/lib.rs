@@ -69,6 +69,7 @@
 //! ```
 
 mod causes;
+mod config;
 mod diagnoser;
 mod explain;
 pub mod facts;
@@ -84,12 +85,14 @@ mod storm;
 #[cfg(test)]
 mod testing;
 mod wait;
+mod words;
 
-pub use diagnoser::{Diagnoser, DiagnosisConfig};
+pub use config::DiagnosisConfig;
+pub use diagnoser::Diagnoser;
 pub use facts::{Daemon, DaemonSeen};
 pub use finding::*;
 pub use fold::MAX_REPEATS_LISTED;
 pub use remedy::{Remedy, Target, Text};
 pub use rule::Said;
-pub use say::{RemedyWords, Words};
 pub use stalltrace_decode::{tr, Lang};
+pub use words::{RemedyWords, Words};

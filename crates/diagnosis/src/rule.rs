@@ -9,9 +9,10 @@ use stalltrace_conversations::{Conversation, PacketRef, Points};
 use stalltrace_decode::{Lang, Timestamp};
 use stalltrace_matching::Seen;
 
-use crate::diagnoser::{DiagnosisConfig, Out};
+use crate::config::DiagnosisConfig;
 use crate::explain::Explained;
 use crate::finding::{CrossFacts, Evidence, Finding, FindingId, Shows};
+use crate::fold::Out;
 use crate::remedy::Remedy;
 use crate::wait::Wait;
 

@@ -10,66 +10,11 @@
 //! and kept as code both languages stay in one place and type-checked: a
 //! missing language does not compile.
 
-use serde::Serialize;
 use stalltrace_conversations::Protocol;
 use stalltrace_decode::{tr, Lang, TimeDelta};
 
 use crate::facts::AppTimer;
 use crate::finding::*;
-
-/// Everything a report writes about one finding, in one language.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct Words {
-    /// The rule's name.
-    pub title: String,
-    pub summary: String,
-    pub details: Vec<String>,
-    /// One per [`Finding::path`] fact.
-    pub path: Vec<String>,
-    /// One per evidence packet.
-    pub evidence: Vec<String>,
-    /// One per part of the breakdown.
-    pub breakdown: Vec<String>,
-    /// One per timeline row.
-    pub timeline: Vec<String>,
-    /// One per remedy: what it applies to, and what to do.
-    pub remedies: Vec<RemedyWords>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct RemedyWords {
-    pub target: String,
-    pub action: String,
-}
-
-impl Finding {
-    /// The finding in words, in `l`.
-    pub fn words(&self, l: Lang) -> Words {
-        let rule = crate::rules::owner(self.id);
-        let said = rule.say(self, l);
-        Words {
-            title: rule.title(self.id, l).to_string(),
-            summary: said.summary,
-            details: said.details,
-            path: self.path.iter().map(|p| path(p, l)).collect(),
-            evidence: self.evidence.iter().map(|e| shows(&e.shows, l)).collect(),
-            breakdown: self.breakdown.iter().map(|s| part(&s.part, l)).collect(),
-            timeline: self
-                .timeline
-                .iter()
-                .flat_map(|t| t.rows.iter().map(|r| row(r, l)))
-                .collect(),
-            remedies: self
-                .remedies
-                .iter()
-                .map(|r| RemedyWords {
-                    target: r.target.say(l),
-                    action: r.action.say(l).to_string(),
-                })
-                .collect(),
-        }
-    }
-}
 
 /// The severity's tag in text reports.
 pub fn severity(s: Severity, l: Lang) -> &'static str {

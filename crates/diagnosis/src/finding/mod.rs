@@ -1,0 +1,254 @@
+//! A finding and the typed facts it carries. Nothing here is a sentence:
+//! the report stage words these facts ([`Finding::words`]) in the reader's
+//! language, and programs read them from the JSON as they are.
+//!
+//! `wait.rs` holds the facts of a wait (its lookups, their fates and
+//! timers, the parts of its time), `path.rs` what capture points say
+//! (path verdicts, the merged timeline), `evidence.rs` what a packet shows.
+
+mod evidence;
+mod path;
+mod wait;
+
+pub use evidence::*;
+pub use path::*;
+pub use wait::*;
+
+use serde::Serialize;
+use stalltrace_conversations::{Conversation, Protocol};
+use stalltrace_decode::{Endpoint, Host, TimeDelta, Timestamp};
+use stalltrace_matching::Seen;
+
+use crate::facts::DaemonSeen;
+use crate::remedy::Remedy;
+
+/// Stable identifiers: scripts match on these, so they never change
+/// meaning. Each has exactly one rule that emits it (see `rules/mod.rs`).
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingId {
+    /// A server-first service greeted long after the handshake, or a server
+    /// answered a request long after it.
+    ApplicationWait,
+    /// A callback (ident, DNS, other) during a conversation that did not
+    /// stall it, reported for information.
+    CallbackLookup,
+    /// The server re-sent its SYN-ACK although the client's ACK had passed
+    /// this capture point.
+    SynAckRetransmitted,
+    /// Connection attempts that nobody answered at this point.
+    ConnectionUnanswered,
+    /// Many unanswered SYNs from many sources to few targets.
+    SynFlood,
+    /// Many unanswered SYNs from few sources to many ports.
+    PortScan,
+}
+
+impl FindingId {
+    pub const ALL: &'static [FindingId] = &[
+        FindingId::ApplicationWait,
+        FindingId::CallbackLookup,
+        FindingId::SynAckRetransmitted,
+        FindingId::ConnectionUnanswered,
+        FindingId::SynFlood,
+        FindingId::PortScan,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingId::ApplicationWait => "application-wait",
+            FindingId::CallbackLookup => "callback-lookup",
+            FindingId::SynAckRetransmitted => "syn-ack-retransmitted",
+            FindingId::ConnectionUnanswered => "connection-unanswered",
+            FindingId::SynFlood => "syn-flood",
+            FindingId::PortScan => "port-scan",
+        }
+    }
+}
+
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A conversation named in a finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ConversationRef {
+    pub point: String,
+    pub protocol: Protocol,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// "POP3", "ident", ... by the server's port.
+    pub service: Option<String>,
+    /// The daemon the server's banner names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<DaemonSeen>,
+}
+
+/// The server re-sent its SYN-ACK after the client's ACK passed.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct SynAckFacts {
+    pub server: Endpoint,
+    pub after_first: TimeDelta,
+    pub after_ack: TimeDelta,
+    /// With several points: every point the ACK passed, and the last of
+    /// them toward the server.
+    pub passed: Vec<String>,
+    pub last_passed: Option<String>,
+}
+
+/// SYNs nobody answered.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct UnansweredFacts {
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// Connection attempts (several client ports count several).
+    pub attempts: u64,
+    pub syns: u64,
+    pub span: TimeDelta,
+}
+
+/// A SYN flood or a port scan, counted.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct StormFacts {
+    pub attempts: u64,
+    pub syns: u64,
+    /// Distinct sources, exactly up to a cap.
+    pub sources: u64,
+    pub sources_capped: bool,
+    pub ports: u64,
+    pub span: TimeDelta,
+    pub top_sources: Vec<(Host, u64)>,
+    pub top_targets: Vec<(Endpoint, u64)>,
+}
+
+/// The typed facts of a finding, one shape per rule.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Facts {
+    Wait(Box<WaitFacts>),
+    SynAck(SynAckFacts),
+    Unanswered(UnansweredFacts),
+    /// Unanswered attempts past the listing cap.
+    UnansweredOverflow {
+        count: u64,
+    },
+    Storm(StormFacts),
+}
+
+/// How often a finding happened, and to whom.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Repeats {
+    /// Occurrences in all, this finding's own included.
+    pub count: u64,
+    /// The time they cost, added up.
+    pub total_cost: TimeDelta,
+    /// The others, first first (at most [`crate::MAX_REPEATS_LISTED`]).
+    pub others: Vec<Occurrence>,
+    /// The others past that many: counted, not listed.
+    pub others_not_listed: u64,
+}
+
+/// One more conversation a finding is about.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Occurrence {
+    pub client: Option<Endpoint>,
+    /// Its first evidence packet: number, time.
+    pub packet: u64,
+    pub time: Timestamp,
+    pub time_of_day: String,
+    pub cost: Option<TimeDelta>,
+}
+
+/// A diagnosis: what was slow, how long, why, what to change.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Finding {
+    pub id: FindingId,
+    pub severity: Severity,
+    pub point: String,
+    /// The time it cost the user, when it cost any.
+    pub cost: Option<TimeDelta>,
+    pub conversation: Option<ConversationRef>,
+    /// What the rule found, typed.
+    pub facts: Facts,
+    pub evidence: Vec<Evidence>,
+    pub remedies: Vec<Remedy>,
+    /// Where the time of a wait went, in order.
+    pub breakdown: Vec<TimeSegment>,
+    /// Other capture points that saw the same conversation and wait.
+    pub also_seen_at: Vec<String>,
+    /// What the capture points say about where packets went.
+    pub path: Vec<PathFact>,
+    /// The conversation (and its callback) packet by packet, one column per
+    /// capture point, on the reference point's clock.
+    pub timeline: Option<Timeline>,
+    /// The same finding about other conversations (same rule, point,
+    /// server, cause and fate; a cost within a tenth), told here once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) cross: Option<Box<CrossFacts>>,
+}
+
+impl Finding {
+    /// A finding with nothing but its id, severity, point and facts.
+    pub(crate) fn new(id: FindingId, severity: Severity, point: String, facts: Facts) -> Finding {
+        Finding {
+            id,
+            severity,
+            point,
+            cost: None,
+            conversation: None,
+            facts,
+            evidence: Vec::new(),
+            remedies: Vec::new(),
+            breakdown: Vec::new(),
+            also_seen_at: Vec::new(),
+            path: Vec::new(),
+            timeline: None,
+            repeats: None,
+            cross: None,
+        }
+    }
+
+    /// The wait's facts, for the rules that find waits.
+    pub fn wait(&self) -> Option<&WaitFacts> {
+        match &self.facts {
+            Facts::Wait(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// The callback that explains the wait, when one does.
+    pub fn cause(&self) -> Option<&Callback> {
+        self.wait().and_then(|w| w.cause())
+    }
+}
+
+/// What the diagnosis knew when it judged, for merging across points.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CrossFacts {
+    pub subject: Conversation,
+    /// The subject connection at other points.
+    pub subject_elsewhere: Vec<Seen>,
+    pub callback: Option<Conversation>,
+    pub callback_elsewhere: Vec<Seen>,
+}
