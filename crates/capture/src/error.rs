@@ -136,7 +136,7 @@ impl CaptureError {
             } => tr!(
                 l,
                 format!("{file}: {} at byte {offset}", damage.say(l)),
-                format!("{file}：第 {offset} 字节处{}", damage.say(l))
+                format!("{file}：第 {offset} 字节处：{}", damage.say(l))
             ),
             CaptureError::NoPacketLines {
                 file,

@@ -12,7 +12,9 @@ use common::*;
 use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
 use stalltrace_diagnosis::Lang;
 use stalltrace_report::{html, json, text};
-use stalltrace_testkit::{frames_from_packets, packets_from_text, write_pcap, HostMap};
+use stalltrace_testkit::{
+    chinese_faults, frames_from_packets, packets_from_text, write_pcap, HostMap,
+};
 
 fn report(paths: &[PathBuf], _lang: Lang) -> stalltrace_report::Report {
     let a = analyze(&AnalyzeOptions {
@@ -94,44 +96,6 @@ fn json_snapshots() {
             );
         }
     }
-}
-
-/// What a Chinese report must not hold: English prose, and breaks of the
-/// usual copywriting conventions (a space between Chinese and Latin
-/// letters or digits; full-width punctuation after Chinese). Lines of
-/// configuration and commands (indented eight spaces) are code, not prose.
-fn chinese_faults(t: &str) -> Vec<String> {
-    let cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
-    let mut faults = Vec::new();
-    for line in t.lines().filter(|l| !l.starts_with("        ")) {
-        // Code in backticks is code.
-        let prose: String = line
-            .split('`')
-            .enumerate()
-            .filter(|(i, _)| i % 2 == 0)
-            .map(|(_, p)| p)
-            .collect::<Vec<_>>()
-            .join(" ");
-        for word in [
-            " the ", " and ", " was ", " were ", " not ", " from ", " at ", " to ", " of ", " is ",
-            " packets",
-        ] {
-            if format!(" {} ", prose.to_ascii_lowercase()).contains(word) {
-                faults.push(format!("English '{}' in: {line}", word.trim()));
-            }
-        }
-        let chars: Vec<char> = prose.chars().collect();
-        for w in chars.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            if (cjk(a) && b.is_ascii_alphanumeric()) || (a.is_ascii_alphanumeric() && cjk(b)) {
-                faults.push(format!("no space in '{a}{b}': {line}"));
-            }
-            if cjk(a) && matches!(b, ',' | '.' | ';' | ':' | '!' | '?' | '(' | ')') {
-                faults.push(format!("half-width '{b}' after Chinese: {line}"));
-            }
-        }
-    }
-    faults
 }
 
 #[test]

@@ -346,3 +346,41 @@ pub fn scan(ports: u16) -> Vec<Frame> {
         })
         .collect()
 }
+
+/// What a Chinese report must not hold: English prose, and breaks of the
+/// usual copywriting conventions (a space between Chinese and Latin
+/// letters or digits; full-width punctuation after Chinese). Lines of
+/// configuration and commands (indented eight spaces) are code, not prose.
+pub fn chinese_faults(t: &str) -> Vec<String> {
+    let cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let mut faults = Vec::new();
+    for line in t.lines().filter(|l| !l.starts_with("        ")) {
+        // Code in backticks is code.
+        let prose: String = line
+            .split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, p)| p)
+            .collect::<Vec<_>>()
+            .join(" ");
+        for word in [
+            " the ", " and ", " was ", " were ", " not ", " from ", " at ", " to ", " of ", " is ",
+            " packets",
+        ] {
+            if format!(" {} ", prose.to_ascii_lowercase()).contains(word) {
+                faults.push(format!("English '{}' in: {line}", word.trim()));
+            }
+        }
+        let chars: Vec<char> = prose.chars().collect();
+        for w in chars.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if (cjk(a) && b.is_ascii_alphanumeric()) || (a.is_ascii_alphanumeric() && cjk(b)) {
+                faults.push(format!("no space in '{a}{b}': {line}"));
+            }
+            if cjk(a) && matches!(b, ',' | '.' | ';' | ':' | '!' | '?' | '(' | ')') {
+                faults.push(format!("half-width '{b}' after Chinese: {line}"));
+            }
+        }
+    }
+    faults
+}
