@@ -423,3 +423,46 @@ fn a_pcap_and_its_printout_name_the_same_point() {
     let a = run(&[printed]);
     assert_eq!(a.report.points[0].name, "inside");
 }
+
+/// A capture point of the same network that saw none of a slow
+/// conversation is said to be off its path, not silently left out.
+#[test]
+fn a_point_that_saw_nothing_of_it_is_said_to_be_off_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every point sees a quick session; only edge and dmz see the slow one.
+    let scene = |slow: bool| {
+        let mut s = Scene::new();
+        let mut quick = s.connect(0.0, "192.0.2.20:41000", "198.51.100.26:110", 0.002);
+        s.send(0.05, &mut quick, true, b"+OK ready\r\n");
+        s.close(0.1, &mut quick);
+        if slow {
+            let mut c = s.connect(1.0, "192.0.2.10:40000", "198.51.100.25:110", 0.002);
+            s.send(9.0, &mut c, true, b"+OK ready\r\n");
+            s.close(9.1, &mut c);
+        }
+        s
+    };
+    let a = run(&[
+        scene(true).pcap(&dir.path().join("edge.pcap")),
+        scene(true).pcap(&dir.path().join("dmz.pcap")),
+        scene(false).pcap(&dir.path().join("core.pcap")),
+    ]);
+    assert_eq!(
+        a.report.matching.paths.len(),
+        1,
+        "{:?}",
+        a.report.matching.paths
+    );
+    let f = one(&a, FindingId::ApplicationWait);
+    assert!(
+        f.path
+            .iter()
+            .any(|p| matches!(p, PathFact::OffThisPath { point } if point == "core")),
+        "{:?}",
+        f.path
+    );
+    assert!(en(f)
+        .path
+        .iter()
+        .any(|p| p == "core saw no packet of this conversation: it is off its path."));
+}
