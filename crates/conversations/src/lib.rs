@@ -35,9 +35,11 @@
 mod feedback;
 mod model;
 mod points;
+pub mod signals;
 mod tracker;
 
 pub use feedback::{LiveView, SpareLog};
 pub use model::*;
 pub use points::Points;
+pub use signals::Signals;
 pub use tracker::{Tracker, TrackerConfig, TrackerStats};

@@ -63,6 +63,8 @@ pub struct Payload {
 pub struct Turn {
     pub responder: Side,
     pub request: PacketRef,
+    /// The last copy of the request, when it had to be sent again.
+    pub request_copy: Option<PacketRef>,
     pub response: PacketRef,
 }
 
@@ -150,6 +152,10 @@ pub struct Conversation {
     /// The longest pauses before a side answered, longest first.
     pub longest_turns: Vec<Turn>,
     pub rst: Option<(Side, PacketRef)>,
+    /// The TTL of the RST, to tell the peer's from a middlebox's.
+    pub rst_ttl: Option<u8>,
+    /// The TTL (hop limit) of each side's first packet here.
+    pub ttl: [Option<u8>; 2],
     pub fins: [Option<PacketRef>; 2],
     pub icmp_errors: Vec<IcmpError>,
     pub end: EndReason,
@@ -169,6 +175,8 @@ pub struct Conversation {
     /// (every session overlapping some other session's lookup) keeps the
     /// diagnosis from holding every conversation until it can be judged.
     pub server_lookups_meanwhile: u64,
+    /// What the network rules measure packet by packet.
+    pub signals: crate::signals::Signals,
 }
 
 /// Lists of evidence packets keep this many; counts go on.

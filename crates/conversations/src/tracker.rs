@@ -7,6 +7,7 @@ use stalltrace_decode::{
 
 use crate::feedback::{LiveView, SpareLog};
 use crate::model::*;
+use crate::signals::{LiveSignals, Seg};
 
 /// Tunables of the tracker; the defaults suit incident captures.
 #[derive(Clone, Debug)]
@@ -174,6 +175,10 @@ struct Live {
     closed: bool,
     /// A SYN-ACK was seen and the client has not acknowledged it yet.
     syn_ack_pending: bool,
+    signals: LiveSignals,
+    /// The last copy of the request that waits for an answer, when it was
+    /// sent again.
+    request_copy: Option<PacketRef>,
 }
 
 impl Live {
@@ -191,6 +196,7 @@ impl Live {
                 let turn = Turn {
                     responder: side,
                     request: req.packet,
+                    request_copy: self.request_copy.take(),
                     response: payload.packet,
                 };
                 push_turn(&mut c.longest_turns, turn);
@@ -303,6 +309,7 @@ impl Tracker {
 
     /// Hands a conversation out and settles the host bookkeeping.
     fn finalize(&mut self, mut l: Box<Live>) {
+        l.signals.finish(&mut l.conv.signals);
         if !l.lookups_settled {
             l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, &l);
         }
@@ -492,6 +499,8 @@ impl Tracker {
             longest_gap: None,
             longest_turns: Vec::new(),
             rst: None,
+            rst_ttl: None,
+            ttl: [None; 2],
             fins: [None; 2],
             icmp_errors: Vec::new(),
             end: EndReason::EndOfCapture,
@@ -499,6 +508,7 @@ impl Tracker {
             opened_while_serving: false,
             server_opened_meanwhile: 0,
             server_lookups_meanwhile: 0,
+            signals: Default::default(),
         };
         let mut conv = conv;
         // Only hosts that serve something keep state, so this stays within
@@ -545,6 +555,8 @@ impl Tracker {
             last_payload_side: None,
             closed: false,
             syn_ack_pending: false,
+            signals: LiveSignals::default(),
+            request_copy: None,
         }))
     }
 
@@ -617,6 +629,9 @@ impl Tracker {
         note_gap(c, at);
         c.last = at;
         c.packets[s] += 1;
+        if c.ttl[s].is_none() {
+            c.ttl[s] = p.ip.ttl;
+        }
 
         if is_syn && side == Side::Client {
             if c.syn_count == 0 {
@@ -624,6 +639,7 @@ impl Tracker {
                 c.client_isn = t.seq;
                 c.syn_options = t.options;
                 c.syn_ttl = p.ip.ttl;
+                l.signals.announce_mss(Side::Client, t.options.mss);
             }
             c.syn_count += 1;
             if c.syns.len() < MAX_LISTED {
@@ -633,6 +649,8 @@ impl Tracker {
             if c.syn_ack_count == 0 {
                 c.server_isn = t.seq;
                 c.saw_open |= c.syn_count > 0;
+                c.signals.rtt.upstream = c.syns.last().map(|syn| at.ts - syn.ts);
+                l.signals.announce_mss(Side::Server, t.options.mss);
             }
             c.syn_ack_count += 1;
             if c.syn_acks.len() < MAX_LISTED {
@@ -641,6 +659,9 @@ impl Tracker {
             l.syn_ack_pending = true;
         } else if side == Side::Client && t.flags.ack() && !t.flags.syn() && l.syn_ack_pending {
             l.syn_ack_pending = false;
+            if c.handshake_acks.is_empty() {
+                c.signals.rtt.downstream = c.syn_acks.first().map(|sa| at.ts - sa.ts);
+            }
             if c.handshake_acks.len() < MAX_LISTED {
                 c.handshake_acks.push(at);
             }
@@ -664,9 +685,10 @@ impl Tracker {
                 digest: t.payload_digest,
             });
         }
+        let mut retransmitted = false;
         if t.payload_len > 0 {
             let len = t.payload_len;
-            let retransmitted = match (t.seq, l.next_seq[s]) {
+            retransmitted = match (t.seq, l.next_seq[s]) {
                 (Some(seq), Some(next)) => seq.wrapping_add(len) <= next,
                 _ => false,
             };
@@ -680,11 +702,28 @@ impl Tracker {
             if retransmitted {
                 c.retransmissions[s] += 1;
                 self.stats.retransmissions += 1;
+                // A copy of the request still waiting for its answer.
+                if l.last_payload_side == Some(side) {
+                    l.request_copy = Some(at);
+                }
             } else {
                 c.payload_bytes[s] += len as u64;
                 l.note_payload(side, Payload { packet: at, len }, &t.head);
             }
         }
+        l.signals.tcp(
+            &Seg {
+                at,
+                side,
+                seq: t.seq,
+                ack: t.ack,
+                len: t.payload_len,
+                flags: t.flags,
+                window: t.window,
+                retransmitted,
+            },
+            &mut l.conv.signals,
+        );
         let c = &mut l.conv;
         if t.flags.fin() && c.fins[s].is_none() {
             c.fins[s] = Some(at);
@@ -692,6 +731,7 @@ impl Tracker {
         let mut now_closed = false;
         if t.flags.rst() && c.rst.is_none() {
             c.rst = Some((side, at));
+            c.rst_ttl = p.ip.ttl;
             c.end = EndReason::Rst;
             now_closed = true;
         } else if c.fins[0].is_some() && c.fins[1].is_some() && c.rst.is_none() {

@@ -31,6 +31,26 @@ pub struct Conn {
     /// Next sequence number each way.
     cseq: u32,
     sseq: u32,
+    /// The window each side advertises: client, server.
+    window: [u16; 2],
+    /// The last data each side sent, for `resend`.
+    last: [Vec<u8>; 2],
+}
+
+impl Conn {
+    /// Sender, receiver, next sequence number and acknowledgment one way.
+    fn way(&self, from_server: bool) -> (SocketAddr, SocketAddr, u32, u32) {
+        if from_server {
+            (self.server, self.client, self.sseq, self.cseq)
+        } else {
+            (self.client, self.server, self.cseq, self.sseq)
+        }
+    }
+
+    /// From now on the client (or the server) advertises this window.
+    pub fn window(&mut self, from_server: bool, w: u16) {
+        self.window[usize::from(from_server)] = w;
+    }
 }
 
 /// A capture being written.
@@ -77,13 +97,35 @@ impl Scene {
         flags: &str,
         payload: &[u8],
     ) {
+        self.segment(at, from, to, seq, ack, flags, payload, 64_240, None);
+    }
+
+    /// One TCP segment with its window and, for a SYN, its MSS option.
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment(
+        &mut self,
+        at: f64,
+        from: SocketAddr,
+        to: SocketAddr,
+        seq: u32,
+        ack: Option<u32>,
+        flags: &str,
+        payload: &[u8],
+        window: u16,
+        mss: Option<u16>,
+    ) {
         let ttl = self.ttl.get(&from.ip()).copied().unwrap_or(UNKNOWN_TTL);
         self.ip_id = self.ip_id.wrapping_add(1);
         let base = PacketBuilder::ethernet2(MAC_A, MAC_B);
         let mut v = Vec::new();
         macro_rules! finish {
             ($b:expr) => {{
-                let b = $b.tcp(from.port(), to.port(), seq, 64_240);
+                let mut b = $b.tcp(from.port(), to.port(), seq, window);
+                if let Some(m) = mss {
+                    b = b
+                        .options(&[etherparse::TcpOptionElement::MaximumSegmentSize(m)])
+                        .expect("options fit");
+                }
                 crate::tcp_flags(b, flags, ack)
                     .write(&mut v, payload)
                     .expect("frame encodes");
@@ -185,10 +227,32 @@ impl Scene {
 
     /// A handshake: SYN at `at`, SYN-ACK and ACK `rtt` apart.
     pub fn connect(&mut self, at: f64, client: &str, server: &str, rtt: f64) -> Conn {
+        self.connect_mss(at, client, server, rtt, None)
+    }
+
+    /// A handshake whose SYN and SYN-ACK announce `mss`.
+    pub fn connect_mss(
+        &mut self,
+        at: f64,
+        client: &str,
+        server: &str,
+        rtt: f64,
+        mss: Option<u16>,
+    ) -> Conn {
         let (c, s) = (addr(client), addr(server));
         let (ci, si) = (self.next_isn(), self.next_isn());
-        self.tcp(at, c, s, ci, None, "S", &[]);
-        self.tcp(at + rtt / 2.0, s, c, si, Some(ci.wrapping_add(1)), "S", &[]);
+        self.segment(at, c, s, ci, None, "S", &[], 64_240, mss);
+        self.segment(
+            at + rtt / 2.0,
+            s,
+            c,
+            si,
+            Some(ci.wrapping_add(1)),
+            "S",
+            &[],
+            64_240,
+            mss,
+        );
         self.tcp(
             at + rtt,
             c,
@@ -203,6 +267,8 @@ impl Scene {
             server: s,
             cseq: ci.wrapping_add(1),
             sseq: si.wrapping_add(1),
+            window: [64_240; 2],
+            last: Default::default(),
         }
     }
 
@@ -210,22 +276,48 @@ impl Scene {
     /// all the other side sent.
     pub fn send(&mut self, at: f64, c: &mut Conn, from_server: bool, payload: &[u8]) {
         let n = payload.len() as u32;
+        let (from, to, seq, ack) = c.way(from_server);
+        let w = c.window[usize::from(from_server)];
+        self.segment(at, from, to, seq, Some(ack), "P", payload, w, None);
         if from_server {
-            self.tcp(at, c.server, c.client, c.sseq, Some(c.cseq), "P", payload);
             c.sseq = c.sseq.wrapping_add(n);
         } else {
-            self.tcp(at, c.client, c.server, c.cseq, Some(c.sseq), "P", payload);
             c.cseq = c.cseq.wrapping_add(n);
         }
+        c.last[usize::from(from_server)] = payload.to_vec();
+    }
+
+    /// The last data one side sent, sent again (a retransmission).
+    pub fn resend(&mut self, at: f64, c: &Conn, from_server: bool) {
+        let last = &c.last[usize::from(from_server)];
+        let (from, to, seq, ack) = c.way(from_server);
+        let seq = seq.wrapping_sub(last.len() as u32);
+        let w = c.window[usize::from(from_server)];
+        self.segment(at, from, to, seq, Some(ack), "P", &last.clone(), w, None);
+    }
+
+    /// A zero-window probe as Linux sends it: a bare ACK one byte behind.
+    pub fn probe(&mut self, at: f64, c: &Conn, from_server: bool) {
+        let (from, to, seq, ack) = c.way(from_server);
+        let w = c.window[usize::from(from_server)];
+        self.segment(
+            at,
+            from,
+            to,
+            seq.wrapping_sub(1),
+            Some(ack),
+            "",
+            &[],
+            w,
+            None,
+        );
     }
 
     /// A bare ACK from one side.
     pub fn ack(&mut self, at: f64, c: &Conn, from_server: bool) {
-        if from_server {
-            self.tcp(at, c.server, c.client, c.sseq, Some(c.cseq), "", &[]);
-        } else {
-            self.tcp(at, c.client, c.server, c.cseq, Some(c.sseq), "", &[]);
-        }
+        let (from, to, seq, ack) = c.way(from_server);
+        let w = c.window[usize::from(from_server)];
+        self.segment(at, from, to, seq, Some(ack), "", &[], w, None);
     }
 
     /// Both sides close, the client first.

@@ -1,0 +1,199 @@
+//! Data a side sent again before the peer acknowledged it: when the first
+//! copy left, every copy after it, the peer's ACK that finally covered it
+//! (or none), and the duplicate ACKs meanwhile (none: the sender waited
+//! for its retransmission timer, not a fast retransmit). The time from
+//! the first copy to the copy that got through is network time.
+//!
+//! Live state per side: the last four data segments sent (to find the
+//! first copy of what is sent again) and the episode under way.
+
+use serde::Serialize;
+use stalltrace_decode::{SeqNumber, TimeDelta};
+
+use super::Seg;
+use crate::model::PacketRef;
+
+/// Copies whose gaps are kept.
+const GAPS: usize = 8;
+/// Recent segments remembered per side.
+const RING: usize = 4;
+
+/// One segment sent more than once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct LossEpisode {
+    /// The first copy (the retransmission itself when the first copy was
+    /// sent too long before to be remembered).
+    pub first: PacketRef,
+    pub last_copy: PacketRef,
+    /// All copies, the first included.
+    pub copies: u32,
+    /// Time between one copy and the next.
+    pub gaps: Vec<TimeDelta>,
+    /// Bytes of the segment.
+    pub len: u32,
+    /// The peer's ACK that covered it, if any came.
+    pub acked: Option<PacketRef>,
+    /// Duplicate ACKs the peer sent meanwhile.
+    pub dupacks: u32,
+    /// Nothing was sent after its first copy: the last segment of a burst.
+    pub tail: bool,
+}
+
+impl LossEpisode {
+    /// The time lost: from the first copy to the last.
+    pub fn lost(&self) -> TimeDelta {
+        self.last_copy.ts - self.first.ts
+    }
+}
+
+/// A side's data sent again, summed up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Loss {
+    pub episodes: u32,
+    /// Time lost in all.
+    pub total: TimeDelta,
+    /// The episode that lost the most time (an acknowledged one).
+    pub worst: Option<LossEpisode>,
+    /// An episode still unacknowledged when the conversation ended.
+    pub unacked: Option<LossEpisode>,
+    /// The largest segment of this side the peer acknowledged.
+    pub largest_acked: u32,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Sent {
+    start: SeqNumber,
+    end: SeqNumber,
+    at: Option<PacketRef>,
+}
+
+#[derive(Default)]
+pub(super) struct Live {
+    ring: [Sent; RING],
+    next: usize,
+    open: Option<(SeqNumber, SeqNumber, LossEpisode)>,
+    largest_acked: u32,
+}
+
+fn summary(sum: &mut Option<Box<Loss>>) -> &mut Loss {
+    sum.get_or_insert_with(|| {
+        Box::new(Loss {
+            episodes: 0,
+            total: TimeDelta::ZERO,
+            worst: None,
+            unacked: None,
+            largest_acked: 0,
+        })
+    })
+}
+
+impl Live {
+    pub(super) fn sent(&mut self, s: &Seg, sum: &mut Option<Box<Loss>>) {
+        let (Some(seq), true) = (s.seq, s.len > 0) else {
+            return;
+        };
+        let end = seq.wrapping_add(s.len);
+        if !s.retransmitted {
+            self.ring[self.next % RING] = Sent {
+                start: seq,
+                end,
+                at: Some(s.at),
+            };
+            self.next += 1;
+            return;
+        }
+        match &mut self.open {
+            Some((start, _, e)) if *start == seq => {
+                e.copies += 1;
+                if e.gaps.len() < GAPS {
+                    e.gaps.push(s.at.ts - e.last_copy.ts);
+                }
+                e.last_copy = s.at;
+            }
+            _ => {
+                // Another segment sent again: the one before is done with,
+                // acknowledged or not (a later ACK tells, and is missed).
+                if let Some((_, _, e)) = self.open.take() {
+                    close(sum, e, None);
+                }
+                let newest = (self.next + RING - 1) % RING;
+                let original = self
+                    .ring
+                    .iter()
+                    .enumerate()
+                    .find(|(_, r)| r.at.is_some() && r.start == seq);
+                let (first, tail) = match original {
+                    Some((i, r)) => (r.at.expect("checked"), i == newest && self.next > 0),
+                    None => (s.at, false),
+                };
+                let copies = if original.is_some() { 2 } else { 1 };
+                self.open = Some((
+                    seq,
+                    end,
+                    LossEpisode {
+                        first,
+                        last_copy: s.at,
+                        copies,
+                        gaps: if copies == 2 {
+                            vec![s.at.ts - first.ts]
+                        } else {
+                            Vec::new()
+                        },
+                        len: s.len,
+                        acked: None,
+                        dupacks: 0,
+                        tail,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// The peer acknowledged up to `s.ack`.
+    pub(super) fn acked(&mut self, s: &Seg, sum: &mut Option<Box<Loss>>) {
+        let Some(ack) = s.ack else {
+            return;
+        };
+        for r in &self.ring {
+            if r.at.is_some() && r.end <= ack {
+                let len = r.end.diff(r.start).max(0) as u32;
+                if len > self.largest_acked {
+                    self.largest_acked = len;
+                    if let Some(l) = sum.as_mut() {
+                        l.largest_acked = len;
+                    }
+                }
+            }
+        }
+        let Some((start, end, e)) = &mut self.open else {
+            return;
+        };
+        if ack >= *end {
+            let (_, _, e) = self.open.take().expect("open");
+            let largest = self.largest_acked;
+            close(sum, e, Some(s.at));
+            summary(sum).largest_acked = largest;
+        } else if ack == *start && s.len == 0 && !s.flags.fin() && !s.flags.rst() {
+            e.dupacks += 1;
+        }
+    }
+
+    pub(super) fn finish(&mut self, sum: &mut Option<Box<Loss>>) {
+        if let Some((_, _, e)) = self.open.take() {
+            let largest = self.largest_acked;
+            let l = summary(sum);
+            l.largest_acked = largest;
+            l.unacked = Some(e);
+        }
+    }
+}
+
+fn close(sum: &mut Option<Box<Loss>>, mut e: LossEpisode, acked: Option<PacketRef>) {
+    e.acked = acked;
+    let l = summary(sum);
+    l.episodes += 1;
+    l.total = l.total + e.lost();
+    if l.worst.as_ref().is_none_or(|w| e.lost() > w.lost()) {
+        l.worst = Some(e);
+    }
+}
