@@ -194,6 +194,59 @@ pub(crate) fn explain<'a>(
         mark = ack.ts;
         loss
     });
+    // The request's own loss: copies sent again until one got through.
+    let request_loss = w
+        .request_copy
+        .filter(|p| p.ts > mark && p.ts < w.end.ts)
+        .map(|passed| {
+            breakdown.push(TimeSegment::new(
+                SegmentKind::Network,
+                Part::RequestLoss,
+                mark,
+                passed.ts,
+            ));
+            let copies = c
+                .signals
+                .loss
+                .get(Side::Client.index())
+                .and_then(|l| l.as_ref()?.worst.as_ref())
+                .filter(|e| e.last_copy.number == passed.number)
+                .map(|e| e.copies);
+            let loss = RequestLoss {
+                first: mark,
+                passed: passed.ts,
+                copies,
+                took: passed.ts - mark,
+            };
+            mark = passed.ts;
+            loss
+        });
+    // The round trip from here to the server: half of it on the way
+    // there, half on the way back, network time at both ends of the wait.
+    // Events at the server are placed half a round trip from where this
+    // point saw them: a callback the server sent left it half a round trip
+    // before it passed here, an answer to it arrived half after.
+    let round_trip = c
+        .signals
+        .rtt
+        .upstream
+        .filter(|r| *r > TimeDelta::ZERO && w.kind != WaitKind::NoGreeting);
+    let half = round_trip
+        .map(|r| {
+            TimeDelta::from_nanos(r.nanos() / 2)
+                .min(TimeDelta::from_nanos((w.end.ts - mark).nanos() / 2))
+        })
+        .unwrap_or(TimeDelta::ZERO);
+    if half > TimeDelta::ZERO {
+        breakdown.push(TimeSegment::new(
+            SegmentKind::Network,
+            Part::ToServer,
+            mark,
+            mark + half,
+        ));
+        mark = mark + half;
+    }
+    let server_end = w.end.ts - half;
     let server_from = mark;
 
     // Each lookup, its give-up fixed now that the next one's start is known.
@@ -211,7 +264,9 @@ pub(crate) fn explain<'a>(
             Vec::new()
         };
         let (lasted, give_up, timer_matches) = match b.resolved {
-            Some(r) => (r.ts - start, None, Vec::new()),
+            // The answer reached the server half a round trip after it
+            // passed here; the lookup left it half a round trip before.
+            Some(r) => (r.ts - start + half + half, None, Vec::new()),
             None => {
                 let last_attempt = attempts.last().copied().unwrap_or(TimeDelta::ZERO);
                 let next_due = fitting
@@ -275,23 +330,20 @@ pub(crate) fn explain<'a>(
         callback_convs.push(k.clone());
     }
 
-    // The breakdown: the server before, between and after its lookups.
+    // The breakdown: the server before, between and after its lookups,
+    // each lookup from when it left the server.
     for (i, cb) in callbacks.iter().enumerate() {
-        if cb.started > mark {
+        let left = cb.started - half;
+        if left > mark {
             let part = if i == 0 {
                 Part::ServerBefore
             } else {
                 Part::ServerBetween
             };
-            breakdown.push(TimeSegment::new(
-                SegmentKind::Server,
-                part,
-                mark,
-                cb.started,
-            ));
+            breakdown.push(TimeSegment::new(SegmentKind::Server, part, mark, left));
         }
-        let from = cb.started.max(mark);
-        let to = cb.ended().min(w.end.ts);
+        let from = left.max(mark);
+        let to = (left + cb.lasted).min(server_end);
         if to > from {
             breakdown.push(TimeSegment::new(
                 SegmentKind::Dependency,
@@ -307,8 +359,8 @@ pub(crate) fn explain<'a>(
             mark = to;
         }
     }
-    let server_time = w.end.ts - server_from;
-    let rest = w.end.ts - mark;
+    let server_time = server_end - server_from;
+    let rest = server_end - mark;
     let remainder_matches = if w.kind == WaitKind::NoGreeting || rest <= TimeDelta::ZERO {
         Vec::new()
     } else {
@@ -326,7 +378,20 @@ pub(crate) fn explain<'a>(
                 timer_matches: remainder_matches.clone(),
             }
         };
-        breakdown.push(TimeSegment::new(SegmentKind::Server, part, mark, w.end.ts));
+        breakdown.push(TimeSegment::new(
+            SegmentKind::Server,
+            part,
+            mark,
+            server_end,
+        ));
+    }
+    if half > TimeDelta::ZERO {
+        breakdown.push(TimeSegment::new(
+            SegmentKind::Network,
+            Part::FromServer,
+            server_end,
+            w.end.ts,
+        ));
     }
     let remainder = (rest > TimeDelta::ZERO
         && (!callbacks.is_empty() || !remainder_matches.is_empty()))
@@ -340,7 +405,12 @@ pub(crate) fn explain<'a>(
     let main = callbacks
         .iter()
         .enumerate()
-        .max_by_key(|(i, cb)| (cb.lasted.min(w.end.ts - cb.started), std::cmp::Reverse(*i)))
+        .max_by_key(|(i, cb)| {
+            (
+                cb.lasted.min(server_end - (cb.started - half)),
+                std::cmp::Reverse(*i),
+            )
+        })
         .filter(|(_, cb)| cb.lasted.nanos().saturating_mul(2) >= server_time.nanos())
         .map(|(i, _)| i);
     let unseen = (callbacks.is_empty() && remainder_matches.is_empty()).then(|| Unseen {
@@ -356,6 +426,9 @@ pub(crate) fn explain<'a>(
         waited: w.cost(),
         bytes: w.end_len,
         handshake_loss,
+        request_loss,
+        round_trip,
+        server_time,
         callbacks,
         main,
         remainder,

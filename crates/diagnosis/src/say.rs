@@ -308,6 +308,14 @@ pub fn part(p: &Part, l: Lang) -> String {
             "握手 ACK 在到达服务器前丢失；SYN-ACK 重发"
         )
         .into(),
+        Part::RequestLoss => tr!(
+            l,
+            "request lost and sent again until a copy got through",
+            "请求丢失，重发直到一份副本到达"
+        )
+        .into(),
+        Part::ToServer => tr!(l, "on its way to the server", "发往服务器途中").into(),
+        Part::FromServer => tr!(l, "on its way back from the server", "从服务器返回途中").into(),
         Part::ServerBefore => tr!(l, "server before the callback", "回连之前的服务器处理").into(),
         Part::Callback {
             kind,

@@ -15,6 +15,8 @@ pub(crate) struct Wait {
     /// When the server spoke (or the client gave up).
     pub end: PacketRef,
     pub end_len: u32,
+    /// The copy of the request that got through, when it was sent again.
+    pub request_copy: Option<PacketRef>,
 }
 
 impl Wait {
@@ -48,6 +50,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
                 start,
                 end: g.packet,
                 end_len: g.len,
+                request_copy: None,
             });
         }
         None if server_first && client_payload.is_none() => {
@@ -60,6 +63,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
                     start,
                     end,
                     end_len: 0,
+                    request_copy: None,
                 });
             }
         }
@@ -75,6 +79,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
             start: t.request,
             end: t.response,
             end_len: 0,
+            request_copy: t.request_copy,
         });
     }
     out

@@ -275,6 +275,9 @@ fn every_evidence_part_and_verdict_in_both_languages() {
     }
     let parts = vec![
         Part::HandshakeLoss,
+        Part::RequestLoss,
+        Part::ToServer,
+        Part::FromServer,
         Part::ServerBefore,
         Part::Callback {
             index: 0,
@@ -291,6 +294,9 @@ fn every_evidence_part_and_verdict_in_both_languages() {
     for p in &parts {
         match p {
             Part::HandshakeLoss
+            | Part::RequestLoss
+            | Part::ToServer
+            | Part::FromServer
             | Part::ServerBefore
             | Part::Callback { .. }
             | Part::ServerBetween

@@ -115,6 +115,17 @@ pub struct HandshakeLoss {
     pub took: TimeDelta,
 }
 
+/// The request sent again before it reached the server: from its first
+/// copy to the copy that got through.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct RequestLoss {
+    pub first: Timestamp,
+    pub passed: Timestamp,
+    /// Copies sent in all, when this point counted them.
+    pub copies: Option<u32>,
+    pub took: TimeDelta,
+}
+
 /// The time after the last callback (or all of the server's time, without
 /// one) before the server spoke, and the fixed pauses it fits.
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
@@ -152,6 +163,13 @@ pub struct WaitFacts {
     /// Bytes of the greeting.
     pub bytes: u32,
     pub handshake_loss: Option<HandshakeLoss>,
+    pub request_loss: Option<RequestLoss>,
+    /// The round trip from this point to the server and back (its SYN to
+    /// the SYN-ACK): the request's way there and the answer's way back,
+    /// network time within the wait.
+    pub round_trip: Option<TimeDelta>,
+    /// The server's own time: the wait less the network's parts.
+    pub server_time: TimeDelta,
     /// The lookups the server made meanwhile, in order.
     pub callbacks: Vec<Callback>,
     /// The callback that explains the most of the wait.
@@ -186,6 +204,13 @@ pub enum SegmentKind {
 pub enum Part {
     /// The handshake's ACK lost before the server; SYN-ACK re-sent.
     HandshakeLoss,
+    /// The request sent again until a copy reached the server.
+    RequestLoss,
+    /// The request (or the handshake's ACK) on its way to the server: half
+    /// the round trip.
+    ToServer,
+    /// The answer on its way back: the other half.
+    FromServer,
     /// The server before its first callback.
     ServerBefore,
     /// Waiting on a callback (index into the wait's callbacks).

@@ -61,11 +61,16 @@ struct Detector;
 impl Detect for Detector {
     fn wait(&mut self, j: &Judged, cx: &mut Cx) {
         let cost = j.wait.cost();
-        if cost < cx.cfg.wait_threshold && j.wait.kind != WaitKind::NoGreeting {
+        let e = j.explained;
+        // The server's own share must be long: a wait spent in the network
+        // (a request sent again, a long round trip) is not the server's,
+        // and the network rules tell it.
+        if j.wait.kind != WaitKind::NoGreeting
+            && (cost < cx.cfg.wait_threshold || e.facts.server_time < cx.cfg.wait_threshold)
+        {
             return;
         }
         let c = j.conv;
-        let e = j.explained;
         let mut evidence: Vec<Evidence> = e
             .wait_evidence
             .iter()
@@ -572,10 +577,18 @@ mod tests {
             parts,
             vec![
                 (SegmentKind::Network, 4.2),
-                (SegmentKind::Server, 0.2),
-                (SegmentKind::Dependency, 30.0)
+                (SegmentKind::Network, 0.1),
+                (SegmentKind::Server, 0.0),
+                (SegmentKind::Dependency, 30.0),
+                (SegmentKind::Network, 0.1)
             ]
         );
+        // The 191 ms from the ACK to the ident SYN at this point were a
+        // round trip (188.6 ms, SYN to SYN-ACK) and 2.6 ms of the server's.
+        assert_eq!(w.round_trip.unwrap().nanos(), 188_644_000);
+        assert_eq!(f.breakdown[2].duration.nanos() / 10_000, 257);
+        assert!(matches!(f.breakdown[1].part, Part::ToServer));
+        assert!(matches!(f.breakdown[4].part, Part::FromServer));
         assert!(w.remainder.is_none() && w.unseen.is_none());
     }
 
@@ -627,7 +640,13 @@ mod tests {
         assert!(w.callbacks.is_empty() && w.unseen.is_none());
         let r = w.remainder.as_ref().unwrap();
         assert_eq!(r.timer_matches[0].id, "sendmail-greet-pause-debian");
-        assert!(matches!(&f.breakdown[..], [s] if matches!(s.part, Part::ServerAfter { .. })));
+        assert!(matches!(
+            &f.breakdown[..],
+            [a, s, b] if matches!(
+                (&a.part, &s.part, &b.part),
+                (Part::ToServer, Part::ServerAfter { .. }, Part::FromServer)
+            )
+        ));
         assert!(f
             .remedies
             .iter()

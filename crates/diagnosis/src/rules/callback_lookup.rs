@@ -57,6 +57,21 @@ impl Rule for CallbackLookup {
             ),
         };
         let mut details = callback_details(cb, path_places(f), l);
+        if let Some(rt) = w.round_trip.filter(|rt| rt.nanos() >= 1_000_000) {
+            details.push(tr!(
+                l,
+                format!(
+                    "Seen from the server the lookup lasted {}: the round trip between this point and the server ({}) is part of it.",
+                    l.dur(cb.lasted),
+                    l.dur(rt)
+                ),
+                format!(
+                    "从服务器看，这次查询持续了 {}：其中包括此捕获点与服务器之间的往返时间（{}）。",
+                    l.dur(cb.lasted),
+                    l.dur(rt)
+                )
+            ));
+        }
         if matches!(cb.fate, Fate::Refused { .. }) && cb.kind == CallbackKind::Ident {
             details.push(tr!(
                 l,
