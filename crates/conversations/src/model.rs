@@ -156,6 +156,8 @@ pub struct Conversation {
     pub rst_ttl: Option<u8>,
     /// The TTL (hop limit) of each side's first packet here.
     pub ttl: [Option<u8>; 2],
+    /// The link-layer address the client's first packet came from.
+    pub client_link: Option<[u8; 6]>,
     pub fins: [Option<PacketRef>; 2],
     pub icmp_errors: Vec<IcmpError>,
     pub end: EndReason,
@@ -175,6 +177,10 @@ pub struct Conversation {
     /// (every session overlapping some other session's lookup) keeps the
     /// diagnosis from holding every conversation until it can be judged.
     pub server_lookups_meanwhile: u64,
+    /// SYN-ACKs its server host sent to other conversations between this
+    /// one's first SYN and its own SYN-ACK (or its end): a server that
+    /// answers others but not this client.
+    pub others_answered_meanwhile: u64,
     /// What the network rules measure packet by packet.
     pub signals: crate::signals::Signals,
 }

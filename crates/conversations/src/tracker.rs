@@ -15,6 +15,12 @@ pub struct TrackerConfig {
     /// A conversation quiet this long is finished. Long enough for the
     /// slowest SYN back-off gap seen in the field (Linux 2.4: 96 s).
     pub idle_timeout: TimeDelta,
+    /// An established TCP connection, not closing, quiet this long is
+    /// finished: it may be idle on purpose (a pooled or interactive
+    /// connection), and what happens when it speaks again (a middlebox
+    /// that forgot it) is worth seeing. Linux keeps such a connection
+    /// forever and probes it after 2 h when it asked for keepalives.
+    pub established_idle_timeout: TimeDelta,
     /// After RST or both FINs, stragglers are still attributed this long.
     pub closed_linger: TimeDelta,
     /// At most this many live conversations; past it the longest idle is
@@ -26,6 +32,7 @@ impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
             idle_timeout: TimeDelta::from_secs(300),
+            established_idle_timeout: TimeDelta::from_secs(7200),
             closed_linger: TimeDelta::from_secs(5),
             max_live: 1_000_000,
         }
@@ -147,6 +154,26 @@ struct HostState {
     opened_dns: u64,
 }
 
+/// A server host that some live conversation has sent a SYN to and heard
+/// nothing from yet: how many first SYN-ACKs it sent meanwhile, to anyone.
+#[derive(Default)]
+struct Retrying {
+    live: u32,
+    syn_acks: u64,
+}
+
+/// Stops counting for a conversation: the SYN-ACKs its server sent others
+/// since its first SYN.
+fn settle(retrying: &mut HashMap<Host, Retrying, Hasher>, c: &mut Conversation, since: u64) {
+    if let Some(r) = retrying.get_mut(&c.server.host) {
+        c.others_answered_meanwhile = r.syn_acks - since;
+        r.live -= 1;
+        if r.live == 0 {
+            retrying.remove(&c.server.host);
+        }
+    }
+}
+
 /// A server host and one of its client hosts, kept while a conversation
 /// between them is live.
 #[derive(Default)]
@@ -179,6 +206,8 @@ struct Live {
     /// The last copy of the request that waits for an answer, when it was
     /// sent again.
     request_copy: Option<PacketRef>,
+    /// Its server's `Retrying::syn_acks` at its first SYN.
+    retry_since: Option<u64>,
 }
 
 impl Live {
@@ -230,6 +259,8 @@ pub struct Tracker {
     callbacks_by_opener: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
     /// Live conversations by server host, by start.
     by_server: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
+    /// Server hosts some live conversation waits for a SYN-ACK from.
+    retrying: HashMap<Host, Retrying, Hasher>,
     /// Logs of finished conversations, emptied, for new ones.
     spare_logs: Vec<Vec<PacketBrief>>,
     /// When each live conversation may have gone idle, earliest first.
@@ -260,6 +291,7 @@ impl Tracker {
             hosts: HashMap::default(),
             pairs: HashMap::default(),
             callbacks_by_opener: HashMap::default(),
+            retrying: HashMap::default(),
             by_server: HashMap::default(),
             spare_logs: Vec::new(),
             idle_queue: BinaryHeap::new(),
@@ -310,6 +342,9 @@ impl Tracker {
     /// Hands a conversation out and settles the host bookkeeping.
     fn finalize(&mut self, mut l: Box<Live>) {
         l.signals.finish(&mut l.conv.signals);
+        if let Some(since) = l.retry_since.take() {
+            settle(&mut self.retrying, &mut l.conv, since);
+        }
         if !l.lookups_settled {
             l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, &l);
         }
@@ -398,7 +433,15 @@ impl Tracker {
             if l.generation != generation || l.closed {
                 continue;
             }
-            let due = l.conv.last.ts.saturating_add(self.cfg.idle_timeout);
+            let timeout = if l.conv.protocol == Protocol::Tcp
+                && !l.conv.handshake_acks.is_empty()
+                && l.conv.fins == [None, None]
+            {
+                self.cfg.established_idle_timeout
+            } else {
+                self.cfg.idle_timeout
+            };
+            let due = l.conv.last.ts.saturating_add(timeout);
             if due > now {
                 self.idle_queue.push(Due {
                     at: due,
@@ -501,6 +544,7 @@ impl Tracker {
             rst: None,
             rst_ttl: None,
             ttl: [None; 2],
+            client_link: None,
             fins: [None; 2],
             icmp_errors: Vec::new(),
             end: EndReason::EndOfCapture,
@@ -508,6 +552,7 @@ impl Tracker {
             opened_while_serving: false,
             server_opened_meanwhile: 0,
             server_lookups_meanwhile: 0,
+            others_answered_meanwhile: 0,
             signals: Default::default(),
         };
         let mut conv = conv;
@@ -557,6 +602,7 @@ impl Tracker {
             syn_ack_pending: false,
             signals: LiveSignals::default(),
             request_copy: None,
+            retry_since: None,
         }))
     }
 
@@ -631,6 +677,9 @@ impl Tracker {
         c.packets[s] += 1;
         if c.ttl[s].is_none() {
             c.ttl[s] = p.ip.ttl;
+            if side == Side::Client {
+                c.client_link = p.link_src;
+            }
         }
 
         if is_syn && side == Side::Client {
@@ -639,18 +688,31 @@ impl Tracker {
                 c.client_isn = t.seq;
                 c.syn_options = t.options;
                 c.syn_ttl = p.ip.ttl;
-                l.signals.announce_mss(Side::Client, t.options.mss);
+                l.signals
+                    .announce_mss(Side::Client, t.options.mss, &mut c.signals);
             }
             c.syn_count += 1;
             if c.syns.len() < MAX_LISTED {
                 c.syns.push(at);
             }
+            if c.syn_count == 1 && c.syn_ack_count == 0 {
+                let r = self.retrying.entry(c.server.host.clone()).or_default();
+                r.live += 1;
+                l.retry_since = Some(r.syn_acks);
+            }
         } else if is_syn_ack && side == Side::Server {
             if c.syn_ack_count == 0 {
+                if let Some(since) = l.retry_since.take() {
+                    settle(&mut self.retrying, c, since);
+                }
+                if let Some(r) = self.retrying.get_mut(&c.server.host) {
+                    r.syn_acks += 1;
+                }
                 c.server_isn = t.seq;
                 c.saw_open |= c.syn_count > 0;
                 c.signals.rtt.upstream = c.syns.last().map(|syn| at.ts - syn.ts);
-                l.signals.announce_mss(Side::Server, t.options.mss);
+                l.signals
+                    .announce_mss(Side::Server, t.options.mss, &mut c.signals);
             }
             c.syn_ack_count += 1;
             if c.syn_acks.len() < MAX_LISTED {
@@ -722,6 +784,7 @@ impl Tracker {
                 window: t.window,
                 retransmitted,
             },
+            p.ip.ttl,
             &mut l.conv.signals,
         );
         let c = &mut l.conv;

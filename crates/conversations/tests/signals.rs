@@ -39,7 +39,7 @@ fn a_request_sent_four_times_is_one_loss_episode_acknowledged_at_the_last_copy()
     assert_eq!(loss.total.nanos(), 1_500_000_000);
     let e = loss.worst.as_ref().unwrap();
     assert_eq!(e.copies, 4);
-    let gaps: Vec<i64> = e.gaps.iter().map(|g| g.nanos() / 1_000_000).collect();
+    let gaps: Vec<i64> = e.gaps().iter().map(|g| g.nanos() / 1_000_000).collect();
     assert_eq!(gaps, [250, 450, 800]);
     assert_eq!(e.first.number, 4);
     assert_eq!(e.last_copy.number, 7);
@@ -95,7 +95,7 @@ fn a_closed_window_counts_its_probes_and_their_back_off() {
     assert_eq!(z.worst.probes, 3);
     let gaps: Vec<i64> = z
         .worst
-        .probe_gaps
+        .probe_gaps()
         .iter()
         .map(|g| g.nanos() / 1_000_000)
         .collect();

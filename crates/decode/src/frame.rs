@@ -48,16 +48,24 @@ mod sll_field {
 /// assert!(tcp.flags.syn() && tcp.dst_port == 110);
 /// ```
 pub fn decode_frame(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
-    if let Some(net) = fast::net(link, data) {
-        return from_net(net, meta);
-    }
-    decode_frame_general(link, data, meta)
+    let mut p = match fast::net(link, data) {
+        Some(net) => from_net(net, meta)?,
+        None => general(link, data, meta)?,
+    };
+    p.link_src = link_src(link, data);
+    Ok(p)
 }
 
 /// [`decode_frame`] without its fast path: every frame through etherparse.
 /// Public so that tests and benchmarks can hold the two side by side.
 #[doc(hidden)]
 pub fn decode_frame_general(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
+    let mut p = general(link, data, meta)?;
+    p.link_src = link_src(link, data);
+    Ok(p)
+}
+
+fn general(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
     let sliced = match link {
         LinkType::ETHERNET => {
             LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Malformed("Ethernet header"))?
@@ -274,7 +282,20 @@ fn from_net(net: Net<'_>, meta: FrameMeta) -> Result<Packet, Skip> {
         ip,
         transport,
         truncated,
+        link_src: None,
     })
+}
+
+/// The sender's MAC address from the link header: Ethernet's source, or a
+/// Linux cooked header's address when it is six bytes long.
+fn link_src(link: LinkType, data: &[u8]) -> Option<[u8; 6]> {
+    let six = |r: std::ops::Range<usize>| data.get(r).and_then(|b| b.try_into().ok());
+    match link {
+        LinkType::ETHERNET => six(6..12),
+        LinkType::LINUX_SLL if data.get(4..6)? == [0, 6] => six(6..12),
+        LinkType::LINUX_SLL2 if *data.get(11)? == 6 => six(12..18),
+        _ => None,
+    }
 }
 
 /// RFC 1071: the one's complement sum of the header, checksum included,

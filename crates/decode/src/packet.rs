@@ -24,6 +24,10 @@ pub struct Packet {
     /// True when the capture holds fewer bytes than the packet had
     /// (snaplen, `[|tcp]`): fields past the cut are unknown, not zero.
     pub truncated: bool,
+    /// The sender's link-layer (MAC) address, when the frame has one: on
+    /// the sender's own link it names the machine whatever its IP
+    /// version; past a router it is the router's.
+    pub link_src: Option<[u8; 6]>,
 }
 
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

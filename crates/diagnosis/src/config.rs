@@ -7,6 +7,10 @@ use stalltrace_decode::TimeDelta;
 pub struct DiagnosisConfig {
     /// A greeting or answer later than this is an application wait.
     pub wait_threshold: TimeDelta,
+    /// Time lost to a network cause (data sent again, a closed window,
+    /// Nagle) below this is not told: a retransmission timer's floor, the
+    /// least a lost segment costs (a fast retransmit costs a round trip).
+    pub network_threshold: TimeDelta,
     /// Possible callbacks are kept this long after they end, to be found
     /// as the cause of a wait that is judged later.
     pub retain: TimeDelta,
@@ -29,6 +33,7 @@ impl Default for DiagnosisConfig {
     fn default() -> Self {
         DiagnosisConfig {
             wait_threshold: TimeDelta::from_secs(1),
+            network_threshold: TimeDelta::from_millis(200),
             retain: TimeDelta::from_secs(900),
             resolve_delay: TimeDelta::from_secs(310),
             one_point: false,

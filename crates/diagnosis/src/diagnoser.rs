@@ -34,6 +34,8 @@ pub struct Diagnoser {
     hold: Hold,
     detectors: Vec<Box<dyn Detect>>,
     out: Out,
+    /// Conversations a rule's finding tells (see [`Cx::take`]).
+    taken: std::collections::HashSet<(u32, u64)>,
 }
 
 impl Diagnoser {
@@ -44,6 +46,7 @@ impl Diagnoser {
             points,
             hold: Hold::default(),
             detectors: RULES.iter().map(|r| r.detector()).collect(),
+            taken: Default::default(),
         }
     }
 
@@ -58,6 +61,7 @@ impl Diagnoser {
             cfg: &self.cfg,
             points: &self.points,
             claimed: self.hold.claimed(),
+            taken: &mut self.taken,
             out: &mut self.out,
         };
         for d in &mut self.detectors {

@@ -30,13 +30,13 @@ struct Key {
     cause: Option<(CallbackKind, u16, u8)>,
     /// The deliberate pause after the lookups, by its timer.
     pause: Option<&'static str>,
+    /// What the rule adds.
+    detail: String,
 }
 
 fn key(f: &Finding) -> Option<Key> {
-    if !matches!(
-        f.id,
-        FindingId::ApplicationWait | FindingId::CallbackLookup | FindingId::SynAckRetransmitted
-    ) {
+    let rule = crate::rules::owner(f.id);
+    if !rule.folds() {
         return None;
     }
     let c = f.conversation.as_ref()?;
@@ -54,6 +54,7 @@ fn key(f: &Finding) -> Option<Key> {
             .and_then(|w| w.remainder.as_ref())
             .and_then(|r| r.timer_matches.first())
             .map(|t| t.id),
+        detail: rule.fold_detail(f),
     })
 }
 

@@ -50,6 +50,13 @@ pub enum Target {
     DnsPath,
     /// The waiting server itself.
     Server { host: Host },
+    /// One end of a connection, by its address.
+    Host { host: Host },
+    /// A router or firewall on the path between two hosts.
+    PathDevice { from: Host, to: Host },
+    /// The device that answered in a host's place (its ICMP source, or
+    /// the device whose RST carried another TTL).
+    Answerer { host: Host },
 }
 
 impl Target {
@@ -81,6 +88,17 @@ impl Target {
             Target::Server { host } => {
                 tr!(l, format!("the server {host}"), format!("服务器 {host}"))
             }
+            Target::Host { host } => tr!(l, format!("the host {host}"), format!("主机 {host}")),
+            Target::PathDevice { from, to } => tr!(
+                l,
+                format!("a router or firewall between {from} and {to}"),
+                format!("{from} 与 {to} 之间的路由器或防火墙")
+            ),
+            Target::Answerer { host } => tr!(
+                l,
+                format!("the device that answered for {host}"),
+                format!("代替 {host} 应答的设备")
+            ),
         }
     }
 }

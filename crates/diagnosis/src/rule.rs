@@ -6,12 +6,12 @@
 use std::collections::HashSet;
 
 use stalltrace_conversations::{Conversation, PacketRef, Points};
-use stalltrace_decode::{Lang, Timestamp};
+use stalltrace_decode::{Lang, TimeDelta, Timestamp};
 use stalltrace_matching::Seen;
 
 use crate::config::DiagnosisConfig;
 use crate::explain::Explained;
-use crate::finding::{CrossFacts, Evidence, Finding, FindingId, Shows};
+use crate::finding::{CrossFacts, Evidence, Finding, FindingId, Severity, Shows};
 use crate::fold::Out;
 use crate::remedy::Remedy;
 use crate::wait::Wait;
@@ -33,6 +33,29 @@ pub(crate) trait Rule: Sync {
     /// Remedies, built once the capture points are merged.
     fn remedies(&self, _f: &Finding) -> Vec<Remedy> {
         Vec::new()
+    }
+
+    /// Findings about many conversations that tell the same story are
+    /// told once (see `fold.rs`): same rule, point, server, cost within a
+    /// tenth, and the same [`Rule::fold_detail`].
+    fn folds(&self) -> bool {
+        false
+    }
+
+    /// What else must be equal for two findings to be one story.
+    fn fold_detail(&self, _f: &Finding) -> String {
+        String::new()
+    }
+}
+
+/// How bad a cost is: a second is noticed, five are critical.
+pub(crate) fn severity_of(cost: TimeDelta, cfg: &DiagnosisConfig) -> Severity {
+    if cost >= TimeDelta::from_secs(5) {
+        Severity::Critical
+    } else if cost >= cfg.wait_threshold {
+        Severity::Warning
+    } else {
+        Severity::Info
     }
 }
 
@@ -61,10 +84,24 @@ pub(crate) struct Cx<'a> {
     pub points: &'a Points,
     /// Callbacks named in a judged wait.
     pub claimed: &'a HashSet<(u32, u64)>,
+    /// Conversations a rule's finding tells, taken at the end so that
+    /// rules after it in [`crate::rules::RULES`] do not tell them again.
+    pub(crate) taken: &'a mut HashSet<(u32, u64)>,
     pub(crate) out: &'a mut Out,
 }
 
 impl Cx<'_> {
+    /// Another finding tells this conversation: a callback a wait named,
+    /// or one an earlier rule took.
+    pub fn told(&self, point: u32, id: u64) -> bool {
+        self.claimed.contains(&(point, id)) || self.taken.contains(&(point, id))
+    }
+
+    /// This rule's finding tells this conversation.
+    pub fn take(&mut self, point: u32, id: u64) {
+        self.taken.insert((point, id));
+    }
+
     /// Keeps a finding about something that began at `t`.
     pub fn emit(&mut self, t: Timestamp, f: Finding) {
         self.out.add(t, f);

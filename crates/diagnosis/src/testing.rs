@@ -14,13 +14,28 @@ pub(crate) fn diagnose(trace: &str) -> Vec<Finding> {
 }
 
 pub(crate) fn diagnose_with(trace: &str, threshold: TimeDelta) -> Vec<Finding> {
-    let mut r =
-        CaptureReader::from_reader("trace", Box::new(std::io::Cursor::new(trace.to_string())))
-            .expect("a trace");
+    run(trace.as_bytes().to_vec(), threshold)
+}
+
+/// Every finding of frames built by hand (a testkit scene).
+pub(crate) fn diagnose_frames(frames: &[stalltrace_testkit::Frame]) -> Vec<Finding> {
+    let mut pcap = Vec::new();
+    stalltrace_testkit::write_pcap(&mut pcap, frames).expect("pcap");
+    run(pcap, TimeDelta::from_secs(1))
+}
+
+fn run(bytes: Vec<u8>, threshold: TimeDelta) -> Vec<Finding> {
+    let mut r = CaptureReader::from_reader("trace", Box::new(std::io::Cursor::new(bytes)))
+        .expect("a trace");
     let mut t = Tracker::new(0, TrackerConfig::default());
     while let Some(rec) = r.next().expect("readable") {
-        if let Record::Packet(p) = rec {
-            t.observe(&p);
+        match rec {
+            Record::Packet(p) => t.observe(&p),
+            Record::Frame(f) => {
+                if let Ok(p) = stalltrace_decode::decode_frame(f.link, &f.data, f.meta) {
+                    t.observe(&p);
+                }
+            }
         }
     }
     let points = Points::new(vec!["here".into()]);

@@ -27,7 +27,7 @@ fn esc(s: &str) -> String {
 }
 
 const STYLE: &str = r#"
-:root { --ink:#1d2330; --muted:#5b6474; --line:#d5dae3; --net:#3b82c4; --srv:#8a94a6; --dep:#e08a1e; --bad:#c62828; --ok:#2e7d32; --bg:#fbfcfe; }
+:root { --ink:#1d2330; --muted:#5b6474; --line:#d5dae3; --net:#3b82c4; --srv:#8a94a6; --dep:#e08a1e; --cli:#7b5ea7; --bad:#c62828; --ok:#2e7d32; --bg:#fbfcfe; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; color: var(--ink); background: var(--bg); margin: 0; padding: 1.5rem; max-width: 72rem; margin-inline: auto; }
 h1 { font-size: 1.45rem; line-height: 1.35; margin: 0 0 .5rem; }
@@ -39,7 +39,7 @@ h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
 .critical { background: var(--bad); } .warning { background: #b26a00; } .info { background: #2f6f9f; }
 .bar { display: flex; height: 2rem; border-radius: .3rem; overflow: hidden; border: 1px solid var(--line); margin: .4rem 0; }
 .bar div { display: flex; align-items: center; justify-content: center; color: #fff; font-size: .8rem; white-space: nowrap; overflow: hidden; min-width: 3px; }
-.k-network { background: var(--net); } .k-server { background: var(--srv); } .k-dependency { background: var(--dep); }
+.k-network { background: var(--net); } .k-server { background: var(--srv); } .k-dependency { background: var(--dep); } .k-client { background: var(--cli); }
 .legend span { margin-right: 1rem; font-size: .85rem; } .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: .15rem; margin-right: .3rem; vertical-align: -1px; }
 .ladder { overflow-x: auto; border: 1px solid var(--line); border-radius: .3rem; background: #fff; }
 .ladder svg { display: block; width: 100%; min-width: 640px; height: auto; }
@@ -283,6 +283,7 @@ fn breakdown(o: &mut String, f: &Finding, words: &Words, l: Lang) {
             SegmentKind::Network => "network",
             SegmentKind::Server => "server",
             SegmentKind::Dependency => "dependency",
+            SegmentKind::Client => "client",
         };
         let pct = s.duration.nanos().max(0) as f64 * 100.0 / total as f64;
         let d = l.dur(s.duration);
@@ -296,10 +297,11 @@ fn breakdown(o: &mut String, f: &Finding, words: &Words, l: Lang) {
     }
     let _ = writeln!(
         o,
-        "</div>\n<div class=\"legend\"><span><i class=\"k-network\"></i>{}</span><span><i class=\"k-server\"></i>{}</span><span><i class=\"k-dependency\"></i>{}</span></div>\n<ul class=\"muted\">",
+        "</div>\n<div class=\"legend\"><span><i class=\"k-network\"></i>{}</span><span><i class=\"k-server\"></i>{}</span><span><i class=\"k-dependency\"></i>{}</span><span><i class=\"k-client\"></i>{}</span></div>\n<ul class=\"muted\">",
         esc(tr!(l, "network", "网络")),
         esc(tr!(l, "server", "服务器")),
-        esc(tr!(l, "waiting on a dependency", "等待依赖"))
+        esc(tr!(l, "waiting on a dependency", "等待依赖")),
+        esc(tr!(l, "client", "客户端"))
     );
     for (s, label) in f.breakdown.iter().zip(&words.breakdown) {
         let _ = writeln!(o, "<li>{} — {}</li>", esc(&l.dur(s.duration)), esc(label));

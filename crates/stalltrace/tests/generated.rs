@@ -7,7 +7,8 @@ use common::en;
 
 use stalltrace::analyze::{analyze_readers, AnalyzeOptions, InputSpec};
 use stalltrace_capture::CaptureReader;
-use stalltrace_diagnosis::{CallbackKind, Fate, FindingId, MAX_REPEATS_LISTED};
+use stalltrace_decode::TimeDelta;
+use stalltrace_diagnosis::{CallbackKind, Facts, Fate, FindingId, MAX_REPEATS_LISTED};
 use stalltrace_testkit::generate::{generate, GenConfig};
 use stalltrace_testkit::write_pcap;
 
@@ -83,7 +84,13 @@ fn findings_equal_the_ground_truth() {
     let mut frames = Vec::new();
     let truth = generate(&cfg, |f| frames.push(f));
     assert!(
-        truth.stalled > 0 && truth.refused > 0 && truth.unanswered > 0 && truth.retransmissions > 0
+        truth.stalled > 0
+            && truth.refused > 0
+            && truth.unanswered > 0
+            && truth.retransmissions > 0
+            && truth.lost_requests > 0
+            && truth.zero_windows > 0
+            && truth.nagle > 0
     );
     let a = analysis_of("generated", None, pcap_of(&frames));
     let f = &a.report.findings;
@@ -156,7 +163,43 @@ fn findings_equal_the_ground_truth() {
         truth.unanswered,
         truth.unanswered * 3
     )));
-    assert_eq!(f.len(), 3);
+    // The network's faults, each counted exactly: a request lost twice
+    // (0.6 s of network, the server's own time a few hundred microseconds),
+    // a window shut 1.5 s, three commands held 40 ms each. The spurious
+    // retransmissions (of data already acknowledged) cost nobody a wait
+    // and are not told.
+    let told = |id: FindingId| -> Vec<&stalltrace_diagnosis::Finding> {
+        f.iter().filter(|f| f.id == id).collect()
+    };
+    let count = |v: &[&stalltrace_diagnosis::Finding]| -> u64 {
+        v.iter()
+            .map(|f| f.repeats.as_ref().map_or(1, |r| r.count))
+            .sum()
+    };
+    let lost = told(FindingId::Retransmission);
+    assert_eq!(lost.len(), 1, "{lost:#?}");
+    assert_eq!(count(&lost), u64::from(truth.lost_requests));
+    let Facts::Loss(x) = &lost[0].facts else {
+        panic!()
+    };
+    assert_eq!((x.copies, x.acknowledged, x.tail), (3, true, true));
+    assert_eq!(lost[0].cost, Some(TimeDelta::from_millis(600)));
+    assert!(x.server_time.unwrap() < TimeDelta::from_millis(1));
+    let shut = told(FindingId::ZeroWindow);
+    assert_eq!(count(&shut), u64::from(truth.zero_windows));
+    assert_eq!(shut[0].cost, Some(TimeDelta::from_millis(1500)));
+    let held = told(FindingId::NagleDelayedAck);
+    assert_eq!(count(&held), u64::from(truth.nagle));
+    let Facts::Nagle(n) = &held[0].facts else {
+        panic!()
+    };
+    assert_eq!((n.events, n.typical), (3, TimeDelta::from_millis(40)));
+    assert_eq!(
+        f.len(),
+        6,
+        "{:#?}",
+        f.iter().map(|f| f.id).collect::<Vec<_>>()
+    );
     let st = &a.report.points[0].stats;
     assert_eq!(st.packets, truth.frames);
     assert_eq!(st.retransmissions, u64::from(truth.retransmissions));

@@ -471,3 +471,40 @@ fn a_point_that_saw_nothing_of_it_is_said_to_be_off_its_path() {
         .iter()
         .any(|p| p == "core saw no packet of this conversation: it is off its path."));
 }
+
+/// A window update repeats the ACK before it in everything but the
+/// window, and a stack that sends IP ID 0 repeats that too: the capture's
+/// duplicate filter took it for the same frame recorded twice, dropped
+/// the ACK that shut the window, and the zero window was told 200 ms
+/// short, with one probe of two (issue 12).
+#[test]
+fn a_window_update_is_not_a_duplicate_frame() {
+    let text = "\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [S], seq 100, win 64240, length 0
+10:00:00.000300 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [S.], seq 500, ack 101, win 64240, length 0
+10:00:00.000600 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1, win 64240, length 0
+10:00:00.001000 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [P.], seq 1:9, ack 1, win 64240, length 8
+10:00:00.002000 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [.], seq 1:1461, ack 9, win 64240, length 1460
+10:00:00.002060 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1461, win 64240, length 0
+10:00:00.002100 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1461, win 0, length 0
+10:00:00.202100 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [.], ack 9, win 64240, length 0
+10:00:00.202150 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1461, win 0, length 0
+10:00:00.602100 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [.], ack 9, win 64240, length 0
+10:00:00.602150 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1461, win 0, length 0
+10:00:01.502100 IP 192.0.2.10.50000 > 198.51.100.80.80: Flags [.], ack 1461, win 64240, length 0
+10:00:01.502200 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [.], seq 1461:2921, ack 9, win 64240, length 1460
+";
+    let dir = tempfile::tempdir().unwrap();
+    let packets = stalltrace_testkit::packets_from_text(text);
+    let frames = stalltrace_testkit::frames_from_packets(&packets, &mut Default::default());
+    let p = dir.path().join("window.pcap");
+    stalltrace_testkit::write_pcap(fs::File::create(&p).unwrap(), &frames).unwrap();
+    let a = run(&[p]);
+    assert!(a.report.warnings.is_empty(), "{:?}", a.report.warnings);
+    let f = one(&a, FindingId::ZeroWindow);
+    let stalltrace_diagnosis::Facts::ZeroWindow(z) = &f.facts else {
+        panic!("{:?}", f.facts)
+    };
+    assert_eq!(z.longest, TimeDelta::from_millis(1500));
+    assert_eq!(z.probes, 2);
+}

@@ -8,11 +8,11 @@
 use stalltrace_capture::{
     CaptureError, Damage, Location, NotCapture, SkipReason, Warning, WarningKind,
 };
-use stalltrace_conversations::Protocol;
+use stalltrace_conversations::{Protocol, Side};
 use stalltrace_decode::{Endpoint, Host, IcmpReason, Lang, TimeDelta};
 use stalltrace_diagnosis::say;
 use stalltrace_diagnosis::{
-    Attempt, CallbackKind, Daemon, Forwarded, NatSeen, Part, PathFact, Shows, Target,
+    Attempt, CallbackKind, Daemon, FindingId, Forwarded, NatSeen, Part, PathFact, Shows, Target,
 };
 use stalltrace_testkit::chinese_faults;
 
@@ -251,6 +251,47 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             client: c.clone(),
             server: s.clone(),
         },
+        Shows::SynAgain {
+            after: TimeDelta::from_secs(1),
+        },
+        Shows::Data {
+            from: Side::Client,
+            bytes: 78,
+        },
+        Shows::DataAgain {
+            from: Side::Server,
+            copy: 2,
+            after: TimeDelta::from_millis(200),
+        },
+        Shows::DataAcked {
+            by: Side::Server,
+            after: TimeDelta::from_millis(1500),
+        },
+        Shows::ZeroWindow { by: Side::Client },
+        Shows::WindowProbe { from: Side::Server },
+        Shows::WindowOpen {
+            by: Side::Client,
+            after: TimeDelta::from_secs(3),
+        },
+        Shows::SmallSegment { from: Side::Client },
+        Shows::DelayedAck {
+            by: Side::Server,
+            after: TimeDelta::from_millis(40),
+        },
+        Shows::Released { from: Side::Client },
+        Shows::AfterIdle {
+            from: Side::Client,
+            idle: TimeDelta::from_secs(360),
+        },
+        Shows::ForeignRst {
+            as_side: Side::Server,
+            ttl: 64,
+            side_ttl: 58,
+        },
+        Shows::Rst { from: Side::Server },
+        Shows::SynAckLate {
+            after: TimeDelta::from_secs(3),
+        },
     ];
     for x in &shows {
         match x {
@@ -267,7 +308,21 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             | Shows::CallbackAgain { .. }
             | Shows::Refusal { .. }
             | Shows::IcmpSetAside { .. }
-            | Shows::Syn { .. } => {}
+            | Shows::Syn { .. }
+            | Shows::SynAgain { .. }
+            | Shows::Data { .. }
+            | Shows::DataAgain { .. }
+            | Shows::DataAcked { .. }
+            | Shows::ZeroWindow { .. }
+            | Shows::WindowProbe { .. }
+            | Shows::WindowOpen { .. }
+            | Shows::SmallSegment { .. }
+            | Shows::DelayedAck { .. }
+            | Shows::Released { .. }
+            | Shows::AfterIdle { .. }
+            | Shows::ForeignRst { .. }
+            | Shows::Rst { .. }
+            | Shows::SynAckLate { .. } => {}
         }
         // Packet names (SYN, ACK) are the same in both; the rest is words.
         let zh = say::shows(x, Lang::ZhCn);
@@ -290,6 +345,12 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             timer_matches: Vec::new(),
         },
         Part::NotVisible,
+        Part::Answering,
+        Part::Handshake,
+        Part::Ipv6Tried,
+        Part::WindowShut {
+            receiver: Side::Client,
+        },
     ];
     for p in &parts {
         match p {
@@ -301,7 +362,11 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             | Part::Callback { .. }
             | Part::ServerBetween
             | Part::ServerAfter { .. }
-            | Part::NotVisible => {}
+            | Part::NotVisible
+            | Part::Answering
+            | Part::Handshake
+            | Part::Ipv6Tried
+            | Part::WindowShut { .. } => {}
         }
         both(
             &format!("{p:?}"),
@@ -390,6 +455,18 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             points: vec![a.clone()],
             server: host("198.51.100.25"),
         },
+        PathFact::CopiesLost {
+            sender: Side::Client,
+            reached: b.clone(),
+            missed: a.clone(),
+            at_reached: 4,
+            at_missed: 1,
+        },
+        PathFact::RstBetween {
+            reached: b.clone(),
+            missed: a.clone(),
+            as_side: Side::Server,
+        },
     ];
     for v in &verdicts {
         match v {
@@ -403,7 +480,9 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             | PathFact::AddresseeDiscards { .. }
             | PathFact::HopDelay { .. }
             | PathFact::OffThisPath { .. }
-            | PathFact::RuledOut { .. } => {}
+            | PathFact::RuledOut { .. }
+            | PathFact::CopiesLost { .. }
+            | PathFact::RstBetween { .. } => {}
         }
         both(
             &format!("{v:?}"),
@@ -425,6 +504,16 @@ fn every_evidence_part_and_verdict_in_both_languages() {
         Target::Server {
             host: host("198.51.100.25"),
         },
+        Target::Host {
+            host: host("198.51.100.25"),
+        },
+        Target::PathDevice {
+            from: host("192.0.2.10"),
+            to: host("198.51.100.25"),
+        },
+        Target::Answerer {
+            host: host("203.0.113.1"),
+        },
     ];
     for t in &targets {
         match t {
@@ -434,7 +523,10 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             | Target::CallbackTarget { .. }
             | Target::NatDevice { .. }
             | Target::DnsPath
-            | Target::Server { .. } => {}
+            | Target::Server { .. }
+            | Target::Host { .. }
+            | Target::PathDevice { .. }
+            | Target::Answerer { .. } => {}
         }
         both(&format!("{t:?}"), t.say(Lang::En), t.say(Lang::ZhCn));
     }
@@ -493,6 +585,9 @@ fn every_rules_sentences_in_chinese() {
     s.refuse(10.004, "192.0.2.12:113", "198.51.100.25:41001", 0);
     s.send(10.2, &mut d, true, b"+OK ready\r\n");
     write("scene.pcap", &s.frames());
+    for (name, frames) in stalltrace_testkit::network_faults() {
+        write(&format!("{name}.pcap"), &frames);
+    }
     let mut seen = std::collections::BTreeSet::new();
     for i in inputs {
         let a = analyze(&AnalyzeOptions {
@@ -516,14 +611,7 @@ fn every_rules_sentences_in_chinese() {
             }
         }
     }
-    assert_eq!(
-        seen.into_iter().collect::<Vec<_>>(),
-        vec![
-            "application-wait",
-            "callback-lookup",
-            "connection-unanswered",
-            "port-scan",
-            "syn-flood"
-        ]
-    );
+    let mut all: Vec<&str> = FindingId::ALL.iter().map(|i| i.as_str()).collect();
+    all.sort();
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), all);
 }

@@ -1,9 +1,13 @@
 //! A capture generator for benchmarks and ground-truth tests: many
 //! interleaved POP3-like sessions in time order, with the size mix of real
 //! traffic (about 40 % pure ACKs, 40 % full-size segments), handshakes and
-//! teardowns, retransmissions, unanswered SYNs, and sessions stalled behind
-//! an ident callback nobody answers (or that is refused at once). The same
-//! seed gives the same capture; [`Truth`] says what a diagnosis must find.
+//! teardowns, spurious retransmissions (of data already acknowledged),
+//! unanswered SYNs, sessions stalled behind an ident callback nobody
+//! answers (or that is refused at once), requests lost twice before a copy
+//! got through, clients that stop reading (a zero window), and commands
+//! written in two pieces that wait for the server's delayed ACK (Nagle).
+//! The same seed gives the same capture; [`Truth`] says what a diagnosis
+//! must find.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -25,8 +29,17 @@ pub struct GenConfig {
     pub refused_every: u32,
     /// Every n-th session is a SYN nobody answers (3 tries).
     pub unanswered_every: u32,
-    /// Every n-th data segment is sent twice, 200 ms apart.
+    /// Every n-th data segment is sent twice, 200 ms apart, after the
+    /// client acknowledged it (spurious: it costs nobody a wait).
     pub retransmit_every: u32,
+    /// Every n-th session's request is lost twice: copies at +0, +0.2,
+    /// +0.6 s, the last one answered.
+    pub lost_request_every: u32,
+    /// Every n-th session's client shuts its window for 1.5 s mid-answer.
+    pub zero_window_every: u32,
+    /// Every n-th session sends three commands in two pieces each, the
+    /// second held 40 ms for the server's delayed ACK.
+    pub nagle_every: u32,
     /// Full-size segments the server sends per session.
     pub segments: u32,
 }
@@ -41,6 +54,9 @@ impl Default for GenConfig {
             refused_every: 37,
             unanswered_every: 101,
             retransmit_every: 97,
+            lost_request_every: 43,
+            zero_window_every: 59,
+            nagle_every: 67,
             segments: 16,
         }
     }
@@ -53,7 +69,11 @@ pub struct Truth {
     pub stalled: u32,
     pub refused: u32,
     pub unanswered: u32,
+    /// Data segments sent again, spurious or not.
     pub retransmissions: u32,
+    pub lost_requests: u32,
+    pub zero_windows: u32,
+    pub nagle: u32,
     pub frames: u64,
 }
 
@@ -78,7 +98,19 @@ enum Kind {
     Stalled,
     Refused,
     Unanswered,
+    LostRequest,
+    ZeroWindow,
+    Nagle,
 }
+
+/// The lost request's copies, from the first.
+const LOST_COPIES_US: [i64; 3] = [0, 200_000, 600_000];
+/// How long the zero-window client does not read, and when the server
+/// probes its window.
+const SHUT_US: i64 = 1_500_000;
+const PROBES_US: [i64; 2] = [200_000, 600_000];
+/// The server's delayed ACK (Linux's minimum).
+const DELACK_US: i64 = 40_000;
 
 /// One packet of a session's script, at an offset from its start.
 struct Step {
@@ -94,9 +126,21 @@ fn tcp(
     flags: &str,
     payload: &[u8],
 ) -> Vec<u8> {
+    tcp_win(src, dst, seq, ack, flags, payload, 64_240)
+}
+
+fn tcp_win(
+    src: ([u8; 4], u16),
+    dst: ([u8; 4], u16),
+    seq: u32,
+    ack: Option<u32>,
+    flags: &str,
+    payload: &[u8],
+    window: u16,
+) -> Vec<u8> {
     let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
         .ipv4(src.0, dst.0, 64)
-        .tcp(src.1, dst.1, seq, 64_240);
+        .tcp(src.1, dst.1, seq, window);
     let b = crate::tcp_flags(b, flags, ack);
     let mut v = Vec::with_capacity(54 + payload.len());
     b.write(&mut v, payload).expect("frame encodes");
@@ -155,15 +199,45 @@ fn script(i: u32, kind: &Kind, cfg: &GenConfig, rng: &mut Rng, truth: &mut Truth
     step(t, tcp(s, c, s1, Some(c1), "P", greeting));
     let mut sseq = s1.wrapping_add(greeting.len() as u32);
     step(t + 200, tcp(c, s, c1, Some(sseq), "", &[]));
+    let mut cseq = c1;
+    if let Kind::Nagle = kind {
+        // Each command in two writes: the second waits for the server's
+        // delayed ACK of the first.
+        for _ in 0..3 {
+            t += 1_000;
+            step(t, tcp(c, s, cseq, Some(sseq), "P", b"NO"));
+            cseq = cseq.wrapping_add(2);
+            step(t + DELACK_US, tcp(s, c, sseq, Some(cseq), "", &[]));
+            t += DELACK_US + 50;
+            step(t, tcp(c, s, cseq, Some(sseq), "P", b"OP\r\n"));
+            cseq = cseq.wrapping_add(4);
+            t += 150;
+            step(t, tcp(s, c, sseq, Some(cseq), "P", b"+OK\r\n"));
+            sseq = sseq.wrapping_add(5);
+        }
+        truth.nagle += 1;
+    }
     let retr = b"RETR 1\r\n";
     t += 400;
-    step(t, tcp(c, s, c1, Some(sseq), "P", retr));
-    let cseq = c1.wrapping_add(retr.len() as u32);
+    step(t, tcp(c, s, cseq, Some(sseq), "P", retr));
+    if let Kind::LostRequest = kind {
+        // The first two copies die on the way; the third is answered.
+        for at in &LOST_COPIES_US[1..] {
+            step(t + at, tcp(c, s, cseq, Some(sseq), "P", retr));
+        }
+        t += LOST_COPIES_US[2];
+        truth.lost_requests += 1;
+        truth.retransmissions += LOST_COPIES_US.len() as u32 - 1;
+    }
+    let cseq = cseq.wrapping_add(retr.len() as u32);
     let body = vec![b'm'; MSS];
     for k in 0..cfg.segments {
         t += 120;
         step(t, tcp(s, c, sseq, Some(cseq), "", &body));
-        if truth.frames % u64::from(cfg.retransmit_every.max(1)) == 0 && k > 0 {
+        // Spurious: the client's ACK of it comes 60 us later, before the
+        // copy (so never the fourth of a group, which is not acknowledged
+        // at once).
+        if truth.frames % u64::from(cfg.retransmit_every.max(1)) == 0 && k > 0 && k % 4 != 3 {
             step(t + 200_000, tcp(s, c, sseq, Some(cseq), "", &body));
             truth.retransmissions += 1;
         }
@@ -174,6 +248,24 @@ fn script(i: u32, kind: &Kind, cfg: &GenConfig, rng: &mut Rng, truth: &mut Truth
         // ACKs and 40 % full-size segments, as on a real link.
         if k % 4 != 3 {
             step(t + 60, tcp(c, s, cseq, Some(sseq), "", &[]));
+        }
+        if let (Kind::ZeroWindow, 8) = (kind, k) {
+            // The client stops reading: its window shuts, the server
+            // probes it, and it opens again 1.5 s later.
+            let shut = |at: i64| (at, tcp_win(c, s, cseq, Some(sseq), "", &[], 0));
+            let (at, f) = shut(t + 100);
+            step(at, f);
+            for p in PROBES_US {
+                step(
+                    t + 100 + p,
+                    tcp(s, c, sseq.wrapping_sub(1), Some(cseq), "", &[]),
+                );
+                let (at, f) = shut(t + 150 + p);
+                step(at, f);
+            }
+            t += 100 + SHUT_US;
+            step(t, tcp(c, s, cseq, Some(sseq), "", &[]));
+            truth.zero_windows += 1;
         }
     }
     t += 300_000;
@@ -231,6 +323,12 @@ pub fn generate(cfg: &GenConfig, mut sink: impl FnMut(Frame)) -> Truth {
             } else if (i + 1) % cfg.refused_every.max(1) == 0 {
                 truth.refused += 1;
                 Kind::Refused
+            } else if (i + 1) % cfg.lost_request_every.max(1) == 0 {
+                Kind::LostRequest
+            } else if (i + 1) % cfg.zero_window_every.max(1) == 0 {
+                Kind::ZeroWindow
+            } else if (i + 1) % cfg.nagle_every.max(1) == 0 {
+                Kind::Nagle
             } else {
                 Kind::Normal
             };

@@ -14,8 +14,11 @@
 //! assert!(buf.len() > 24);
 //! ```
 
+pub mod faults;
 pub mod generate;
 pub mod scene;
+
+pub use faults::network_faults;
 
 use std::collections::HashMap;
 use std::io::{self, Write};

@@ -192,6 +192,25 @@ impl Scene {
     /// An ICMPv4 port unreachable from `by`, quoting a TCP SYN
     /// `quoted_from` → `quoted_to`.
     pub fn icmp_port_unreachable(&mut self, at: f64, by: &str, quoted_from: &str, quoted_to: &str) {
+        self.icmp_unreachable(
+            at,
+            by,
+            quoted_from,
+            quoted_to,
+            etherparse::icmpv4::DestUnreachableHeader::Port,
+        );
+    }
+
+    /// An ICMPv4 destination unreachable of any code from `by`, quoting a
+    /// TCP SYN `quoted_from` → `quoted_to`.
+    pub fn icmp_unreachable(
+        &mut self,
+        at: f64,
+        by: &str,
+        quoted_from: &str,
+        quoted_to: &str,
+        why: etherparse::icmpv4::DestUnreachableHeader,
+    ) {
         let (qf, qt) = (addr(quoted_from), addr(quoted_to));
         let (IpAddr::V4(by), IpAddr::V4(qs), IpAddr::V4(qd)) =
             (by.parse().expect("address"), qf.ip(), qt.ip())
@@ -209,9 +228,7 @@ impl Scene {
         let mut v = Vec::new();
         PacketBuilder::ethernet2(MAC_A, MAC_B)
             .ipv4(by.octets(), qs.octets(), 64)
-            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
-                etherparse::icmpv4::DestUnreachableHeader::Port,
-            ))
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(why))
             .write(&mut v, &quote)
             .expect("frame encodes");
         self.frames.push(Frame {
@@ -309,6 +326,22 @@ impl Scene {
             "",
             &[],
             w,
+            None,
+        );
+    }
+
+    /// The server's SYN-ACK sent again (before it sent any data).
+    pub fn syn_ack_again(&mut self, at: f64, c: &Conn) {
+        let (from, to, seq, ack) = c.way(true);
+        self.segment(
+            at,
+            from,
+            to,
+            seq.wrapping_sub(1),
+            Some(ack),
+            "S",
+            &[],
+            64_240,
             None,
         );
     }

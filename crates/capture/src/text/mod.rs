@@ -441,6 +441,7 @@ impl<R: BufRead> TextReader<R> {
             ip,
             transport,
             truncated,
+            link_src: None,
         })
     }
 }

@@ -13,8 +13,8 @@ use stalltrace_decode::{SeqNumber, TimeDelta};
 use super::Seg;
 use crate::model::PacketRef;
 
-/// Copies whose gaps are kept.
-const GAPS: usize = 8;
+/// Copies kept, the first included.
+const COPIES: usize = 8;
 /// Recent segments remembered per side.
 const RING: usize = 4;
 
@@ -27,8 +27,8 @@ pub struct LossEpisode {
     pub last_copy: PacketRef,
     /// All copies, the first included.
     pub copies: u32,
-    /// Time between one copy and the next.
-    pub gaps: Vec<TimeDelta>,
+    /// The first copies (up to eight), the first included.
+    pub sent: Vec<PacketRef>,
     /// Bytes of the segment.
     pub len: u32,
     /// The peer's ACK that covered it, if any came.
@@ -43,6 +43,11 @@ impl LossEpisode {
     /// The time lost: from the first copy to the last.
     pub fn lost(&self) -> TimeDelta {
         self.last_copy.ts - self.first.ts
+    }
+
+    /// Time between one copy and the next, for the copies kept.
+    pub fn gaps(&self) -> Vec<TimeDelta> {
+        self.sent.windows(2).map(|w| w[1].ts - w[0].ts).collect()
     }
 }
 
@@ -73,6 +78,8 @@ pub(super) struct Live {
     next: usize,
     open: Option<(SeqNumber, SeqNumber, LossEpisode)>,
     largest_acked: u32,
+    /// The peer's highest acknowledgment so far.
+    acked_to: Option<SeqNumber>,
 }
 
 fn summary(sum: &mut Option<Box<Loss>>) -> &mut Loss {
@@ -102,11 +109,16 @@ impl Live {
             self.next += 1;
             return;
         }
+        // Sent again although the peer had acknowledged it: a spurious
+        // resend (its ACK was late or lost), which cost nobody a wait.
+        if self.acked_to.is_some_and(|a| end <= a) {
+            return;
+        }
         match &mut self.open {
             Some((start, _, e)) if *start == seq => {
                 e.copies += 1;
-                if e.gaps.len() < GAPS {
-                    e.gaps.push(s.at.ts - e.last_copy.ts);
+                if e.sent.len() < COPIES {
+                    e.sent.push(s.at);
                 }
                 e.last_copy = s.at;
             }
@@ -134,10 +146,10 @@ impl Live {
                         first,
                         last_copy: s.at,
                         copies,
-                        gaps: if copies == 2 {
-                            vec![s.at.ts - first.ts]
+                        sent: if copies == 2 {
+                            vec![first, s.at]
                         } else {
-                            Vec::new()
+                            vec![s.at]
                         },
                         len: s.len,
                         acked: None,
@@ -154,6 +166,9 @@ impl Live {
         let Some(ack) = s.ack else {
             return;
         };
+        if self.acked_to.is_none_or(|a| ack > a) {
+            self.acked_to = Some(ack);
+        }
         for r in &self.ring {
             if r.at.is_some() && r.end <= ack {
                 let len = r.end.diff(r.start).max(0) as u32;

@@ -1,16 +1,19 @@
 //! Per-packet measurements the network rules need, each in its own file
 //! and kept small per live conversation: the handshake's round trips at
 //! this point (`rtt`), data sent again before it was acknowledged
-//! (`loss`), a receiver that closed its window (`zero_window`), and small
-//! segments held until the peer's delayed ACK (`nagle`). Each keeps a few
+//! (`loss`), a receiver that closed its window (`zero_window`), small
+//! segments held until the peer's delayed ACK (`nagle`), and a silence
+//! that ended in a stranger's RST or in no answer (`idle`). Each keeps a few
 //! words of live state and hands the conversation a summary, allocated
 //! only when there is something to tell.
 
+mod idle;
 mod loss;
 mod nagle;
 mod rtt;
 mod zero_window;
 
+pub use idle::{AfterIdle, Idle};
 pub use loss::{Loss, LossEpisode};
 pub use nagle::Nagle;
 pub use rtt::HandshakeRtt;
@@ -39,9 +42,13 @@ pub(crate) struct Seg {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Signals {
     pub rtt: HandshakeRtt,
+    /// The MSS each side announced: client, server.
+    pub mss: [Option<u16>; 2],
     pub loss: [Option<Box<Loss>>; 2],
     pub zero_window: [Option<Box<ZeroWindow>>; 2],
     pub nagle: [Option<Box<Nagle>>; 2],
+    /// A silence that ended in a foreign RST or in data sent into silence.
+    pub idle: Option<Box<Idle>>,
 }
 
 /// The signals' live state.
@@ -50,17 +57,19 @@ pub(crate) struct LiveSignals {
     loss: [loss::Live; 2],
     zero_window: [zero_window::Live; 2],
     nagle: [nagle::Live; 2],
+    idle: idle::Live,
     /// The MSS each side announced in its SYN.
     mss: [Option<u16>; 2],
 }
 
 impl LiveSignals {
-    pub(crate) fn tcp(&mut self, s: &Seg, sum: &mut Signals) {
+    pub(crate) fn tcp(&mut self, s: &Seg, ttl: Option<u8>, sum: &mut Signals) {
         let me = s.side.index();
         let peer = s.side.other().index();
         if s.flags.syn() {
             return;
         }
+        self.idle.packet(s, ttl, &mut sum.idle);
         // What this segment sends.
         self.loss[me].sent(s, &mut sum.loss[me]);
         self.nagle[me].sent(s, self.small_below(), &mut sum.nagle[me]);
@@ -74,8 +83,9 @@ impl LiveSignals {
     }
 
     /// The MSS a side announced (read from its SYN or SYN-ACK).
-    pub(crate) fn announce_mss(&mut self, side: Side, mss: Option<u16>) {
+    pub(crate) fn announce_mss(&mut self, side: Side, mss: Option<u16>, sum: &mut Signals) {
         self.mss[side.index()] = mss;
+        sum.mss[side.index()] = mss;
     }
 
     /// A segment shorter than this is small: Nagle holds the next one
@@ -90,6 +100,7 @@ impl LiveSignals {
 
     /// The conversation ended: what is still open goes in the summaries.
     pub(crate) fn finish(&mut self, sum: &mut Signals) {
+        self.idle.finish(&mut sum.idle);
         for side in 0..2 {
             self.loss[side].finish(&mut sum.loss[side]);
             self.zero_window[side].finish(&mut sum.zero_window[side]);

@@ -9,8 +9,8 @@ use stalltrace_decode::TimeDelta;
 use super::Seg;
 use crate::model::PacketRef;
 
-/// Probe gaps kept.
-const GAPS: usize = 8;
+/// Probes kept.
+const KEPT: usize = 8;
 
 /// One stretch of a closed window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -21,8 +21,8 @@ pub struct ZeroWindowEpisode {
     pub until: Option<PacketRef>,
     /// Segments of at most one byte the peer sent meanwhile.
     pub probes: u32,
-    /// Time between one probe and the next.
-    pub probe_gaps: Vec<TimeDelta>,
+    /// The first probes (up to eight).
+    pub probes_at: Vec<PacketRef>,
 }
 
 impl ZeroWindowEpisode {
@@ -30,6 +30,14 @@ impl ZeroWindowEpisode {
     /// never opened: `last` is the conversation's last packet).
     pub fn lasted(&self, last: PacketRef) -> TimeDelta {
         self.until.unwrap_or(last).ts - self.since.ts
+    }
+
+    /// Time between one probe and the next, for the probes kept.
+    pub fn probe_gaps(&self) -> Vec<TimeDelta> {
+        self.probes_at
+            .windows(2)
+            .map(|w| w[1].ts - w[0].ts)
+            .collect()
     }
 }
 
@@ -46,7 +54,6 @@ pub struct ZeroWindow {
 #[derive(Default)]
 pub(super) struct Live {
     open: Option<ZeroWindowEpisode>,
-    last_probe: Option<PacketRef>,
 }
 
 impl Live {
@@ -61,9 +68,8 @@ impl Live {
                     since: s.at,
                     until: None,
                     probes: 0,
-                    probe_gaps: Vec::new(),
+                    probes_at: Vec::new(),
                 });
-                self.last_probe = None;
             }
             (Some(w), Some(_)) if w > 0 => {
                 let mut e = self.open.take().expect("open");
@@ -81,12 +87,9 @@ impl Live {
         };
         if s.len <= 1 && !s.flags.rst() && !s.flags.fin() {
             e.probes += 1;
-            if let Some(p) = self.last_probe {
-                if e.probe_gaps.len() < GAPS {
-                    e.probe_gaps.push(s.at.ts - p.ts);
-                }
+            if e.probes_at.len() < KEPT {
+                e.probes_at.push(s.at);
             }
-            self.last_probe = Some(s.at);
         }
     }
 

@@ -1,7 +1,7 @@
 //! What an evidence packet shows.
 
 use serde::Serialize;
-use stalltrace_conversations::Protocol;
+use stalltrace_conversations::{Protocol, Side};
 use stalltrace_decode::{Endpoint, Host, IcmpReason, TimeDelta, Timestamp};
 
 use super::CallbackKind;
@@ -82,5 +82,70 @@ pub enum Shows {
     Syn {
         client: Endpoint,
         server: Endpoint,
+    },
+    /// The client's SYN sent again.
+    SynAgain {
+        after: TimeDelta,
+    },
+    /// Data, first sent.
+    Data {
+        from: Side,
+        bytes: u32,
+    },
+    /// The same data sent again (`copy` counts from 2).
+    DataAgain {
+        from: Side,
+        copy: u32,
+        after: TimeDelta,
+    },
+    /// The peer's ACK that covered data sent again.
+    DataAcked {
+        by: Side,
+        after: TimeDelta,
+    },
+    /// A side advertised a window of zero.
+    ZeroWindow {
+        by: Side,
+    },
+    /// The other side probed the closed window.
+    WindowProbe {
+        from: Side,
+    },
+    /// The window opened again.
+    WindowOpen {
+        by: Side,
+        after: TimeDelta,
+    },
+    /// A small segment, left unacknowledged.
+    SmallSegment {
+        from: Side,
+    },
+    /// The peer's ACK, late by its delayed-ACK timer.
+    DelayedAck {
+        by: Side,
+        after: TimeDelta,
+    },
+    /// The small segment Nagle held, sent at once after that ACK.
+    Released {
+        from: Side,
+    },
+    /// The first packet after a long silence.
+    AfterIdle {
+        from: Side,
+        idle: TimeDelta,
+    },
+    /// A RST in a side's name whose TTL is not that side's.
+    ForeignRst {
+        as_side: Side,
+        ttl: u8,
+        side_ttl: u8,
+    },
+    /// A RST from a side.
+    Rst {
+        from: Side,
+    },
+    /// The answer to a SYN that got one.
+    SynAckLate {
+        after: TimeDelta,
     },
 }

@@ -7,10 +7,12 @@
 //! (path verdicts, the merged timeline), `evidence.rs` what a packet shows.
 
 mod evidence;
+mod network;
 mod path;
 mod wait;
 
 pub use evidence::*;
+pub use network::*;
 pub use path::*;
 pub use wait::*;
 
@@ -44,6 +46,24 @@ pub enum FindingId {
     SynFlood,
     /// Many unanswered SYNs from few sources to many ports.
     PortScan,
+    /// Connection attempts refused (RST or ICMP), by the host or a device.
+    ConnectionRefused,
+    /// Data sent again before it got through: network time.
+    Retransmission,
+    /// A receiver's window closed: its application stopped reading.
+    ZeroWindow,
+    /// Small segments held by Nagle's algorithm for the peer's delayed ACK.
+    NagleDelayedAck,
+    /// Full-size segments lost while small ones pass, no ICMP about it.
+    PmtuBlackHole,
+    /// A connection that opened only after its SYN was sent again.
+    SynRetransmitted,
+    /// Handshakes dropped because the listener's queue was full.
+    ListenQueueOverflow,
+    /// An idle connection forgotten by a middlebox.
+    IdleTimeout,
+    /// IPv6 tried and unanswered, then IPv4.
+    Ipv6Fallback,
 }
 
 impl FindingId {
@@ -54,6 +74,15 @@ impl FindingId {
         FindingId::ConnectionUnanswered,
         FindingId::SynFlood,
         FindingId::PortScan,
+        FindingId::ConnectionRefused,
+        FindingId::Retransmission,
+        FindingId::ZeroWindow,
+        FindingId::NagleDelayedAck,
+        FindingId::PmtuBlackHole,
+        FindingId::SynRetransmitted,
+        FindingId::ListenQueueOverflow,
+        FindingId::IdleTimeout,
+        FindingId::Ipv6Fallback,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +93,15 @@ impl FindingId {
             FindingId::ConnectionUnanswered => "connection-unanswered",
             FindingId::SynFlood => "syn-flood",
             FindingId::PortScan => "port-scan",
+            FindingId::ConnectionRefused => "connection-refused",
+            FindingId::Retransmission => "retransmission",
+            FindingId::ZeroWindow => "zero-window",
+            FindingId::NagleDelayedAck => "nagle-delayed-ack",
+            FindingId::PmtuBlackHole => "pmtu-black-hole",
+            FindingId::SynRetransmitted => "syn-retransmitted",
+            FindingId::ListenQueueOverflow => "listen-queue-overflow",
+            FindingId::IdleTimeout => "idle-timeout",
+            FindingId::Ipv6Fallback => "ipv6-fallback",
         }
     }
 }
@@ -123,6 +161,9 @@ pub struct UnansweredFacts {
     pub attempts: u64,
     pub syns: u64,
     pub span: TimeDelta,
+    /// The client's SYN schedule, and when its connect() gives up.
+    pub backoff: Vec<&'static crate::facts::SynStack>,
+    pub connect_timeout: Option<TimeDelta>,
 }
 
 /// A SYN flood or a port scan, counted.
@@ -137,6 +178,8 @@ pub struct StormFacts {
     pub span: TimeDelta,
     pub top_sources: Vec<(Host, u64)>,
     pub top_targets: Vec<(Endpoint, u64)>,
+    /// The attempts were refused (RST or ICMP), not left unanswered.
+    pub refused: bool,
 }
 
 /// The typed facts of a finding, one shape per rule.
@@ -151,6 +194,14 @@ pub enum Facts {
         count: u64,
     },
     Storm(StormFacts),
+    Loss(LossFacts),
+    ZeroWindow(ZeroWindowFacts),
+    Nagle(NagleFacts),
+    Pmtu(PmtuFacts),
+    Handshake(HandshakeFacts),
+    Idle(IdleFacts),
+    Fallback(FallbackFacts),
+    Refused(RefusedFacts),
 }
 
 /// How often a finding happened, and to whom.

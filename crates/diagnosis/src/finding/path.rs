@@ -2,7 +2,7 @@
 //! its timeline across them.
 
 use serde::Serialize;
-use stalltrace_conversations::Protocol;
+use stalltrace_conversations::{Protocol, Side};
 use stalltrace_decode::{Endpoint, Host, IcmpReason, TimeDelta, Timestamp};
 
 use super::CallbackKind;
@@ -113,6 +113,23 @@ pub enum PathFact {
     /// No callback crossed these points during the wait: the cause is
     /// inside the server, or on its side of them.
     RuledOut { points: Vec<String>, server: Host },
+    /// Copies of one segment counted at each point: more reached one
+    /// point than the next, so the device between lost the rest.
+    CopiesLost {
+        sender: Side,
+        reached: String,
+        missed: String,
+        /// Copies seen at each of the two points.
+        at_reached: u32,
+        at_missed: u32,
+    },
+    /// A RST seen at one point and not at the next toward the side it
+    /// claims to come from: the device between sent it.
+    RstBetween {
+        reached: String,
+        missed: String,
+        as_side: Side,
+    },
 }
 
 /// A device between two points that forwarded a callback elsewhere.

@@ -196,6 +196,8 @@ pub enum SegmentKind {
     Server,
     /// The server waiting on another host.
     Dependency,
+    /// The client's own (its application not reading, not sending).
+    Client,
 }
 
 /// What a part of a wait was spent on.
@@ -228,6 +230,16 @@ pub enum Part {
     },
     /// The server, for a cause not visible at this point.
     NotVisible,
+    /// The server working out its answer, no lookup seen.
+    Answering,
+    /// Opening the connection: SYNs sent until one was answered.
+    Handshake,
+    /// IPv6 tried and unanswered before IPv4.
+    Ipv6Tried,
+    /// A receiver's window shut: its application not reading.
+    WindowShut {
+        receiver: stalltrace_conversations::Side,
+    },
 }
 
 /// A part of a wait, for the time breakdown.

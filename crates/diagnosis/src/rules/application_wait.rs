@@ -32,6 +32,10 @@ impl Rule for ApplicationWait {
         tr!(l, "application-wait", "应用等待")
     }
 
+    fn folds(&self) -> bool {
+        true
+    }
+
     fn detector(&self) -> Box<dyn Detect> {
         Box::new(Detector)
     }

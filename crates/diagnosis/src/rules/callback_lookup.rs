@@ -23,6 +23,10 @@ impl Rule for CallbackLookup {
         tr!(l, "callback-lookup", "回连查询")
     }
 
+    fn folds(&self) -> bool {
+        true
+    }
+
     fn detector(&self) -> Box<dyn Detect> {
         Box::new(Detector)
     }

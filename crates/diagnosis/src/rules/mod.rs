@@ -5,22 +5,38 @@
 //! Adding a rule: a file here with a unit struct implementing
 //! [`Rule`](crate::rule::Rule) and its detector, one line in [`RULES`],
 //! a [`FindingId`] variant (and, for new facts, a
-//! [`Facts`](crate::Facts) variant) in `finding.rs`. A test checks every
+//! [`Facts`](crate::Facts) variant) in `finding/`. A test checks every
 //! id has exactly one owner.
 
 mod application_wait;
 mod callback_lookup;
+mod connect;
+mod handshake;
+mod idle_timeout;
+mod ipv6_fallback;
+mod nagle;
+pub(crate) mod pmtu;
+mod retransmission;
 mod syn_ack_after_ack;
-mod unanswered;
+mod zero_window;
 
 use crate::finding::FindingId;
 use crate::rule::Rule;
 
+/// In this order: a rule that takes conversations at the end (see
+/// `Cx::take`) comes before the rules that would tell them otherwise.
 pub(crate) static RULES: &[&dyn Rule] = &[
     &application_wait::ApplicationWait,
     &callback_lookup::CallbackLookup,
     &syn_ack_after_ack::SynAckAfterAck,
-    &unanswered::Unanswered,
+    &handshake::Handshake,
+    &ipv6_fallback::Ipv6Fallback,
+    &connect::Connect,
+    &retransmission::Retransmission,
+    &pmtu::Pmtu,
+    &zero_window::ZeroWindow,
+    &nagle::Nagle,
+    &idle_timeout::IdleTimeout,
 ];
 
 /// The rule that owns `id`.

@@ -22,6 +22,10 @@ impl Rule for SynAckAfterAck {
         tr!(l, "syn-ack-retransmitted", "SYN-ACK 重传")
     }
 
+    fn folds(&self) -> bool {
+        true
+    }
+
     fn detector(&self) -> Box<dyn Detect> {
         Box::new(Detector)
     }
@@ -81,6 +85,11 @@ struct Detector;
 
 impl Detect for Detector {
     fn conversation(&mut self, c: &Conversation, cx: &mut Cx) {
+        // On the server's own link the ACK reached the server: the server
+        // dropped it, which `listen-queue-overflow` tells.
+        if crate::rules::handshake::at_server_link(c) {
+            return;
+        }
         let Some(first_ack) = c.handshake_ack() else {
             return;
         };

@@ -121,10 +121,17 @@ fn fingerprint(p: &Packet) -> Option<u64> {
     m.add(u64::from(p.meta.interface) << 32 | u64::from(id) << 16);
     m.host(&p.src);
     m.host(&p.dst);
-    m.add(u64::from(p.ip.total_len.unwrap_or(u32::MAX)));
+    m.add(u64::from(p.ip.total_len.unwrap_or(u32::MAX)) << 8 | u64::from(p.ip.ttl.unwrap_or(0)));
     match &p.transport {
         stalltrace_decode::Transport::Tcp(t) => {
-            m.add(u64::from(t.src_port) << 48 | u64::from(t.dst_port) << 32 | u64::from(t.flags.0));
+            // The window too: a window update repeats the ACK before it in
+            // all else (and stacks that send IP ID 0 repeat that too).
+            m.add(
+                u64::from(t.src_port) << 48
+                    | u64::from(t.dst_port) << 32
+                    | u64::from(t.window.unwrap_or(0)) << 8
+                    | u64::from(t.flags.0),
+            );
             m.add(t.seq.map_or(1 << 40, |s| u64::from(s.0)));
             m.add(t.ack.map_or(1 << 40, |s| u64::from(s.0)));
             m.add(u64::from(t.payload_len));

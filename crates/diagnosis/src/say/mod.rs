@@ -157,145 +157,15 @@ pub(crate) fn timers(v: &[&'static AppTimer], l: Lang) -> String {
     names.join(tr!(l, "; ", "；"))
 }
 
-fn kind_word(kind: CallbackKind, l: Lang) -> &'static str {
+mod shows;
+pub use shows::shows;
+pub(crate) use shows::side;
+
+pub(crate) fn kind_word(kind: CallbackKind, l: Lang) -> &'static str {
     match kind {
         CallbackKind::Ident => "ident",
         CallbackKind::Dns => "DNS",
         CallbackKind::Other => tr!(l, "callback", "回连"),
-    }
-}
-
-/// What an evidence packet shows.
-pub fn shows(s: &Shows, l: Lang) -> String {
-    match s {
-        Shows::ClientSyn { client, server } => tr!(
-            l,
-            format!("client SYN {client} → {server}"),
-            format!("客户端 SYN {client} → {server}")
-        ),
-        Shows::SynAck => tr!(l, "server SYN-ACK", "服务器 SYN-ACK").into(),
-        Shows::HandshakeAck { seen_here: false } => tr!(
-            l,
-            "client ACK completing the handshake",
-            "客户端完成握手的 ACK"
-        )
-        .into(),
-        Shows::HandshakeAck { seen_here: true } => tr!(
-            l,
-            "client ACK completing the handshake, seen here",
-            "客户端完成握手的 ACK（在此捕获点可见）"
-        )
-        .into(),
-        Shows::SynAckAgain {
-            after: Some(a),
-            ack_lost: false,
-        } => tr!(
-            l,
-            format!("server SYN-ACK re-sent (+{a})"),
-            format!("服务器重发 SYN-ACK（+{}）", l.dur(*a))
-        ),
-        Shows::SynAckAgain { ack_lost: true, .. } => tr!(
-            l,
-            "server SYN-ACK re-sent: the first ACK never reached it",
-            "服务器重发 SYN-ACK：第一个 ACK 没有到达服务器"
-        )
-        .into(),
-        Shows::SynAckAgain { .. } => tr!(l, "server SYN-ACK re-sent", "服务器重发 SYN-ACK").into(),
-        Shows::AckAgain => tr!(l, "client ACK again", "客户端再次 ACK").into(),
-        Shows::Request { client, server } => tr!(
-            l,
-            format!("client request ({client} → {server})"),
-            format!("客户端请求（{client} → {server}）")
-        ),
-        Shows::Greeting { service, bytes } => {
-            let s = service.as_deref().unwrap_or("");
-            match l {
-                Lang::En => format!(
-                    "server {}greeting ({})",
-                    if s.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{s} ")
-                    },
-                    l.count(u64::from(*bytes), "byte", "bytes")
-                ),
-                Lang::ZhCn => format!(
-                    "服务器{}欢迎信息（{bytes} 字节）",
-                    if s.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" {s} ")
-                    }
-                ),
-            }
-        }
-        Shows::Answer { service } => {
-            let s = service.as_deref().unwrap_or("");
-            match l {
-                Lang::En if s.is_empty() => "server answer".into(),
-                Lang::En => format!("server {s} answer"),
-                Lang::ZhCn if s.is_empty() => "服务器应答".into(),
-                Lang::ZhCn => format!("服务器 {s} 应答"),
-            }
-        }
-        Shows::ClientGaveUp => tr!(l, "client gives up", "客户端放弃").into(),
-        Shows::CallbackFirst {
-            kind,
-            protocol,
-            client,
-            server,
-        } => format!("{} {client} → {server}", callback_noun(*kind, *protocol, l)),
-        Shows::CallbackAgain {
-            kind,
-            protocol,
-            after,
-        } => tr!(
-            l,
-            format!(
-                "{} re-sent (+{:.1} s)",
-                callback_noun(*kind, *protocol, l),
-                after.secs_f64()
-            ),
-            format!(
-                "{} 重发（+{:.1} 秒）",
-                callback_noun(*kind, *protocol, l),
-                after.secs_f64()
-            )
-        ),
-        Shows::Refusal { by, after, icmp } => {
-            let how = match icmp {
-                Some(r) => format!("ICMP {}", r.say(l)),
-                None => "RST".into(),
-            };
-            tr!(
-                l,
-                format!("refusal from {by}: {how} (+{after})"),
-                format!("来自 {by} 的拒绝：{how}（+{}）", l.dur(*after))
-            )
-        }
-        Shows::IcmpSetAside { by, reason } => tr!(
-            l,
-            format!("ICMP {} from {by}, set aside by the opener", reason.say(l)),
-            format!("来自 {by} 的 ICMP {}，被发起方搁置", reason.say(l))
-        ),
-        Shows::Syn { client, server } => format!("SYN {client} → {server}"),
-    }
-}
-
-fn callback_noun(kind: CallbackKind, protocol: Protocol, l: Lang) -> String {
-    match (kind, protocol) {
-        (CallbackKind::Ident, _) => "ident SYN".into(),
-        (CallbackKind::Dns, Protocol::Udp) => tr!(l, "DNS query", "DNS 查询").into(),
-        (k, Protocol::Tcp) => tr!(
-            l,
-            format!("{} SYN", kind_word(k, l)),
-            format!("{} SYN", kind_word(k, l))
-        ),
-        (k, Protocol::Udp) => tr!(
-            l,
-            format!("{} query", kind_word(k, l)),
-            format!("{}查询", kind_word(k, l))
-        ),
     }
 }
 
@@ -344,6 +214,22 @@ pub fn part(p: &Part, l: Lang) -> String {
         Part::ServerAfter { .. } => {
             tr!(l, "server after the callback", "回连之后的服务器处理").into()
         }
+        Part::Answering => tr!(l, "server answering", "服务器作答").into(),
+        Part::Ipv6Tried => tr!(l, "IPv6 tried, nothing answered", "尝试 IPv6，没有任何应答").into(),
+        Part::Handshake => tr!(
+            l,
+            "opening the connection: SYN sent until one was answered",
+            "建立连接：反复发送 SYN 直到得到应答"
+        )
+        .into(),
+        Part::WindowShut { receiver } => tr!(
+            l,
+            format!(
+                "{}'s window shut: its application not reading",
+                side(*receiver, l)
+            ),
+            format!("{}窗口关闭：其应用没有读取", side(*receiver, l))
+        ),
         Part::NotVisible => tr!(
             l,
             "server (cause not visible here)",
@@ -359,6 +245,7 @@ pub fn segment_kind(k: SegmentKind, l: Lang) -> &'static str {
         SegmentKind::Network => tr!(l, "network", "网络"),
         SegmentKind::Server => tr!(l, "server", "服务器"),
         SegmentKind::Dependency => tr!(l, "dependency", "依赖"),
+        SegmentKind::Client => tr!(l, "client", "客户端"),
     }
 }
 
@@ -517,6 +404,40 @@ pub fn path(p: &PathFact, l: Lang) -> String {
             l,
             format!("{point} saw no packet of this conversation: it is off its path."),
             format!("{point} 没有看到这条会话的任何数据包：它不在这条路径上。")
+        ),
+        PathFact::CopiesLost {
+            sender,
+            reached,
+            missed,
+            at_reached,
+            at_missed,
+        } => tr!(
+            l,
+            format!(
+                "Of the {}'s copies of the segment, {at_reached} reached {reached} and {at_missed} reached {missed}: the device between lost {}.",
+                shows::side(*sender, l),
+                at_reached - at_missed
+            ),
+            format!(
+                "{}发出的该报文段的副本中，{at_reached} 份到达 {reached}，{at_missed} 份到达 {missed}：其间的设备丢掉了 {} 份。",
+                shows::side(*sender, l),
+                at_reached - at_missed
+            )
+        ),
+        PathFact::RstBetween {
+            reached,
+            missed,
+            as_side,
+        } => tr!(
+            l,
+            format!(
+                "The RST in the {}'s name passed {reached} and never {missed}: the device between sent it.",
+                shows::side(*as_side, l)
+            ),
+            format!(
+                "以{}名义发出的 RST 经过了 {reached}，却从未出现在 {missed}：是其间的设备发送的。",
+                shows::side(*as_side, l)
+            )
         ),
         PathFact::RuledOut { points, server } => tr!(
             l,

@@ -1,0 +1,147 @@
+//! A connection that fell silent and what happened when it spoke again:
+//! the peer answered (the gap survived), a RST came in the peer's name
+//! with a TTL that is not the peer's (a middlebox that had forgotten the
+//! connection reset it), or the data was sent again and again into
+//! silence. Middleboxes (NAT, firewalls, load balancers) drop an idle
+//! connection's state after their own timeout.
+//!
+//! Live state per conversation: the last packet's time, the longest gap
+//! survived, and the gap under judgement.
+
+use serde::Serialize;
+use stalltrace_decode::TimeDelta;
+
+use super::Seg;
+use crate::model::{PacketRef, Side};
+
+/// A silence this long is judged for what followed it.
+const MIN_GAP: TimeDelta = TimeDelta::from_secs(1);
+
+/// What followed the silence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "end", rename_all = "snake_case")]
+pub enum AfterIdle {
+    /// A RST in the peer's name with another TTL than the peer's packets.
+    ForeignReset {
+        rst: PacketRef,
+        ttl: u8,
+        peer_ttl: u8,
+    },
+    /// The speaker sent its data again and heard nothing back.
+    Silence { copies: u32, last: PacketRef },
+}
+
+/// A silence that ended badly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Idle {
+    /// The last packet before the silence, and the first after it.
+    pub before: PacketRef,
+    pub after: PacketRef,
+    /// The side that spoke after it.
+    pub speaker: Side,
+    /// The longest silence before it that the peer answered after.
+    pub survived: Option<TimeDelta>,
+    pub end: AfterIdle,
+}
+
+impl Idle {
+    pub fn gap(&self) -> TimeDelta {
+        self.after.ts - self.before.ts
+    }
+}
+
+struct Judged {
+    before: PacketRef,
+    after: PacketRef,
+    speaker: Side,
+    copies: u32,
+    last: PacketRef,
+}
+
+#[derive(Default)]
+pub(super) struct Live {
+    last: Option<PacketRef>,
+    /// The TTL of each side's packets (the first seen).
+    ttl: [Option<u8>; 2],
+    survived: Option<TimeDelta>,
+    judged: Option<Judged>,
+}
+
+impl Live {
+    pub(super) fn packet(&mut self, s: &Seg, ttl: Option<u8>, sum: &mut Option<Box<Idle>>) {
+        let me = s.side.index();
+        if self.ttl[me].is_none() && !s.flags.rst() {
+            self.ttl[me] = ttl;
+        }
+        if sum.is_some() {
+            return;
+        }
+        let at = s.at;
+        match self.judged.take() {
+            Some(mut j) if s.side == j.speaker => {
+                if s.len > 0 {
+                    j.copies += u32::from(s.retransmitted);
+                    j.last = at;
+                }
+                self.judged = Some(j);
+            }
+            Some(j) => {
+                let peer_ttl = self.ttl[me];
+                match (s.flags.rst(), ttl, peer_ttl) {
+                    (true, Some(t), Some(p)) if t != p => {
+                        *sum = Some(Box::new(Idle {
+                            before: j.before,
+                            after: j.after,
+                            speaker: j.speaker,
+                            survived: self.survived,
+                            end: AfterIdle::ForeignReset {
+                                rst: at,
+                                ttl: t,
+                                peer_ttl: p,
+                            },
+                        }));
+                    }
+                    _ => {
+                        let gap = j.after.ts - j.before.ts;
+                        self.survived = Some(self.survived.map_or(gap, |g| g.max(gap)));
+                    }
+                }
+            }
+            None => {
+                if let Some(last) = self.last {
+                    if at.ts - last.ts >= MIN_GAP && !s.flags.rst() {
+                        self.judged = Some(Judged {
+                            before: last,
+                            after: at,
+                            speaker: s.side,
+                            copies: 1,
+                            last: at,
+                        });
+                    }
+                }
+            }
+        }
+        self.last = Some(at);
+    }
+
+    /// The conversation ended: data sent into silence ends the judgement.
+    pub(super) fn finish(&mut self, sum: &mut Option<Box<Idle>>) {
+        if sum.is_some() {
+            return;
+        }
+        if let Some(j) = self.judged.take() {
+            if j.copies >= 3 {
+                *sum = Some(Box::new(Idle {
+                    before: j.before,
+                    after: j.after,
+                    speaker: j.speaker,
+                    survived: self.survived,
+                    end: AfterIdle::Silence {
+                        copies: j.copies,
+                        last: j.last,
+                    },
+                }));
+            }
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! `connection-unanswered`, `connection-refused`, `syn-flood`,
+//! `port-scan`: connection attempts that failed at this point. A SYN that
+//! nothing answered (a filter dropping by policy, a route, an addressee
+//! that discards) costs the client its connect timeout, which its SYN
+//! schedule names by stack; a SYN refused costs a round trip, and who
+//! refused matters: the host itself (its RST carries the TTL its other
+//! packets carry), a device in its name (another TTL), or a device's ICMP
+//! error (administratively prohibited: a filter). A few are told one
+//! server at a time; past a couple of hundred at one point they are a
+//! flood (many sources, few targets) or a scan (few sources, many ports),
+//! told once from bounded counts. A SYN that a judged wait names as its
+//! callback is told there, not here.
+
+mod words;
+
+use std::collections::{BTreeMap, HashMap};
+
+use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side};
+use stalltrace_decode::{tr, Endpoint, Host, Lang, TimeDelta, Timestamp};
+
+use crate::facts::stacks;
+use crate::finding::*;
+use crate::remedy::Remedy;
+use crate::rule::{Cx, Detect, Rule, Said};
+use crate::storm::Storm;
+
+pub(crate) struct Connect;
+
+/// Failed attempts kept individually; the rest are only counted.
+const MAX_KEPT: usize = 10_000;
+/// More failed attempts than this at one point is a flood or a scan,
+/// reported as one finding rather than one per target.
+const STORM_MIN: u64 = 200;
+/// Server hosts whose TTL is remembered, to tell their RSTs from a
+/// device's.
+const MAX_HOSTS: usize = 65_536;
+
+impl Rule for Connect {
+    fn ids(&self) -> &'static [FindingId] {
+        &[
+            FindingId::ConnectionUnanswered,
+            FindingId::ConnectionRefused,
+            FindingId::SynFlood,
+            FindingId::PortScan,
+        ]
+    }
+
+    fn title(&self, id: FindingId, l: Lang) -> &'static str {
+        match id {
+            FindingId::SynFlood => tr!(l, "syn-flood", "SYN 洪泛"),
+            FindingId::PortScan => tr!(l, "port-scan", "端口扫描"),
+            FindingId::ConnectionRefused => tr!(l, "connection-refused", "连接被拒绝"),
+            _ => tr!(l, "connection-unanswered", "连接无应答"),
+        }
+    }
+
+    fn detector(&self) -> Box<dyn Detect> {
+        Box::new(Detector::default())
+    }
+
+    fn say(&self, f: &Finding, l: Lang) -> Said {
+        match &f.facts {
+            Facts::Unanswered(u) => words::unanswered(u, l),
+            Facts::UnansweredOverflow { count } => words::overflow(*count, l),
+            Facts::Storm(s) => words::storm(s, f.id == FindingId::PortScan, l),
+            Facts::Refused(r) => words::refused(r, l),
+            _ => Said::default(),
+        }
+    }
+
+    fn remedies(&self, f: &Finding) -> Vec<Remedy> {
+        words::remedies(f)
+    }
+}
+
+/// A failed attempt, as much as its finding needs.
+#[derive(Clone)]
+struct Attempt {
+    point: u32,
+    id: u64,
+    client: Endpoint,
+    server: Endpoint,
+    first: PacketRef,
+    syns: Vec<PacketRef>,
+    syn_count: u64,
+    /// The RST or ICMP error that refused it.
+    refusal: Option<(PacketRef, Refusal)>,
+    last: Timestamp,
+    conv: Box<ConversationRef>,
+}
+
+#[derive(Clone)]
+enum Refusal {
+    Rst {
+        ttl: Option<u8>,
+    },
+    Icmp {
+        from: Host,
+        reason: stalltrace_decode::IcmpReason,
+    },
+}
+
+#[derive(Default)]
+struct Detector {
+    attempts: Vec<Attempt>,
+    overflow: u64,
+    /// Every unanswered attempt, counted per point in bounded memory.
+    storms: HashMap<u32, Storm>,
+    /// Every refused attempt, likewise.
+    refusals: HashMap<u32, Storm>,
+    /// The TTL each server host answers with, per point.
+    host_ttl: HashMap<(u32, Host), u8>,
+}
+
+/// How an attempt failed at this point, if it did.
+fn failed(c: &Conversation) -> Option<Option<(PacketRef, Refusal)>> {
+    if c.protocol != Protocol::Tcp || c.syn_count == 0 || c.syn_ack_count > 0 {
+        return None;
+    }
+    if let Some(r) = c.refused() {
+        return Some(Some((r, Refusal::Rst { ttl: c.rst_ttl })));
+    }
+    if let Some(e) = c.icmp_errors.iter().rfind(|e| e.about == Side::Client) {
+        return Some(Some((
+            e.packet,
+            Refusal::Icmp {
+                from: e.from.clone(),
+                reason: e.reason,
+            },
+        )));
+    }
+    c.unanswered().then_some(None)
+}
+
+impl Detect for Detector {
+    fn conversation(&mut self, c: &Conversation, cx: &mut Cx) {
+        if c.protocol == Protocol::Tcp && c.syn_ack_count > 0 && self.host_ttl.len() < MAX_HOSTS {
+            if let Some(ttl) = c.ttl[Side::Server.index()] {
+                self.host_ttl.insert((c.point, c.server.host.clone()), ttl);
+            }
+        }
+        let Some(refusal) = failed(c) else {
+            return;
+        };
+        let storms = if refusal.is_some() {
+            &mut self.refusals
+        } else {
+            &mut self.storms
+        };
+        let storm = storms.entry(c.point).or_insert_with(Storm::new);
+        storm.add(c);
+        if storm.attempts > STORM_MIN {
+            // A flood or a scan at this point: told as one finding from
+            // its counts, so the attempts listed one by one can go.
+            if storm.attempts == STORM_MIN + 1 {
+                let refused = refusal.is_some();
+                self.attempts
+                    .retain(|a| a.point != c.point || a.refusal.is_some() != refused);
+            }
+        } else if self.attempts.len() < MAX_KEPT {
+            self.attempts.push(Attempt {
+                point: c.point,
+                id: c.id,
+                client: c.client.clone(),
+                server: c.server.clone(),
+                first: c.syns.first().copied().unwrap_or(c.first),
+                syns: c.syns.iter().take(4).copied().collect(),
+                syn_count: u64::from(c.syn_count),
+                refusal,
+                last: c.last.ts,
+                conv: Box::new(crate::explain::conv_ref(c, cx.points)),
+            });
+        } else {
+            self.overflow += 1;
+        }
+    }
+
+    fn finish(&mut self, cx: &mut Cx) {
+        let mut storm_points: Vec<(u32, bool)> = Vec::new();
+        for (refused, storms) in [(false, &mut self.storms), (true, &mut self.refusals)] {
+            let mut storms: Vec<(u32, Storm)> = std::mem::take(storms)
+                .into_iter()
+                .filter(|(_, s)| s.attempts > STORM_MIN)
+                .collect();
+            storms.sort_by_key(|(p, _)| *p);
+            for (point, s) in storms {
+                storm_points.push((point, refused));
+                emit_storm(cx, point, &s, refused);
+            }
+        }
+        let mut groups: BTreeMap<(u32, bool, Endpoint), Vec<Attempt>> = BTreeMap::new();
+        for a in std::mem::take(&mut self.attempts) {
+            let refused = a.refusal.is_some();
+            if cx.told(a.point, a.id) || storm_points.contains(&(a.point, refused)) {
+                continue;
+            }
+            groups
+                .entry((a.point, refused, a.server.clone()))
+                .or_default()
+                .push(a);
+        }
+        for ((point, refused, server), v) in groups {
+            if refused {
+                self.emit_refused(cx, point, server, &v);
+            } else {
+                emit_unanswered(cx, point, server, &v);
+            }
+        }
+        if self.overflow > 0 && storm_points.is_empty() {
+            let f = Finding::new(
+                FindingId::ConnectionUnanswered,
+                Severity::Warning,
+                String::new(),
+                Facts::UnansweredOverflow {
+                    count: self.overflow,
+                },
+            );
+            cx.emit(Timestamp::ZERO, f);
+        }
+    }
+}
+
+fn emit_storm(cx: &mut Cx, point: u32, s: &Storm, refused: bool) {
+    let span = match (s.first, s.last) {
+        (Some(a), Some(b)) => b - a,
+        _ => TimeDelta::ZERO,
+    };
+    let id = if s.is_scan() {
+        FindingId::PortScan
+    } else {
+        FindingId::SynFlood
+    };
+    let f = Finding::new(
+        id,
+        Severity::Warning,
+        cx.name(point),
+        Facts::Storm(StormFacts {
+            attempts: s.attempts,
+            syns: s.syns,
+            sources: s.distinct_sources.len() as u64,
+            sources_capped: s.sources_capped(),
+            ports: s.distinct_ports.len() as u64,
+            span,
+            top_sources: s.sources.top(5),
+            top_targets: s
+                .targets
+                .top(5)
+                .into_iter()
+                .map(|((h, p), n)| (Endpoint::new(h, p), n))
+                .collect(),
+            refused,
+        }),
+    );
+    cx.emit(s.first.unwrap_or_default(), f);
+}
+
+fn syn_evidence(cx: &Cx, v: &[Attempt]) -> Vec<Evidence> {
+    let mut evidence: Vec<Evidence> = v
+        .iter()
+        .take(4)
+        .flat_map(|a| a.syns.iter().map(move |s| (a, *s)))
+        .map(|(a, s)| Evidence {
+            point: cx.name(a.point),
+            packet: s.number,
+            time: s.ts,
+            time_of_day: s.ts.time_of_day(),
+            shows: Shows::Syn {
+                client: a.client.clone(),
+                server: a.server.clone(),
+            },
+        })
+        .collect();
+    evidence.truncate(8);
+    evidence
+}
+
+fn emit_unanswered(cx: &mut Cx, point: u32, server: Endpoint, v: &[Attempt]) {
+    let first = &v[0];
+    let syns: u64 = v.iter().map(|a| a.syn_count).sum();
+    let last = v.iter().map(|a| a.last).max().unwrap_or(first.last);
+    // The first attempt's retries name the client's stack and its connect
+    // timeout: what the failed attempt costs the user.
+    let retries: Vec<f64> = first
+        .syns
+        .iter()
+        .skip(1)
+        .map(|s| (s.ts - first.first.ts).secs_f64())
+        .collect();
+    let backoff = stacks::fitting(&retries);
+    let connect_timeout = backoff
+        .iter()
+        .find_map(|s| s.gives_up)
+        .map(TimeDelta::from_secs_f64);
+    let mut f = Finding::new(
+        FindingId::ConnectionUnanswered,
+        Severity::Warning,
+        cx.name(point),
+        Facts::Unanswered(UnansweredFacts {
+            client: first.client.clone(),
+            server,
+            attempts: v.len() as u64,
+            syns,
+            span: last - first.first.ts,
+            backoff,
+            connect_timeout,
+        }),
+    );
+    f.conversation = Some((*first.conv).clone());
+    f.evidence = syn_evidence(cx, v);
+    cx.emit(first.first.ts, f);
+}
+
+impl Detector {
+    fn emit_refused(&self, cx: &mut Cx, point: u32, server: Endpoint, v: &[Attempt]) {
+        let first = &v[0];
+        let Some((last_refusal, how)) = v.iter().rev().find_map(|a| a.refusal.clone()) else {
+            return;
+        };
+        let host_ttl = self.host_ttl.get(&(point, server.host.clone())).copied();
+        let refuser = match &how {
+            Refusal::Icmp { from, reason } => Refuser::Icmp {
+                from: from.clone(),
+                reason: *reason,
+            },
+            Refusal::Rst { ttl: Some(ttl) } => match host_ttl {
+                Some(h) if h == *ttl => Refuser::Host,
+                Some(h) => Refuser::Device {
+                    ttl: *ttl,
+                    host_ttl: h,
+                },
+                None => Refuser::Unknown,
+            },
+            Refusal::Rst { ttl: None } => Refuser::Unknown,
+        };
+        let took = last_refusal.ts - first.first.ts;
+        // A filter's refusal is a policy to change; the host's own, a
+        // service that is not there.
+        let severity = match &refuser {
+            Refuser::Host | Refuser::Unknown => Severity::Info,
+            _ => Severity::Warning,
+        };
+        let mut f = Finding::new(
+            FindingId::ConnectionRefused,
+            severity,
+            cx.name(point),
+            Facts::Refused(RefusedFacts {
+                client: first.client.clone(),
+                server,
+                attempts: v.len() as u64,
+                refuser,
+                took,
+                syns: v.iter().map(|a| a.syn_count).sum(),
+            }),
+        );
+        f.cost = Some(took);
+        f.conversation = Some((*first.conv).clone());
+        let mut evidence = syn_evidence(cx, &v[..1]);
+        for a in v.iter().take(3) {
+            if let Some((p, r)) = &a.refusal {
+                let icmp = match r {
+                    Refusal::Icmp { reason, .. } => Some(*reason),
+                    Refusal::Rst { .. } => None,
+                };
+                let by = match r {
+                    Refusal::Icmp { from, .. } => from.clone(),
+                    Refusal::Rst { .. } => a.server.host.clone(),
+                };
+                evidence.push(Evidence {
+                    point: cx.name(a.point),
+                    packet: p.number,
+                    time: p.ts,
+                    time_of_day: p.ts.time_of_day(),
+                    shows: Shows::Refusal {
+                        by,
+                        after: p.ts - a.first.ts,
+                        icmp,
+                    },
+                });
+            }
+        }
+        evidence.sort_by_key(|e| (e.time, e.packet));
+        f.evidence = evidence;
+        cx.emit(first.first.ts, f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{diagnose, one};
+
+    #[test]
+    fn syns_nobody_answers_are_told_per_server_with_the_connect_timeout() {
+        let all = diagnose(
+            "\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
+10:00:01.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
+10:00:03.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
+",
+        );
+        let f = one(&all, FindingId::ConnectionUnanswered);
+        let Facts::Unanswered(u) = &f.facts else {
+            panic!("{:?}", f.facts)
+        };
+        assert_eq!((u.attempts, u.syns), (1, 3));
+        assert_eq!(u.span, TimeDelta::from_secs(3));
+        assert_eq!(u.backoff[0].id, "linux-3.7");
+        assert_eq!(u.connect_timeout, Some(TimeDelta::from_secs(127)));
+        assert_eq!(f.evidence.len(), 3);
+    }
+
+    #[test]
+    fn past_two_hundred_attempts_a_scan_is_one_finding() {
+        let trace: String = (0..250)
+            .map(|i| {
+                format!(
+                    "10:00:00.{i:06} IP 192.0.2.66.40000 > 198.51.100.25.{}: Flags [S], seq 1, win 1024, length 0\n",
+                    1000 + i
+                )
+            })
+            .collect();
+        let all = diagnose(&trace);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        let f = one(&all, FindingId::PortScan);
+        let Facts::Storm(s) = &f.facts else {
+            panic!("{:?}", f.facts)
+        };
+        assert_eq!(
+            (s.attempts, s.ports, s.sources, s.refused),
+            (250, 250, 1, false)
+        );
+    }
+
+    #[test]
+    fn a_rst_with_the_hosts_own_ttl_is_the_host_refusing() {
+        let mut s = stalltrace_testkit::scene::Scene::new();
+        s.ttl("198.51.100.25", 61);
+        s.connect(0.0, "192.0.2.10:50000", "198.51.100.25:80", 0.02);
+        let isn = s.syns(1.0, "192.0.2.10:50001", "198.51.100.25:81", &[0.0]);
+        s.refuse(1.02, "198.51.100.25:81", "192.0.2.10:50001", isn);
+        let all = crate::testing::diagnose_frames(&s.frames());
+        let f = one(&all, FindingId::ConnectionRefused);
+        let Facts::Refused(r) = &f.facts else {
+            panic!()
+        };
+        assert_eq!(r.refuser, Refuser::Host);
+        assert_eq!(f.severity, Severity::Info);
+        assert_eq!(r.took, TimeDelta::from_millis(20));
+    }
+
+    #[test]
+    fn a_rst_with_another_ttl_is_a_device_in_the_hosts_name() {
+        let mut s = stalltrace_testkit::scene::Scene::new();
+        s.ttl("198.51.100.25", 61);
+        s.connect(0.0, "192.0.2.10:50000", "198.51.100.25:80", 0.02);
+        let isn = s.syns(1.0, "192.0.2.10:50001", "198.51.100.25:81", &[0.0]);
+        s.ttl("198.51.100.25", 64);
+        s.refuse(1.001, "198.51.100.25:81", "192.0.2.10:50001", isn);
+        let all = crate::testing::diagnose_frames(&s.frames());
+        let f = one(&all, FindingId::ConnectionRefused);
+        let Facts::Refused(r) = &f.facts else {
+            panic!()
+        };
+        assert_eq!(
+            r.refuser,
+            Refuser::Device {
+                ttl: 64,
+                host_ttl: 61
+            }
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(f
+            .remedies
+            .iter()
+            .any(|r| r.lines.iter().any(|l| l.contains("81"))));
+    }
+
+    #[test]
+    fn an_icmp_error_refuses_and_is_not_unanswered() {
+        let mut s = stalltrace_testkit::scene::Scene::new();
+        s.syns(1.0, "192.0.2.10:50001", "198.51.100.25:81", &[0.0]);
+        s.icmp_unreachable(
+            1.001,
+            "203.0.113.1",
+            "192.0.2.10:50001",
+            "198.51.100.25:81",
+            etherparse::icmpv4::DestUnreachableHeader::FilterProhibited,
+        );
+        let all = crate::testing::diagnose_frames(&s.frames());
+        assert!(all.iter().all(|f| f.id != FindingId::ConnectionUnanswered));
+        let f = one(&all, FindingId::ConnectionRefused);
+        let Facts::Refused(r) = &f.facts else {
+            panic!()
+        };
+        assert!(matches!(
+            r.refuser,
+            Refuser::Icmp {
+                reason: stalltrace_decode::IcmpReason::AdministrativelyProhibited,
+                ..
+            }
+        ));
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(matches!(
+            &f.remedies[0].target,
+            crate::remedy::Target::Answerer { .. }
+        ));
+    }
+}
