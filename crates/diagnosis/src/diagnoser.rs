@@ -113,6 +113,14 @@ impl Diagnoser {
         for (c, w) in self.hold.all() {
             self.judge(&c, &w, m);
         }
+        // Rules that judge a conversation as it ends cannot know yet where
+        // else it was seen: now the matcher can tell (while it still holds
+        // the conversation), for the path verdicts of the merge.
+        self.out.each_cross(|cf| {
+            if cf.subject_elsewhere.is_empty() {
+                cf.subject_elsewhere = m.seen_elsewhere(&cf.subject);
+            }
+        });
     }
 
     fn judge(&mut self, c: &Conversation, w: &crate::wait::Wait, m: &Matcher) {

@@ -142,6 +142,15 @@ impl Out {
         std::mem::take(&mut self.findings)
     }
 
+    /// Every kept finding's facts for merging, to complete them.
+    pub(crate) fn each_cross(&mut self, mut f: impl FnMut(&mut CrossFacts)) {
+        for (_, finding) in &mut self.findings {
+            if let Some(c) = finding.cross.as_deref_mut() {
+                f(c);
+            }
+        }
+    }
+
     pub(crate) fn add(&mut self, t: Timestamp, f: Finding) {
         if self.fold_as_found {
             self.folder.add(&mut self.findings, t, f);

@@ -27,7 +27,9 @@ mod error;
 pub mod netns;
 mod run;
 pub mod scenario;
+pub mod topology;
 
 pub use error::LabError;
 pub use run::*;
 pub use scenario::Scenario;
+pub use topology::{CaptureFile, INSIDE_CLIENT, NAT_PORTS, SERVER};

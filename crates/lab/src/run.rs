@@ -1,38 +1,21 @@
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::actors::{self, identd, IdentOutcome, LoginTimes, ServedClient, ServerConfig};
-use crate::capture::Capture;
 use crate::error::{io_err, LabError};
-use crate::netns::{check_prerequisites, install_interrupt_cleanup, Netns};
+use crate::netns::{check_prerequisites, install_interrupt_cleanup};
 use crate::scenario::{
     ClientFirewall, ExpectCallback, ExpectGreeting, FirewallBehaviour, Scenario, Topology,
 };
-
-pub const INSIDE_CLIENT: &str = "192.168.1.200";
-pub const INSIDE_GATEWAY: &str = "192.168.1.1";
-pub const FW_OUTSIDE: &str = "203.0.113.171";
-pub const SERVER: &str = "203.0.113.25";
-pub const DIRECT_CLIENT: &str = "203.0.113.170";
-/// NAT rewrites source ports into this range, as the seed's firewall did
-/// (1523 → 42390), so that matching across NAT has ports to follow. The
-/// range lies below Linux's ephemeral ports, so every mapping rewrites.
-pub const NAT_PORTS: &str = "20000-29999";
+use crate::topology::{
+    build, nat_table, start_captures, write_captures, CaptureFile, Plan, SERVER,
+};
 
 /// xinetd's USERID lookup waits 30 s.
 pub const DEFAULT_IDENT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One capture file the run wrote.
-#[derive(Clone, Debug)]
-pub struct CaptureFile {
-    /// "fw-eth1", "fw-eth2", "client", "server".
-    pub point: String,
-    pub path: PathBuf,
-    pub frames: usize,
-}
 
 /// What a run measured.
 #[derive(Clone, Debug)]
@@ -96,111 +79,6 @@ impl Drop for StopOnDrop {
     }
 }
 
-struct Nodes {
-    client: Netns,
-    fw: Option<Netns>,
-    server: Netns,
-}
-
-fn quiet_ipv6(ns: &Netns) -> Result<(), LabError> {
-    // Router solicitations and DAD would only add noise to the captures.
-    ns.sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
-    ns.sysctl("net.ipv6.conf.default.disable_ipv6", "1")
-}
-
-fn build(s: &Scenario) -> Result<Nodes, LabError> {
-    let client = Netns::create("client")?;
-    let server = Netns::create("server")?;
-    match s.topology {
-        Topology::Nat => {
-            let fw = Netns::create("fw")?;
-            fw.ip(&[
-                "link",
-                "add",
-                "eth2",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                client.name(),
-            ])?;
-            fw.ip(&[
-                "link",
-                "add",
-                "eth1",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                server.name(),
-            ])?;
-            for ns in [&client, &fw, &server] {
-                quiet_ipv6(ns)?;
-            }
-            client.ip(&["addr", "add", &format!("{INSIDE_CLIENT}/24"), "dev", "eth0"])?;
-            client.ip(&["link", "set", "eth0", "up"])?;
-            client.ip(&["route", "add", "default", "via", INSIDE_GATEWAY])?;
-            fw.ip(&[
-                "addr",
-                "add",
-                &format!("{INSIDE_GATEWAY}/24"),
-                "dev",
-                "eth2",
-            ])?;
-            fw.ip(&["addr", "add", &format!("{FW_OUTSIDE}/24"), "dev", "eth1"])?;
-            fw.ip(&["link", "set", "eth1", "up"])?;
-            fw.ip(&["link", "set", "eth2", "up"])?;
-            // The server has no route to the inside network: only NAT reaches it.
-            server.ip(&["addr", "add", &format!("{SERVER}/24"), "dev", "eth0"])?;
-            server.ip(&["link", "set", "eth0", "up"])?;
-            fw.sysctl("net.ipv4.ip_forward", "1")?;
-            fw.nft(&firewall_ruleset(
-                s.firewall.expect("nat scenarios name a firewall"),
-            ))?;
-            Ok(Nodes {
-                client,
-                fw: Some(fw),
-                server,
-            })
-        }
-        Topology::Direct => {
-            client.ip(&[
-                "link",
-                "add",
-                "eth0",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                server.name(),
-            ])?;
-            for ns in [&client, &server] {
-                quiet_ipv6(ns)?;
-            }
-            client.ip(&["addr", "add", &format!("{DIRECT_CLIENT}/24"), "dev", "eth0"])?;
-            client.ip(&["link", "set", "eth0", "up"])?;
-            server.ip(&["addr", "add", &format!("{SERVER}/24"), "dev", "eth0"])?;
-            server.ip(&["link", "set", "eth0", "up"])?;
-            if s.client_firewall == Some(ClientFirewall::Stealth) {
-                client.nft(
-                    "table inet stalltrace_client {\n  chain input {\n    type filter hook input priority filter; policy accept;\n    tcp dport 113 drop\n  }\n}\n",
-                )?;
-            }
-            Ok(Nodes {
-                client,
-                fw: None,
-                server,
-            })
-        }
-    }
-}
-
 /// The firewall: masquerade the inside network (rewriting ports), and the
 /// scenario's treatment of an unsolicited SYN to tcp/113 from outside.
 pub fn firewall_ruleset(b: FirewallBehaviour) -> String {
@@ -217,24 +95,14 @@ pub fn firewall_ruleset(b: FirewallBehaviour) -> String {
         ),
     };
     format!(
-        "table ip stalltrace_nat {{
-  chain prerouting {{
-    type nat hook prerouting priority dstnat; policy accept;
-    {prerouting}
-  }}
-  chain postrouting {{
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname \"eth1\" ip saddr 192.168.1.0/24 meta l4proto {{ tcp, udp }} masquerade to :{NAT_PORTS}
-    oifname \"eth1\" ip saddr 192.168.1.0/24 masquerade
-  }}
-}}
-table inet stalltrace_filter {{
+        "{}table inet stalltrace_filter {{
   chain input {{
     type filter hook input priority filter; policy accept;
     {input}
   }}
 }}
-"
+",
+        nat_table(prerouting)
     )
 }
 
@@ -251,15 +119,19 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
     };
     let greet_pause = Duration::from_millis(s.greet_pause_ms);
     let protocol = s.protocol;
-    let nodes = build(s)?;
-
-    let mut points: Vec<(String, Capture)> = Vec::new();
-    if let Some(fw) = &nodes.fw {
-        points.push(("fw-eth1".into(), Capture::start(fw, "eth1")?));
-        points.push(("fw-eth2".into(), Capture::start(fw, "eth2")?));
-    }
-    points.push(("client".into(), Capture::start(&nodes.client, "eth0")?));
-    points.push(("server".into(), Capture::start(&nodes.server, "eth0")?));
+    let nodes = build(&Plan {
+        firewall: match s.topology {
+            Topology::Nat => Some(firewall_ruleset(
+                s.firewall.expect("nat scenarios name a firewall"),
+            )),
+            Topology::Direct => None,
+        },
+        client_rules: (s.client_firewall == Some(ClientFirewall::Stealth)).then(|| {
+            "table inet stalltrace_client {\n  chain input {\n    type filter hook input priority filter; policy accept;\n    tcp dport 113 drop\n  }\n}\n".to_string()
+        }),
+        ipv6: false,
+    })?;
+    let points = start_captures(&nodes)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let _stop_guard = StopOnDrop(stop.clone());
@@ -335,17 +207,7 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
             })
         });
 
-    let mut captures = Vec::new();
-    for (point, cap) in points {
-        let c = cap.stop()?;
-        let path = out.join(format!("{point}.pcapng"));
-        c.write_pcapng(&path)?;
-        captures.push(CaptureFile {
-            point,
-            path,
-            frames: c.frames.len(),
-        });
-    }
+    let captures = write_captures(points, out)?;
     drop(nodes);
 
     let served = served

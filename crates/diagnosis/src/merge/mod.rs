@@ -165,6 +165,7 @@ fn combine(members: &[(Timestamp, &Finding)], ctx: &Ctx) -> (Timestamp, Finding)
         f.path
             .extend(path::callback_verdict(ctx, &cb, k, &subject, &callback));
     }
+    f.path.extend(path::network_verdict(ctx, &f, &subject));
     let timeline = timeline::build(ctx, &subject, facts.callback.as_ref(), &callback, f.cause());
     if subject.len() < 2 {
         // One point: no path to speak of, but the timeline still draws the

@@ -149,3 +149,72 @@ pub(super) fn addressee_discards(
         ttl,
     })
 }
+
+/// Where a network finding's packets went, from the views of the points:
+/// copies of a segment counted at each (more at one than the next: the
+/// device between lost the rest), or a RST seen at one point and not at
+/// the next toward the side it claims to come from.
+pub(super) fn network_verdict(ctx: &Ctx, f: &Finding, subject: &[Seen]) -> Option<PathFact> {
+    let here = ctx.points.index(&f.point)?;
+    let log = &subject.iter().find(|s| s.point == here)?.log;
+    let first = f.evidence.first()?.packet;
+    let seen = log.iter().find(|b| b.packet.number == first)?;
+    let in_order = |side: Side| -> Vec<&Seen> {
+        // From the side that sent toward the other.
+        let mut v: Vec<&Seen> = subject.iter().collect();
+        if side == Side::Server {
+            v.reverse();
+        }
+        v
+    };
+    match &f.facts {
+        Facts::Loss(LossFacts { sender, copies, .. })
+        | Facts::Pmtu(PmtuFacts { sender, copies, .. }) => {
+            let count = |s: &Seen| {
+                s.log
+                    .iter()
+                    .filter(|b| {
+                        b.from == *sender
+                            && b.len > 0
+                            && b.rel_seq == seen.rel_seq
+                            && b.len == seen.len
+                    })
+                    .count() as u32
+            };
+            let views = in_order(*sender);
+            // The point nearest the sender must have seen every copy, or
+            // its log was too short to count them.
+            if views.first().map(|s| count(s)) != Some(*copies) {
+                return None;
+            }
+            views.windows(2).find_map(|w| {
+                let (a, b) = (count(w[0]), count(w[1]));
+                (a > b).then(|| PathFact::CopiesLost {
+                    sender: *sender,
+                    reached: ctx.name(w[0].point),
+                    missed: ctx.name(w[1].point),
+                    at_reached: a,
+                    at_missed: b,
+                })
+            })
+        }
+        Facts::Idle(IdleFacts { speaker, .. }) => {
+            let claimed = speaker.other();
+            let rst_at = |s: &Seen| {
+                s.log
+                    .iter()
+                    .any(|b| b.from == claimed && b.flags & 0x04 != 0)
+            };
+            // From the speaker's side toward the side the RST claims.
+            let views = in_order(*speaker);
+            views.windows(2).find_map(|w| {
+                (rst_at(w[0]) && !rst_at(w[1])).then(|| PathFact::RstBetween {
+                    reached: ctx.name(w[0].point),
+                    missed: ctx.name(w[1].point),
+                    as_side: claimed,
+                })
+            })
+        }
+        _ => None,
+    }
+}
