@@ -173,7 +173,10 @@ fn ident_lookup(peer: SocketAddr, local: SocketAddr, timeout: Duration) -> Ident
 /// The timer is a thread that shuts the socket down, which wakes connect()
 /// at once; SO_SNDTIMEO would do too, but the kernel's timer wheel rounds a
 /// 30 s timeout up by as much as 2 s.
-fn blocking_connect(target: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
+pub(crate) fn blocking_connect(
+    target: SocketAddr,
+    timeout: Duration,
+) -> std::io::Result<TcpStream> {
     let s = socket2::Socket::new(
         socket2::Domain::for_address(target),
         socket2::Type::STREAM,

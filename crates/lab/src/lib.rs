@@ -24,12 +24,16 @@
 pub mod actors;
 pub mod capture;
 mod error;
+mod fault_run;
+mod faults;
 pub mod netns;
 mod run;
 pub mod scenario;
 pub mod topology;
 
 pub use error::LabError;
+pub use fault_run::{run_fault, FaultOutcome};
+pub use faults::Measured;
 pub use run::*;
 pub use scenario::Scenario;
 pub use topology::{CaptureFile, INSIDE_CLIENT, NAT_PORTS, SERVER};

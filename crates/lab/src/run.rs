@@ -41,18 +41,20 @@ impl RunOutcome {
         let t = self.ident_timeout.as_secs_f64();
         let pause = self.greet_pause.as_secs_f64();
         let e = &self.scenario.expect;
-        let greeting_ok = match e.greeting {
+        let (Some(greeting), Some(callback)) = (e.greeting, e.callback) else {
+            return Err("not a login scenario".into());
+        };
+        let greeting_ok = match greeting {
             ExpectGreeting::Timeout => (g - t - pause).abs() <= 0.5,
             ExpectGreeting::Fast => g < pause + 0.5,
             ExpectGreeting::Early => g < t + pause - 0.5,
         };
         if !greeting_ok {
             return Err(format!(
-                "greeting after {g:.3} s, expected {:?} (ident timeout {t} s)",
-                e.greeting
+                "greeting after {g:.3} s, expected {greeting:?} (ident timeout {t} s)"
             ));
         }
-        let ident_ok = match (e.callback, &self.served.ident) {
+        let ident_ok = match (callback, &self.served.ident) {
             (ExpectCallback::Unanswered, IdentOutcome::TimedOut(_)) => true,
             (ExpectCallback::Refused | ExpectCallback::Icmp, IdentOutcome::Refused(_)) => true,
             (ExpectCallback::Icmp, IdentOutcome::Failed(..)) => true,
@@ -62,8 +64,8 @@ impl RunOutcome {
         };
         if !ident_ok {
             return Err(format!(
-                "ident lookup {}, expected {:?}",
-                self.served.ident, e.callback
+                "ident lookup {}, expected {callback:?}",
+                self.served.ident
             ));
         }
         Ok(())
@@ -109,6 +111,12 @@ pub fn firewall_ruleset(b: FirewallBehaviour) -> String {
 /// Runs one scenario: builds it, captures at every point, logs in once,
 /// writes the captures to `out` and removes everything it made.
 pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutcome, LabError> {
+    if s.fault.is_some() {
+        return Err(LabError::Scenario {
+            name: s.name.clone(),
+            detail: "a fault scenario runs with `run_fault`".into(),
+        });
+    }
     check_prerequisites()?;
     install_interrupt_cleanup();
     std::fs::create_dir_all(out).map_err(io_err(format!("creating {}", out.display())))?;

@@ -7,9 +7,10 @@ use serde::Deserialize;
 use crate::actors::Protocol;
 use crate::error::LabError;
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Topology {
+    #[default]
     /// client — firewall (NAT) — server, as the seed's environments 1 and 3.
     Nat,
     /// client straight on the server's link, as environment 2.
@@ -61,11 +62,29 @@ pub enum ExpectCallback {
     None,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// What a run must show. A login scenario names the greeting and the
+/// callback; a fault scenario names the finding, the capture points that
+/// must name it and those that must not (the packets never got there),
+/// and the bounds of the wait its client measures.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    pub greeting: ExpectGreeting,
-    pub callback: ExpectCallback,
+    #[serde(default)]
+    pub greeting: Option<ExpectGreeting>,
+    #[serde(default)]
+    pub callback: Option<ExpectCallback>,
+    /// The finding id `analyze` must report.
+    #[serde(default)]
+    pub finding: Option<String>,
+    #[serde(default)]
+    pub at: Vec<String>,
+    #[serde(default)]
+    pub not_at: Vec<String>,
+    /// Seconds the client's measured wait lies within.
+    #[serde(default)]
+    pub delay_min: Option<f64>,
+    #[serde(default)]
+    pub delay_max: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -75,12 +94,17 @@ pub struct Scenario {
     pub title: String,
     /// The seed's open question this answers.
     pub question: String,
+    /// A network fault (see `faults/`), instead of the seed's login.
+    #[serde(default)]
+    pub fault: Option<String>,
+    #[serde(default)]
     pub topology: Topology,
     #[serde(default)]
     pub firewall: Option<FirewallBehaviour>,
     #[serde(default)]
     pub client_firewall: Option<ClientFirewall>,
     /// Whether the server makes ident lookups at all.
+    #[serde(default)]
     pub ident: bool,
     /// What the server speaks: POP3 (the seed's) or SMTP (sendmail's banner).
     #[serde(default = "default_protocol")]
@@ -124,6 +148,29 @@ const BUILT_IN: &[(&str, &str)] = &[
         "sendmail-ident-pause",
         include_str!("../scenarios/sendmail-ident-pause.toml"),
     ),
+    (
+        "request-loss",
+        include_str!("../scenarios/request-loss.toml"),
+    ),
+    ("zero-window", include_str!("../scenarios/zero-window.toml")),
+    ("nagle", include_str!("../scenarios/nagle.toml")),
+    (
+        "pmtu-black-hole",
+        include_str!("../scenarios/pmtu-black-hole.toml"),
+    ),
+    (
+        "listen-backlog",
+        include_str!("../scenarios/listen-backlog.toml"),
+    ),
+    (
+        "idle-timeout",
+        include_str!("../scenarios/idle-timeout.toml"),
+    ),
+    (
+        "ipv6-fallback",
+        include_str!("../scenarios/ipv6-fallback.toml"),
+    ),
+    ("refused", include_str!("../scenarios/refused.toml")),
 ];
 
 impl Scenario {
@@ -138,6 +185,23 @@ impl Scenario {
                 detail: detail.into(),
             })
         };
+        if let Some(f) = &s.fault {
+            return match (
+                crate::faults::by_name(f),
+                s.firewall,
+                s.client_firewall,
+                s.topology,
+                &s.expect.finding,
+            ) {
+                (None, ..) => bad(&format!("no fault named `{f}`")),
+                (_, None, None, Topology::Nat, Some(_)) => Ok(s),
+                (_, _, _, _, None) => bad("a fault scenario names the `finding` it expects"),
+                _ => bad("a fault scenario runs behind the NAT firewall and names no `firewall`"),
+            };
+        }
+        if s.expect.greeting.is_none() || s.expect.callback.is_none() {
+            return bad("a login scenario expects a `greeting` and a `callback`");
+        }
         match (s.topology, s.firewall, s.client_firewall) {
             (Topology::Nat, Some(_), None) | (Topology::Direct, None, Some(_)) => Ok(s),
             (Topology::Nat, _, _) => {
@@ -181,8 +245,12 @@ impl Scenario {
             .unwrap_or(asked)
     }
 
-    /// "drop", "reset", ... or "stealth"/"kernel RST" for the client.
+    /// "drop", "reset", ... or "stealth"/"kernel RST" for the client, or
+    /// the fault's name.
     pub fn behaviour(&self) -> String {
+        if let Some(f) = &self.fault {
+            return f.clone();
+        }
         match (self.firewall, self.client_firewall) {
             (Some(f), _) => format!("{f:?}").to_lowercase(),
             (_, Some(ClientFirewall::Stealth)) => "client stealth".into(),

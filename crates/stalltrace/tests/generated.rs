@@ -209,6 +209,34 @@ fn findings_equal_the_ground_truth() {
     );
 }
 
+/// The generator's clean sessions (every fault turned off, spurious
+/// resends kept): none of the network rules fires (issue 12).
+#[test]
+fn clean_sessions_make_no_network_finding() {
+    let off = u32::MAX;
+    let cfg = GenConfig {
+        sessions: 1500,
+        concurrency: 150,
+        seed: 11,
+        stalled_every: off,
+        refused_every: off,
+        unanswered_every: off,
+        lost_request_every: off,
+        zero_window_every: off,
+        nagle_every: off,
+        ..GenConfig::default()
+    };
+    let mut frames = Vec::new();
+    let truth = generate(&cfg, |f| frames.push(f));
+    assert!(truth.retransmissions > 0);
+    let a = analysis_of("clean", None, pcap_of(&frames));
+    assert!(
+        a.report.findings.is_empty(),
+        "{:#?}",
+        a.report.findings.iter().map(|f| f.id).collect::<Vec<_>>()
+    );
+}
+
 /// A quarter of an hour of a busy server, fed through the stages by hand:
 /// what the diagnosis holds follows the sessions in progress and the
 /// callbacks that may still explain a wait, not the length of the capture.

@@ -170,8 +170,15 @@ pub(super) fn network_verdict(ctx: &Ctx, f: &Finding, subject: &[Seen]) -> Optio
     match &f.facts {
         Facts::Loss(LossFacts { sender, copies, .. })
         | Facts::Pmtu(PmtuFacts { sender, copies, .. }) => {
-            let count = |s: &Seen| {
-                s.log
+            // The finding's own point counted every copy; another point's
+            // log holds only its first packets, so a count there is exact
+            // only when its log did not fill.
+            let count = |s: &Seen| -> Option<u32> {
+                if s.point == here {
+                    return Some(*copies);
+                }
+                let n = s
+                    .log
                     .iter()
                     .filter(|b| {
                         b.from == *sender
@@ -179,16 +186,12 @@ pub(super) fn network_verdict(ctx: &Ctx, f: &Finding, subject: &[Seen]) -> Optio
                             && b.rel_seq == seen.rel_seq
                             && b.len == seen.len
                     })
-                    .count() as u32
+                    .count() as u32;
+                (s.log.len() < stalltrace_matching::SEEN_LOGGED).then_some(n)
             };
             let views = in_order(*sender);
-            // The point nearest the sender must have seen every copy, or
-            // its log was too short to count them.
-            if views.first().map(|s| count(s)) != Some(*copies) {
-                return None;
-            }
             views.windows(2).find_map(|w| {
-                let (a, b) = (count(w[0]), count(w[1]));
+                let (a, b) = (count(w[0])?, count(w[1])?);
                 (a > b).then(|| PathFact::CopiesLost {
                     sender: *sender,
                     reached: ctx.name(w[0].point),

@@ -219,13 +219,13 @@ fn details(w: &WaitFacts, f: &Finding, l: Lang) -> Vec<String> {
         d.push(tr!(
             l,
             format!(
-                "The first {} went to the handshake: the server re-sent its SYN-ACK at {} because the client's first ACK never reached it, so the server had the connection only after the client's second ACK ({}).",
+                "The first {} went to the handshake: the server re-sent its SYN-ACK at {} because it did not take the client's first ACK (lost on the way, or dropped on a full accept queue), so the server had the connection only after the client's second ACK ({}).",
                 h.took,
                 h.resent.time_of_day(),
                 h.ack.time_of_day()
             ),
             format!(
-                "最初的 {}耗在握手上：客户端的第一个 ACK 没有到达服务器，服务器于 {} 重发 SYN-ACK，直到客户端第二次 ACK（{}）之后服务器才建立连接。",
+                "最初的 {}耗在握手上：服务器没有接收客户端的第一个 ACK（在途中丢失，或因 accept 队列已满被丢弃），服务器于 {} 重发 SYN-ACK，直到客户端第二次 ACK（{}）之后服务器才建立连接。",
                 l.dur(h.took),
                 h.resent.time_of_day(),
                 h.ack.time_of_day()

@@ -83,6 +83,9 @@ impl Detect for Detector {
             let Some(e) = worst else {
                 continue;
             };
+            if side == Side::Client && server_had_not_taken_it(c, e) {
+                continue;
+            }
             let lost = loss.total + loss.unacked.as_ref().map_or(TimeDelta::ZERO, |u| u.lost());
             if e.lost() < cx.cfg.network_threshold {
                 continue;
@@ -97,6 +100,21 @@ impl Detect for Detector {
             );
         }
     }
+}
+
+/// The client sent its data while the server still re-sent its SYN-ACK,
+/// although the client had acknowledged it: the server had not taken the
+/// connection (its accept queue was full, or the ACK was lost), so it
+/// dropped the data too. The handshake rules tell that; the copies were
+/// not lost in the network.
+fn server_had_not_taken_it(c: &Conversation, e: &LossEpisode) -> bool {
+    let Some(ack) = c.handshake_ack() else {
+        return false;
+    };
+    c.syn_acks
+        .iter()
+        .skip(1)
+        .any(|s| s.ts > ack.ts && s.ts > e.first.ts)
 }
 
 fn rtt(c: &Conversation) -> Option<TimeDelta> {
@@ -319,8 +337,8 @@ fn said(x: &LossFacts, l: Lang) -> Said {
     if !gaps.is_empty() {
         details.push(tr!(
             l,
-            format!("Gaps between the copies: {}: each resend waits for the retransmission timer, which doubles.", gaps.join(", ")),
-            format!("各副本之间的间隔：{}：每次重发都要等重传定时器，且定时器逐次加倍。", gaps.join("，"))
+            format!("Gaps between the copies: {}: each resend waits for the retransmission timer, which backs off.", gaps.join(", ")),
+            format!("各副本之间的间隔：{}：每次重发都要等重传定时器，且定时器逐次退避。", gaps.join("，"))
         ));
     }
     if let Some(s) = x.rto.first() {
@@ -511,5 +529,36 @@ mod tests {
 10:00:00.081000 IP 198.51.100.80.80 > 192.0.2.10.50000: Flags [P.], seq 1:513, ack 79, win 509, length 512
 ");
         assert!(all.is_empty(), "{all:#?}");
+    }
+}
+
+#[cfg(test)]
+mod regressions {
+    use super::*;
+    use crate::testing::diagnose;
+
+    /// A full accept queue drops the client's handshake ACK and the
+    /// request behind it; the client resends the request until the server
+    /// takes the connection. The copies reached the server: no network
+    /// lost them, and the path is not to blame (the lab's listen-backlog
+    /// run, issue 12).
+    #[test]
+    fn data_the_server_dropped_before_it_took_the_connection_is_not_network_loss() {
+        let all = diagnose("\
+10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.80.8080: Flags [S], seq 1000, win 64240, length 0
+10:00:00.000100 IP 198.51.100.80.8080 > 192.0.2.10.50000: Flags [S.], seq 7000, ack 1001, win 65160, length 0
+10:00:00.000200 IP 192.0.2.10.50000 > 198.51.100.80.8080: Flags [.], ack 1, win 502, length 0
+10:00:00.000300 IP 192.0.2.10.50000 > 198.51.100.80.8080: Flags [P.], seq 1:4, ack 1, win 502, length 3
+10:00:00.207000 IP 192.0.2.10.50000 > 198.51.100.80.8080: Flags [P.], seq 1:4, ack 1, win 502, length 3
+10:00:00.415000 IP 192.0.2.10.50000 > 198.51.100.80.8080: Flags [P.], seq 1:4, ack 1, win 502, length 3
+10:00:01.000100 IP 198.51.100.80.8080 > 192.0.2.10.50000: Flags [S.], seq 7000, ack 1001, win 65160, length 0
+10:00:01.000200 IP 192.0.2.10.50000 > 198.51.100.80.8080: Flags [.], ack 1, win 502, length 0
+10:00:01.247000 IP 192.0.2.10.50000 > 198.51.100.80.8080: Flags [P.], seq 1:4, ack 1, win 502, length 3
+10:00:01.247100 IP 198.51.100.80.8080 > 192.0.2.10.50000: Flags [.], ack 4, win 509, length 0
+");
+        assert!(
+            all.iter().all(|f| f.id != FindingId::Retransmission),
+            "{all:#?}"
+        );
     }
 }

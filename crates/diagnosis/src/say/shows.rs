@@ -37,8 +37,8 @@ pub fn shows(s: &Shows, l: Lang) -> String {
         ),
         Shows::SynAckAgain { ack_lost: true, .. } => tr!(
             l,
-            "server SYN-ACK re-sent: the first ACK never reached it",
-            "服务器重发 SYN-ACK：第一个 ACK 没有到达服务器"
+            "server SYN-ACK re-sent: it did not take the first ACK",
+            "服务器重发 SYN-ACK：它没有接收第一个 ACK"
         )
         .into(),
         Shows::SynAckAgain { .. } => tr!(l, "server SYN-ACK re-sent", "服务器重发 SYN-ACK").into(),

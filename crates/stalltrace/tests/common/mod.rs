@@ -54,3 +54,19 @@ pub fn pcap(dir: &std::path::Path, name: &str, frames: &[stalltrace_testkit::Fra
 pub fn en(f: &Finding) -> Words {
     f.words(Lang::En)
 }
+
+/// The lab needs root, iproute2 and nftables; without them a lab test
+/// skips loudly, unless STALLTRACE_REQUIRE_ROOT_TESTS=1 (CI) makes that
+/// a failure.
+pub fn can_run() -> bool {
+    match stalltrace_lab::netns::check_prerequisites() {
+        Ok(()) => true,
+        Err(e) if std::env::var("STALLTRACE_REQUIRE_ROOT_TESTS").as_deref() == Ok("1") => {
+            panic!("lab tests cannot run ({e}) but STALLTRACE_REQUIRE_ROOT_TESTS=1")
+        }
+        Err(e) => {
+            eprintln!("\n*** SKIPPED lab test: {e} ***\n");
+            false
+        }
+    }
+}

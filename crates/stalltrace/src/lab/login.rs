@@ -1,117 +1,96 @@
-//! `stalltrace lab`: runs scenarios and shows what `analyze` makes of them.
+//! The seed's login scenarios: what the client measured, and the stall
+//! `analyze` finds at each capture point.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
 use stalltrace_diagnosis::{Fate, Finding, FindingId, Lang};
 use stalltrace_lab::{RunOutcome, Scenario};
 
-use crate::{LabCommand, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
-
-fn timeout(t: stalltrace_decode::TimeDelta) -> Duration {
-    Duration::from_nanos(t.nanos().max(0) as u64)
+/// Runs one login scenario and tells what it measured and what `analyze`
+/// finds; None when the lab could not run.
+pub(super) fn run_one(
+    out: &mut impl Write,
+    s: &Scenario,
+    ident_timeout: Duration,
+    dir: &Path,
+) -> anyhow::Result<Option<bool>> {
+    let r = match stalltrace_lab::run(s, ident_timeout, dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stalltrace lab: {e}");
+            return Ok(None);
+        }
+    };
+    describe(out, &r)?;
+    let verdict = r.check();
+    writeln!(
+        out,
+        "  expectation ({:?} greeting, {:?} callback): {}",
+        s.expect.greeting.expect("a login scenario"),
+        s.expect.callback.expect("a login scenario"),
+        match &verdict {
+            Ok(()) => "met".to_string(),
+            Err(e) => format!("NOT met: {e}"),
+        }
+    )?;
+    writeln!(out, "\nWhat `stalltrace analyze` finds in each capture:")?;
+    for (point, f) in diagnose(&r) {
+        writeln!(out, "  {point:<8} {}", one_line(f.as_ref()))?;
+    }
+    writeln!(out, "\nFull report: stalltrace analyze {}", dir.display())?;
+    Ok(Some(verdict.is_ok()))
 }
 
-pub fn run(cmd: LabCommand) -> anyhow::Result<u8> {
-    let mut out = std::io::stdout().lock();
-    match cmd {
-        LabCommand::List => {
-            for s in Scenario::built_in() {
-                writeln!(out, "{:<20} {}\n{:<20} {}", s.name, s.title, "", s.question)?;
+/// The login scenarios' table; None when the lab could not run.
+pub(super) fn matrix(
+    out: &mut impl Write,
+    scenarios: &[Scenario],
+    ident_timeout: Duration,
+    base: &Path,
+) -> anyhow::Result<Option<bool>> {
+    writeln!(
+        out,
+        "{:<20} {:<18} {:>6} {:>10} {:>9}  {:<40} diagnosis at fw-eth1 / client",
+        "scenario", "behaviour", "ident", "greeting", "expected", "ident lookup (server's view)",
+    )?;
+    let mut all_ok = true;
+    for s in scenarios {
+        let r = match stalltrace_lab::run(s, ident_timeout, &base.join(&s.name)) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("stalltrace lab: {}: {e}", s.name);
+                return Ok(None);
             }
-            Ok(EXIT_OK)
-        }
-        LabCommand::Run {
-            scenario,
-            out: dir,
-            ident_timeout,
-        } => {
-            let s = Scenario::find(&scenario)?;
-            let dir = dir.unwrap_or_else(|| PathBuf::from("lab-captures").join(&s.name));
-            let r = match stalltrace_lab::run(&s, timeout(ident_timeout), &dir) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("stalltrace lab: {e}");
-                    return Ok(EXIT_ERROR);
-                }
-            };
-            describe(&mut out, &r)?;
-            let verdict = r.check();
-            writeln!(
-                out,
-                "  expectation ({:?} greeting, {:?} callback): {}",
-                s.expect.greeting,
-                s.expect.callback,
-                match &verdict {
-                    Ok(()) => "met".to_string(),
-                    Err(e) => format!("NOT met: {e}"),
-                }
-            )?;
-            writeln!(out, "\nWhat `stalltrace analyze` finds in each capture:")?;
-            for (point, f) in diagnose(&r) {
-                writeln!(out, "  {point:<8} {}", one_line(f.as_ref()))?;
-            }
-            writeln!(out, "\nFull report: stalltrace analyze {}", dir.display())?;
-            Ok(if verdict.is_ok() {
-                EXIT_OK
+        };
+        let ok = r.check().is_ok();
+        all_ok &= ok;
+        let d = diagnose(&r);
+        let at = d
+            .iter()
+            .find(|(p, _)| p == "fw-eth1")
+            .or_else(|| d.iter().find(|(p, _)| p == "client"))
+            .map(|(_, f)| short(f.as_ref()))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:<20} {:<18} {:>6} {:>9.3}s {:>9}  {:<40} {}",
+            s.name,
+            s.behaviour(),
+            if s.ident {
+                format!("{}s", r.ident_timeout.as_secs_f64())
             } else {
-                EXIT_FINDINGS
-            })
-        }
-        LabCommand::Matrix {
-            out: dir,
-            ident_timeout,
-        } => {
-            let base = dir.unwrap_or_else(|| PathBuf::from("lab-captures"));
-            writeln!(
-                out,
-                "{:<20} {:<18} {:>6} {:>10} {:>9}  {:<40} diagnosis at fw-eth1 / client",
-                "scenario",
-                "behaviour",
-                "ident",
-                "greeting",
-                "expected",
-                "ident lookup (server's view)",
-            )?;
-            let mut all_ok = true;
-            for s in Scenario::built_in() {
-                let r = match stalltrace_lab::run(&s, timeout(ident_timeout), &base.join(&s.name)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("stalltrace lab: {}: {e}", s.name);
-                        return Ok(EXIT_ERROR);
-                    }
-                };
-                let ok = r.check().is_ok();
-                all_ok &= ok;
-                let d = diagnose(&r);
-                let at = d
-                    .iter()
-                    .find(|(p, _)| p == "fw-eth1")
-                    .or_else(|| d.iter().find(|(p, _)| p == "client"))
-                    .map(|(_, f)| short(f.as_ref()))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:<20} {:<18} {:>6} {:>9.3}s {:>9}  {:<40} {}",
-                    s.name,
-                    s.behaviour(),
-                    if s.ident {
-                        format!("{}s", r.ident_timeout.as_secs_f64())
-                    } else {
-                        "off".into()
-                    },
-                    r.login.to_greeting.as_secs_f64(),
-                    if ok { "yes" } else { "NO" },
-                    r.served.ident.to_string(),
-                    at
-                )?;
-            }
-            Ok(if all_ok { EXIT_OK } else { EXIT_FINDINGS })
-        }
+                "off".into()
+            },
+            r.login.to_greeting.as_secs_f64(),
+            if ok { "yes" } else { "NO" },
+            r.served.ident.to_string(),
+            at
+        )?;
     }
+    Ok(Some(all_ok))
 }
 
 fn describe(out: &mut impl Write, r: &RunOutcome) -> std::io::Result<()> {

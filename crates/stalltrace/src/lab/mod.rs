@@ -1,0 +1,65 @@
+//! `stalltrace lab`: runs scenarios and shows what `analyze` makes of
+//! them: the seed's login scenarios (`login.rs`) and the network faults
+//! (`fault.rs`).
+
+mod fault;
+mod login;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use stalltrace_lab::Scenario;
+
+use crate::{LabCommand, EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+
+fn timeout(t: stalltrace_decode::TimeDelta) -> Duration {
+    Duration::from_nanos(t.nanos().max(0) as u64)
+}
+
+pub fn run(cmd: LabCommand) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        LabCommand::List => {
+            for s in Scenario::built_in() {
+                writeln!(out, "{:<22} {}\n{:<22} {}", s.name, s.title, "", s.question)?;
+            }
+            Ok(EXIT_OK)
+        }
+        LabCommand::Run {
+            scenario,
+            out: dir,
+            ident_timeout,
+        } => {
+            let s = Scenario::find(&scenario)?;
+            let dir = dir.unwrap_or_else(|| PathBuf::from("lab-captures").join(&s.name));
+            let ok = if s.fault.is_some() {
+                fault::run_one(&mut out, &s, &dir)?
+            } else {
+                login::run_one(&mut out, &s, timeout(ident_timeout), &dir)?
+            };
+            Ok(match ok {
+                None => EXIT_ERROR,
+                Some(true) => EXIT_OK,
+                Some(false) => EXIT_FINDINGS,
+            })
+        }
+        LabCommand::Matrix {
+            out: dir,
+            ident_timeout,
+        } => {
+            let base = dir.unwrap_or_else(|| PathBuf::from("lab-captures"));
+            let (faults, logins): (Vec<Scenario>, Vec<Scenario>) = Scenario::built_in()
+                .into_iter()
+                .partition(|s| s.fault.is_some());
+            let Some(a) = login::matrix(&mut out, &logins, timeout(ident_timeout), &base)? else {
+                return Ok(EXIT_ERROR);
+            };
+            writeln!(out)?;
+            let Some(b) = fault::matrix(&mut out, &faults, &base)? else {
+                return Ok(EXIT_ERROR);
+            };
+            Ok(if a && b { EXIT_OK } else { EXIT_FINDINGS })
+        }
+    }
+}
