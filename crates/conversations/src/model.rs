@@ -178,8 +178,8 @@ pub struct Conversation {
     /// diagnosis from holding every conversation until it can be judged.
     pub server_lookups_meanwhile: u64,
     /// SYN-ACKs its server host sent to other conversations between this
-    /// one's first SYN and its own SYN-ACK (or its end): a server that
-    /// answers others but not this client.
+    /// one's first resent SYN and its own SYN-ACK (or its end): a server
+    /// that answers others but not this client.
     pub others_answered_meanwhile: u64,
     /// What the network rules measure packet by packet.
     pub signals: crate::signals::Signals,

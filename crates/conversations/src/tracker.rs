@@ -154,8 +154,9 @@ struct HostState {
     opened_dns: u64,
 }
 
-/// A server host that some live conversation has sent a SYN to and heard
-/// nothing from yet: how many first SYN-ACKs it sent meanwhile, to anyone.
+/// A server host that some live conversation is sending its SYN to again,
+/// having heard nothing: how many first SYN-ACKs it sent meanwhile, to
+/// anyone.
 #[derive(Default)]
 struct Retrying {
     live: u32,
@@ -163,7 +164,7 @@ struct Retrying {
 }
 
 /// Stops counting for a conversation: the SYN-ACKs its server sent others
-/// since its first SYN.
+/// since its first resend.
 fn settle(retrying: &mut HashMap<Host, Retrying, Hasher>, c: &mut Conversation, since: u64) {
     if let Some(r) = retrying.get_mut(&c.server.host) {
         c.others_answered_meanwhile = r.syn_acks - since;
@@ -206,7 +207,7 @@ struct Live {
     /// The last copy of the request that waits for an answer, when it was
     /// sent again.
     request_copy: Option<PacketRef>,
-    /// Its server's `Retrying::syn_acks` at its first SYN.
+    /// Its server's `Retrying::syn_acks` at its first resend.
     retry_since: Option<u64>,
 }
 
@@ -259,7 +260,7 @@ pub struct Tracker {
     callbacks_by_opener: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
     /// Live conversations by server host, by start.
     by_server: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
-    /// Server hosts some live conversation waits for a SYN-ACK from.
+    /// Server hosts some live conversation resends its SYN to.
     retrying: HashMap<Host, Retrying, Hasher>,
     /// Logs of finished conversations, emptied, for new ones.
     spare_logs: Vec<Vec<PacketBrief>>,
@@ -695,7 +696,10 @@ impl Tracker {
             if c.syns.len() < MAX_LISTED {
                 c.syns.push(at);
             }
-            if c.syn_count == 1 && c.syn_ack_count == 0 {
+            // Counted from the first resend: only a handshake that is
+            // retried needs to know, and a map entry per SYN would cost
+            // every connection.
+            if c.syn_count == 2 && c.syn_ack_count == 0 {
                 let r = self.retrying.entry(c.server.host.clone()).or_default();
                 r.live += 1;
                 l.retry_since = Some(r.syn_acks);
@@ -705,8 +709,10 @@ impl Tracker {
                 if let Some(since) = l.retry_since.take() {
                     settle(&mut self.retrying, c, since);
                 }
-                if let Some(r) = self.retrying.get_mut(&c.server.host) {
-                    r.syn_acks += 1;
+                if !self.retrying.is_empty() {
+                    if let Some(r) = self.retrying.get_mut(&c.server.host) {
+                        r.syn_acks += 1;
+                    }
                 }
                 c.server_isn = t.seq;
                 c.saw_open |= c.syn_count > 0;

@@ -48,24 +48,26 @@ mod sll_field {
 /// assert!(tcp.flags.syn() && tcp.dst_port == 110);
 /// ```
 pub fn decode_frame(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
-    let mut p = match fast::net(link, data) {
-        Some(net) => from_net(net, meta)?,
-        None => general(link, data, meta)?,
-    };
-    p.link_src = link_src(link, data);
-    Ok(p)
+    let src = link_src(link, data);
+    match fast::net(link, data) {
+        Some(net) => from_net(net, meta, src),
+        None => general(link, data, meta, src),
+    }
 }
 
 /// [`decode_frame`] without its fast path: every frame through etherparse.
 /// Public so that tests and benchmarks can hold the two side by side.
 #[doc(hidden)]
 pub fn decode_frame_general(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
-    let mut p = general(link, data, meta)?;
-    p.link_src = link_src(link, data);
-    Ok(p)
+    general(link, data, meta, link_src(link, data))
 }
 
-fn general(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
+fn general(
+    link: LinkType,
+    data: &[u8],
+    meta: FrameMeta,
+    link_src: Option<[u8; 6]>,
+) -> Result<Packet, Skip> {
     let sliced = match link {
         LinkType::ETHERNET => {
             LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Malformed("Ethernet header"))?
@@ -95,7 +97,7 @@ fn general(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip>
         }
         LinkType(other) => return Err(Skip::UnknownLinkType(other)),
     };
-    from_sliced(&sliced, meta)
+    from_sliced(&sliced, meta, link_src)
 }
 
 fn ether_payload(ether_type: u16, payload: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
@@ -130,7 +132,11 @@ struct Net<'a> {
     has_header: bool,
 }
 
-fn from_sliced(s: &LaxSlicedPacket<'_>, meta: FrameMeta) -> Result<Packet, Skip> {
+fn from_sliced(
+    s: &LaxSlicedPacket<'_>,
+    meta: FrameMeta,
+    link_src: Option<[u8; 6]>,
+) -> Result<Packet, Skip> {
     let (src, dst, ip, proto, payload, declared_len, has_header) = match &s.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
@@ -213,10 +219,11 @@ fn from_sliced(s: &LaxSlicedPacket<'_>, meta: FrameMeta) -> Result<Packet, Skip>
             has_header,
         },
         meta,
+        link_src,
     )
 }
 
-fn from_net(net: Net<'_>, meta: FrameMeta) -> Result<Packet, Skip> {
+fn from_net(net: Net<'_>, meta: FrameMeta, link_src: Option<[u8; 6]>) -> Result<Packet, Skip> {
     let Net {
         src,
         dst,
@@ -282,7 +289,7 @@ fn from_net(net: Net<'_>, meta: FrameMeta) -> Result<Packet, Skip> {
         ip,
         transport,
         truncated,
-        link_src: None,
+        link_src,
     })
 }
 

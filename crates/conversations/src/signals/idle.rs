@@ -64,7 +64,8 @@ pub(super) struct Live {
     /// The TTL of each side's packets (the first seen).
     ttl: [Option<u8>; 2],
     survived: Option<TimeDelta>,
-    judged: Option<Judged>,
+    /// Boxed: rare, and the live state is touched on every packet.
+    judged: Option<Box<Judged>>,
 }
 
 impl Live {
@@ -110,13 +111,13 @@ impl Live {
             None => {
                 if let Some(last) = self.last {
                     if at.ts - last.ts >= MIN_GAP && !s.flags.rst() {
-                        self.judged = Some(Judged {
+                        self.judged = Some(Box::new(Judged {
                             before: last,
                             after: at,
                             speaker: s.side,
                             copies: 1,
                             last: at,
-                        });
+                        }));
                     }
                 }
             }

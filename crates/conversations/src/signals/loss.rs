@@ -65,18 +65,35 @@ pub struct Loss {
     pub largest_acked: u32,
 }
 
+/// A segment sent, in 24 bytes: the ring is touched on every packet, so
+/// it is kept to a cache line (packet number 0: an empty slot).
 #[derive(Clone, Copy, Default)]
 struct Sent {
     start: SeqNumber,
-    end: SeqNumber,
-    at: Option<PacketRef>,
+    len: u32,
+    number: u64,
+    ts: stalltrace_decode::Timestamp,
+}
+
+impl Sent {
+    fn at(&self) -> Option<PacketRef> {
+        (self.number != 0).then_some(PacketRef {
+            number: self.number,
+            ts: self.ts,
+        })
+    }
+
+    fn end(&self) -> SeqNumber {
+        self.start.wrapping_add(self.len)
+    }
 }
 
 #[derive(Default)]
 pub(super) struct Live {
     ring: [Sent; RING],
-    next: usize,
-    open: Option<(SeqNumber, SeqNumber, LossEpisode)>,
+    next: u32,
+    /// The episode under way: boxed, as it is rare.
+    open: Option<Box<(SeqNumber, SeqNumber, LossEpisode)>>,
     largest_acked: u32,
     /// The peer's highest acknowledgment so far.
     acked_to: Option<SeqNumber>,
@@ -101,12 +118,13 @@ impl Live {
         };
         let end = seq.wrapping_add(s.len);
         if !s.retransmitted {
-            self.ring[self.next % RING] = Sent {
+            self.ring[self.next as usize % RING] = Sent {
                 start: seq,
-                end,
-                at: Some(s.at),
+                len: s.len,
+                number: s.at.number.max(1),
+                ts: s.at.ts,
             };
-            self.next += 1;
+            self.next = self.next.wrapping_add(1);
             return;
         }
         // Sent again although the peer had acknowledged it: a spurious
@@ -114,7 +132,7 @@ impl Live {
         if self.acked_to.is_some_and(|a| end <= a) {
             return;
         }
-        match &mut self.open {
+        match self.open.as_deref_mut() {
             Some((start, _, e)) if *start == seq => {
                 e.copies += 1;
                 if e.sent.len() < COPIES {
@@ -125,21 +143,21 @@ impl Live {
             _ => {
                 // Another segment sent again: the one before is done with,
                 // acknowledged or not (a later ACK tells, and is missed).
-                if let Some((_, _, e)) = self.open.take() {
-                    close(sum, e, None);
+                if let Some(o) = self.open.take() {
+                    close(sum, o.2, None);
                 }
-                let newest = (self.next + RING - 1) % RING;
+                let newest = (self.next as usize + RING - 1) % RING;
                 let original = self
                     .ring
                     .iter()
                     .enumerate()
-                    .find(|(_, r)| r.at.is_some() && r.start == seq);
+                    .find(|(_, r)| r.number != 0 && r.start == seq);
                 let (first, tail) = match original {
-                    Some((i, r)) => (r.at.expect("checked"), i == newest && self.next > 0),
+                    Some((i, r)) => (r.at().expect("checked"), i == newest && self.next > 0),
                     None => (s.at, false),
                 };
                 let copies = if original.is_some() { 2 } else { 1 };
-                self.open = Some((
+                self.open = Some(Box::new((
                     seq,
                     end,
                     LossEpisode {
@@ -156,7 +174,7 @@ impl Live {
                         dupacks: 0,
                         tail,
                     },
-                ));
+                )));
             }
         }
     }
@@ -166,12 +184,16 @@ impl Live {
         let Some(ack) = s.ack else {
             return;
         };
+        // Only an ACK that moves on acknowledges anything new.
+        if self.acked_to.is_some_and(|a| ack <= a) && self.open.is_none() {
+            return;
+        }
         if self.acked_to.is_none_or(|a| ack > a) {
             self.acked_to = Some(ack);
         }
         for r in &self.ring {
-            if r.at.is_some() && r.end <= ack {
-                let len = r.end.diff(r.start).max(0) as u32;
+            if r.number != 0 && r.end() <= ack {
+                let len = r.len;
                 if len > self.largest_acked {
                     self.largest_acked = len;
                     if let Some(l) = sum.as_mut() {
@@ -180,11 +202,11 @@ impl Live {
                 }
             }
         }
-        let Some((start, end, e)) = &mut self.open else {
+        let Some((start, end, e)) = self.open.as_deref_mut() else {
             return;
         };
         if ack >= *end {
-            let (_, _, e) = self.open.take().expect("open");
+            let (_, _, e) = *self.open.take().expect("open");
             let largest = self.largest_acked;
             close(sum, e, Some(s.at));
             summary(sum).largest_acked = largest;
@@ -194,7 +216,8 @@ impl Live {
     }
 
     pub(super) fn finish(&mut self, sum: &mut Option<Box<Loss>>) {
-        if let Some((_, _, e)) = self.open.take() {
+        if let Some(o) = self.open.take() {
+            let (_, _, e) = *o;
             let largest = self.largest_acked;
             let l = summary(sum);
             l.largest_acked = largest;

@@ -53,7 +53,8 @@ pub struct ZeroWindow {
 
 #[derive(Default)]
 pub(super) struct Live {
-    open: Option<ZeroWindowEpisode>,
+    /// Boxed: rare, and the live state is touched on every packet.
+    open: Option<Box<ZeroWindowEpisode>>,
 }
 
 impl Live {
@@ -64,15 +65,15 @@ impl Live {
         }
         match (s.window, &mut self.open) {
             (Some(0), None) => {
-                self.open = Some(ZeroWindowEpisode {
+                self.open = Some(Box::new(ZeroWindowEpisode {
                     since: s.at,
                     until: None,
                     probes: 0,
                     probes_at: Vec::new(),
-                });
+                }));
             }
             (Some(w), Some(_)) if w > 0 => {
-                let mut e = self.open.take().expect("open");
+                let mut e = *self.open.take().expect("open");
                 e.until = Some(s.at);
                 close(sum, e);
             }
@@ -95,7 +96,7 @@ impl Live {
 
     pub(super) fn finish(&mut self, sum: &mut Option<Box<ZeroWindow>>) {
         if let Some(e) = self.open.take() {
-            close(sum, e);
+            close(sum, *e);
         }
     }
 }

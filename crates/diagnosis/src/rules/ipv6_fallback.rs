@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use stalltrace_conversations::{Conversation, PacketRef, Protocol};
 use stalltrace_decode::{tr, Endpoint, Host, Lang, TimeDelta};
 
-use crate::facts::stacks;
+use crate::facts::{stacks, Service};
 use crate::finding::*;
 use crate::remedy::{literal, Remedy, Target, Text};
 use crate::rule::{severity_of, Cx, Detect, Rule, Said};
@@ -70,6 +70,8 @@ impl Rule for Ipv6Fallback {
     }
 }
 
+/// An opening, as much as tying it needs: kept for every IPv4 one, so
+/// without an allocation (the first SYN only; the IPv6 ones keep all).
 #[derive(Clone)]
 struct Opening {
     point: u32,
@@ -77,36 +79,42 @@ struct Opening {
     client: Endpoint,
     server: Endpoint,
     link: Option<[u8; 6]>,
-    syns: Vec<PacketRef>,
-    conv: Box<ConversationRef>,
+    first: PacketRef,
 }
 
 impl Opening {
-    fn of(c: &Conversation, cx: &Cx) -> Opening {
+    fn of(c: &Conversation) -> Opening {
         Opening {
             point: c.point,
             id: c.id,
             client: c.client.clone(),
             server: c.server.clone(),
             link: c.client_link,
-            syns: c.syns.clone(),
-            conv: Box::new(crate::explain::conv_ref(c, cx.points)),
+            first: c.syns[0],
         }
     }
 
-    fn first(&self) -> PacketRef {
-        self.syns[0]
+    fn conv_ref(&self, cx: &Cx) -> ConversationRef {
+        ConversationRef {
+            point: cx.name(self.point),
+            protocol: Protocol::Tcp,
+            client: self.client.clone(),
+            server: self.server.clone(),
+            service: Service::by_port(Protocol::Tcp, self.server.port).map(|s| s.name.to_string()),
+            daemon: None,
+        }
     }
 }
 
 #[derive(Default)]
 struct Detector {
     v4: VecDeque<Opening>,
-    v6: Vec<Opening>,
+    /// Unanswered IPv6 openings, with their SYNs.
+    v6: Vec<(Opening, Vec<PacketRef>)>,
 }
 
 impl Detect for Detector {
-    fn conversation(&mut self, c: &Conversation, cx: &mut Cx) {
+    fn conversation(&mut self, c: &Conversation, _cx: &mut Cx) {
         if c.protocol != Protocol::Tcp || c.syns.is_empty() {
             return;
         }
@@ -115,31 +123,30 @@ impl Detect for Detector {
                 if self.v4.len() == MAX_V4 {
                     self.v4.pop_front();
                 }
-                self.v4.push_back(Opening::of(c, cx));
+                self.v4.push_back(Opening::of(c));
             }
             Host::V6(_) if c.unanswered() && c.icmp_errors.is_empty() && self.v6.len() < MAX_V6 => {
-                self.v6.push(Opening::of(c, cx));
+                self.v6.push((Opening::of(c), c.syns.clone()));
             }
             _ => {}
         }
     }
 
     fn finish(&mut self, cx: &mut Cx) {
-        for u in std::mem::take(&mut self.v6) {
-            let retries: Vec<f64> = u
-                .syns
+        for (u, syns) in std::mem::take(&mut self.v6) {
+            let retries: Vec<f64> = syns
                 .iter()
                 .skip(1)
-                .map(|s| (s.ts - u.first().ts).secs_f64())
+                .map(|s| (s.ts - u.first.ts).secs_f64())
                 .collect();
             let backoff = stacks::fitting(&retries);
             // The latest the client can have given up on IPv6: its next
             // retry, by its stack, or a little after its last SYN.
-            let last = *u.syns.last().expect("a SYN");
+            let last = *syns.last().expect("a SYN");
             let latest = backoff
                 .first()
                 .and_then(|s| s.next_retry(retries.len()))
-                .map(|d| u.first().ts + TimeDelta::from_secs_f64(d) + TimeDelta::from_secs(1))
+                .map(|d| u.first.ts + TimeDelta::from_secs_f64(d) + TimeDelta::from_secs(1))
                 .unwrap_or(last.ts + GIVE_UP_SLACK);
             let window: Vec<&Opening> = self
                 .v4
@@ -147,8 +154,8 @@ impl Detect for Detector {
                 .filter(|v| {
                     v.point == u.point
                         && v.server.port == u.server.port
-                        && v.first().ts > u.first().ts
-                        && v.first().ts <= latest
+                        && v.first.ts > u.first.ts
+                        && v.first.ts <= latest
                 })
                 .collect();
             let same_link = |v: &&Opening| matches!((u.link, v.link), (Some(a), Some(b)) if a == b);
@@ -164,14 +171,14 @@ impl Detect for Detector {
                 continue;
             };
             cx.take(u.point, u.id);
-            let delay = v.first().ts - u.first().ts;
-            let raced = v.first().ts < last.ts;
+            let delay = v.first.ts - u.first.ts;
+            let raced = v.first.ts < last.ts;
             let x = FallbackFacts {
                 client6: u.client.clone(),
                 server6: u.server.clone(),
                 client4: v.client.clone(),
                 server4: v.server.clone(),
-                syns6: u.syns.len() as u32,
+                syns6: syns.len() as u32,
                 delay,
                 raced,
                 backoff,
@@ -184,9 +191,8 @@ impl Detect for Detector {
                 Facts::Fallback(x),
             );
             f.cost = Some(delay);
-            f.conversation = Some((*v.conv).clone());
-            let mut ev: Vec<Evidence> = u
-                .syns
+            f.conversation = Some(v.conv_ref(cx));
+            let mut ev: Vec<Evidence> = syns
                 .iter()
                 .take(6)
                 .map(|s| Evidence {
@@ -202,9 +208,9 @@ impl Detect for Detector {
                 .collect();
             ev.push(Evidence {
                 point: cx.name(v.point),
-                packet: v.first().number,
-                time: v.first().ts,
-                time_of_day: v.first().ts.time_of_day(),
+                packet: v.first.number,
+                time: v.first.ts,
+                time_of_day: v.first.ts.time_of_day(),
                 shows: Shows::ClientSyn {
                     client: v.client.clone(),
                     server: v.server.clone(),
@@ -214,10 +220,10 @@ impl Detect for Detector {
             f.breakdown = vec![TimeSegment::new(
                 SegmentKind::Network,
                 Part::Ipv6Tried,
-                u.first().ts,
-                v.first().ts,
+                u.first.ts,
+                v.first.ts,
             )];
-            cx.emit(u.first().ts, f);
+            cx.emit(u.first.ts, f);
         }
     }
 }

@@ -134,9 +134,17 @@ fn failed(c: &Conversation) -> Option<Option<(PacketRef, Refusal)>> {
 
 impl Detect for Detector {
     fn conversation(&mut self, c: &Conversation, cx: &mut Cx) {
-        if c.protocol == Protocol::Tcp && c.syn_ack_count > 0 && self.host_ttl.len() < MAX_HOSTS {
+        if c.protocol == Protocol::Tcp && c.syn_ack_count > 0 {
             if let Some(ttl) = c.ttl[Side::Server.index()] {
-                self.host_ttl.insert((c.point, c.server.host.clone()), ttl);
+                let key = (c.point, c.server.host.clone());
+                let full = self.host_ttl.len() >= MAX_HOSTS;
+                match self.host_ttl.get_mut(&key) {
+                    Some(t) => *t = ttl,
+                    None if !full => {
+                        self.host_ttl.insert(key, ttl);
+                    }
+                    None => {}
+                }
             }
         }
         let Some(refusal) = failed(c) else {
