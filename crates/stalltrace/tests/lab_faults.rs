@@ -251,16 +251,25 @@ fn a_full_listen_queue_is_told_from_lost_syns() {
         panic!()
     };
     assert!(matches!(h.queue, Some(QueueSign::Crowd { .. })), "{h:?}");
-    close(
-        v.iter()
-            .filter(|f| f.id == FindingId::ListenQueueOverflow)
-            .filter_map(|f| f.cost)
-            .max()
-            .unwrap(),
-        r.measured.delay,
-        // The clients' own clocks include their threads' scheduling.
-        60.0,
+    // Each that waited waited a SYN timer at least; the longest is the
+    // client's slowest connect (its clock includes its thread's
+    // scheduling, so within a quarter second on a loaded machine).
+    let waits: Vec<TimeDelta> = v
+        .iter()
+        .filter(|f| f.id == FindingId::ListenQueueOverflow)
+        .filter_map(|f| f.cost)
+        .collect();
+    let told: u64 = v
+        .iter()
+        .filter(|f| f.id == FindingId::ListenQueueOverflow)
+        .map(|f| f.repeats.as_ref().map_or(1, |r| r.count))
+        .sum();
+    assert!(told >= 2, "{waits:?}");
+    assert!(
+        waits.iter().all(|w| *w >= TimeDelta::from_millis(900)),
+        "{waits:?}"
     );
+    close(*waits.iter().max().unwrap(), r.measured.delay, 250.0);
 }
 
 #[test]

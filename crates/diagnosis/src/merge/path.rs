@@ -172,14 +172,14 @@ pub(super) fn network_verdict(ctx: &Ctx, f: &Finding, subject: &[Seen]) -> Optio
         | Facts::Pmtu(PmtuFacts { sender, copies, .. }) => {
             // The finding's own point counted every copy; another point's
             // log holds only its first packets, so a count there is exact
-            // only when its log did not fill, or goes on past the last copy.
+            // only when its log did not fill, or holds an answer from the
+            // other side after the last copy.
             let last_copy = f
                 .evidence
                 .iter()
                 .filter(|e| matches!(e.shows, Shows::Data { .. } | Shows::DataAgain { .. }))
                 .map(|e| e.time)
                 .max()?;
-            let margin = stalltrace_decode::TimeDelta::from_millis(50);
             let count = |s: &Seen| -> Option<u32> {
                 if s.point == here {
                     return Some(*copies);
@@ -196,8 +196,8 @@ pub(super) fn network_verdict(ctx: &Ctx, f: &Finding, subject: &[Seen]) -> Optio
                     .count() as u32;
                 let complete = s.log.len() < stalltrace_matching::SEEN_LOGGED
                     || s.log
-                        .last()
-                        .is_some_and(|b| b.packet.ts > last_copy + margin);
+                        .iter()
+                        .any(|b| b.from != *sender && b.packet.ts > last_copy);
                 complete.then_some(n)
             };
             let views = in_order(*sender);

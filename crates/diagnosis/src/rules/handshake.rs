@@ -193,7 +193,7 @@ impl Detect for Detector {
                 finding: f,
             });
         } else {
-            finish_one(&mut f, 0);
+            finish_one(&mut f, (0, 0));
             cx.emit(first.ts, f);
         }
     }
@@ -203,8 +203,9 @@ impl Detect for Detector {
         for (i, k) in kept.iter().enumerate() {
             let server = k.finding.conversation.as_ref().map(|c| &c.server);
             // Other retried handshakes to the same service at this point
-            // whose waits overlap this one.
-            let crowd = kept
+            // whose waits overlap this one; the server answered others
+            // while any of them waited.
+            let others: Vec<&Kept> = kept
                 .iter()
                 .enumerate()
                 .filter(|(j, o)| {
@@ -214,7 +215,18 @@ impl Detect for Detector {
                         && o.window.0 < k.window.1
                         && k.window.0 < o.window.1
                 })
-                .count() as u32;
+                .map(|(_, o)| o)
+                .collect();
+            let answered = others
+                .iter()
+                .chain(std::iter::once(&k))
+                .filter_map(|o| match &o.finding.facts {
+                    Facts::Handshake(h) => Some(h.others_answered),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
+            let crowd = (others.len() as u32, answered);
             let mut f = k.finding.clone();
             finish_one(&mut f, crowd);
             cx.emit(k.window.0, f);
@@ -222,15 +234,17 @@ impl Detect for Detector {
     }
 }
 
-/// Settles the verdict: a queue sign makes it an overflow.
-fn finish_one(f: &mut Finding, crowd: u32) {
+/// Settles the verdict: a queue sign makes it an overflow. `crowd`: the
+/// other retried handshakes that overlap it, and the most SYN-ACKs the
+/// server sent others while any of them waited.
+fn finish_one(f: &mut Finding, (crowd, answered): (u32, u64)) {
     let Facts::Handshake(h) = &mut f.facts else {
         return;
     };
-    if h.queue.is_none() && crowd > 0 && h.others_answered > 0 {
+    if h.queue.is_none() && crowd > 0 && answered > 0 {
         h.queue = Some(QueueSign::Crowd {
             retried: crowd + 1,
-            answered: h.others_answered,
+            answered,
         });
     }
     if h.queue.is_some() {
