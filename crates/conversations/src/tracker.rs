@@ -673,6 +673,7 @@ impl Tracker {
             server_answered(&mut self.hosts, &self.pairs, l, t.payload_len > 0);
         }
         let c = &mut l.conv;
+        let prev = c.last;
         note_gap(c, at);
         c.last = at;
         c.packets[s] += 1;
@@ -790,7 +791,9 @@ impl Tracker {
                 window: t.window,
                 retransmitted,
             },
+            prev,
             p.ip.ttl,
+            l.conv.ttl,
             &mut l.conv.signals,
         );
         let c = &mut l.conv;

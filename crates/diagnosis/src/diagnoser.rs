@@ -35,7 +35,7 @@ pub struct Diagnoser {
     detectors: Vec<Box<dyn Detect>>,
     out: Out,
     /// Conversations a rule's finding tells (see [`Cx::take`]).
-    taken: std::collections::HashSet<(u32, u64)>,
+    taken: std::collections::HashSet<(u32, u64), foldhash::fast::RandomState>,
 }
 
 impl Diagnoser {

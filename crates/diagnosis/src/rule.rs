@@ -86,7 +86,7 @@ pub(crate) struct Cx<'a> {
     pub claimed: &'a HashSet<(u32, u64)>,
     /// Conversations a rule's finding tells, taken at the end so that
     /// rules after it in [`crate::rules::RULES`] do not tell them again.
-    pub(crate) taken: &'a mut HashSet<(u32, u64)>,
+    pub(crate) taken: &'a mut HashSet<(u32, u64), foldhash::fast::RandomState>,
     pub(crate) out: &'a mut Out,
 }
 

@@ -60,23 +60,32 @@ struct Judged {
 
 #[derive(Default)]
 pub(super) struct Live {
-    last: Option<PacketRef>,
-    /// The TTL of each side's packets (the first seen).
-    ttl: [Option<u8>; 2],
     survived: Option<TimeDelta>,
     /// Boxed: rare, and the live state is touched on every packet.
     judged: Option<Box<Judged>>,
 }
 
 impl Live {
-    pub(super) fn packet(&mut self, s: &Seg, ttl: Option<u8>, sum: &mut Option<Box<Idle>>) {
-        let me = s.side.index();
-        if self.ttl[me].is_none() && !s.flags.rst() {
-            self.ttl[me] = ttl;
+    /// A packet after `prev` (the conversation's packet before it, from
+    /// either side); `ttl`: its TTL, `ttls`: the TTL of each side's first
+    /// packet here.
+    #[inline]
+    pub(super) fn packet(
+        &mut self,
+        s: &Seg,
+        prev: PacketRef,
+        ttl: Option<u8>,
+        ttls: [Option<u8>; 2],
+        sum: &mut Option<Box<Idle>>,
+    ) {
+        // The common case: no silence under judgement, none just ended.
+        if self.judged.is_none() && s.at.ts - prev.ts < MIN_GAP {
+            return;
         }
         if sum.is_some() {
             return;
         }
+        let me = s.side.index();
         let at = s.at;
         match self.judged.take() {
             Some(mut j) if s.side == j.speaker => {
@@ -87,7 +96,7 @@ impl Live {
                 self.judged = Some(j);
             }
             Some(j) => {
-                let peer_ttl = self.ttl[me];
+                let peer_ttl = ttls[me];
                 match (s.flags.rst(), ttl, peer_ttl) {
                     (true, Some(t), Some(p)) if t != p => {
                         *sum = Some(Box::new(Idle {
@@ -109,20 +118,17 @@ impl Live {
                 }
             }
             None => {
-                if let Some(last) = self.last {
-                    if at.ts - last.ts >= MIN_GAP && !s.flags.rst() {
-                        self.judged = Some(Box::new(Judged {
-                            before: last,
-                            after: at,
-                            speaker: s.side,
-                            copies: 1,
-                            last: at,
-                        }));
-                    }
+                if !s.flags.rst() {
+                    self.judged = Some(Box::new(Judged {
+                        before: prev,
+                        after: at,
+                        speaker: s.side,
+                        copies: 1,
+                        last: at,
+                    }));
                 }
             }
         }
-        self.last = Some(at);
     }
 
     /// The conversation ended: data sent into silence ends the judgement.

@@ -95,6 +95,8 @@ pub(super) struct Live {
     /// The episode under way: boxed, as it is rare.
     open: Option<Box<(SeqNumber, SeqNumber, LossEpisode)>>,
     largest_acked: u32,
+    /// The longest segment ever put in the ring: no entry is longer.
+    ring_longest: u32,
     /// The peer's highest acknowledgment so far.
     acked_to: Option<SeqNumber>,
 }
@@ -112,12 +114,14 @@ fn summary(sum: &mut Option<Box<Loss>>) -> &mut Loss {
 }
 
 impl Live {
+    #[inline]
     pub(super) fn sent(&mut self, s: &Seg, sum: &mut Option<Box<Loss>>) {
         let (Some(seq), true) = (s.seq, s.len > 0) else {
             return;
         };
         let end = seq.wrapping_add(s.len);
         if !s.retransmitted {
+            self.ring_longest = self.ring_longest.max(s.len);
             self.ring[self.next as usize % RING] = Sent {
                 start: seq,
                 len: s.len,
@@ -179,7 +183,21 @@ impl Live {
         }
     }
 
+    /// Segments in the ring the peer's `ack` covers may be the largest
+    /// acknowledged yet.
+    fn note_acked(&mut self, ack: SeqNumber, sum: &mut Option<Box<Loss>>) {
+        for r in &self.ring {
+            if r.number != 0 && r.len > self.largest_acked && r.end() <= ack {
+                self.largest_acked = r.len;
+                if let Some(l) = sum.as_mut() {
+                    l.largest_acked = r.len;
+                }
+            }
+        }
+    }
+
     /// The peer acknowledged up to `s.ack`.
+    #[inline]
     pub(super) fn acked(&mut self, s: &Seg, sum: &mut Option<Box<Loss>>) {
         let Some(ack) = s.ack else {
             return;
@@ -191,16 +209,10 @@ impl Live {
         if self.acked_to.is_none_or(|a| ack > a) {
             self.acked_to = Some(ack);
         }
-        for r in &self.ring {
-            if r.number != 0 && r.end() <= ack {
-                let len = r.len;
-                if len > self.largest_acked {
-                    self.largest_acked = len;
-                    if let Some(l) = sum.as_mut() {
-                        l.largest_acked = len;
-                    }
-                }
-            }
+        // Only segments longer than the largest acknowledged can change it
+        // (in a steady transfer none, once a full-size one got through).
+        if self.ring_longest > self.largest_acked {
+            self.note_acked(ack, sum);
         }
         let Some((start, end, e)) = self.open.as_deref_mut() else {
             return;

@@ -63,13 +63,22 @@ pub(crate) struct LiveSignals {
 }
 
 impl LiveSignals {
-    pub(crate) fn tcp(&mut self, s: &Seg, ttl: Option<u8>, sum: &mut Signals) {
+    /// One TCP segment, `prev` the conversation's packet before it; `ttl`
+    /// its TTL, `ttls` the TTL of each side's first packet.
+    pub(crate) fn tcp(
+        &mut self,
+        s: &Seg,
+        prev: PacketRef,
+        ttl: Option<u8>,
+        ttls: [Option<u8>; 2],
+        sum: &mut Signals,
+    ) {
         let me = s.side.index();
         let peer = s.side.other().index();
         if s.flags.syn() {
             return;
         }
-        self.idle.packet(s, ttl, &mut sum.idle);
+        self.idle.packet(s, prev, ttl, ttls, &mut sum.idle);
         // What this segment sends.
         self.loss[me].sent(s, &mut sum.loss[me]);
         self.nagle[me].sent(s, self.small_below(), &mut sum.nagle[me]);

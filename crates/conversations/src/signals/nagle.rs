@@ -46,6 +46,7 @@ pub(super) struct Live {
 
 impl Live {
     /// A segment this side sent.
+    #[inline]
     pub(super) fn sent(&mut self, s: &Seg, small_below: u32, sum: &mut Option<Box<Nagle>>) {
         let (Some(seq), true) = (s.seq, s.len > 0) else {
             return;
@@ -77,6 +78,7 @@ impl Live {
     }
 
     /// A segment from the peer acknowledging this side's data.
+    #[inline]
     pub(super) fn acked(&mut self, s: &Seg) {
         let (Some(ack), Some((held, end))) = (s.ack, self.small) else {
             return;

@@ -59,6 +59,7 @@ pub(super) struct Live {
 
 impl Live {
     /// A segment from the side this state is about.
+    #[inline]
     pub(super) fn advertised(&mut self, s: &Seg, sum: &mut Option<Box<ZeroWindow>>) {
         if s.flags.rst() || s.flags.fin() {
             return;
@@ -82,6 +83,7 @@ impl Live {
     }
 
     /// A segment from the other side, while this side's window is shut.
+    #[inline]
     pub(super) fn peer_sent(&mut self, s: &Seg) {
         let Some(e) = &mut self.open else {
             return;

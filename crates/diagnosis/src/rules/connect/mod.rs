@@ -15,6 +15,10 @@ mod words;
 
 use std::collections::{BTreeMap, HashMap};
 
+/// Looked up once per answered connection: a fast hash, not SipHash
+/// (keys are addresses the capture shows; the map is bounded).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use stalltrace_conversations::{Conversation, PacketRef, Protocol, Side};
 use stalltrace_decode::{tr, Endpoint, Host, Lang, TimeDelta, Timestamp};
 
@@ -109,7 +113,7 @@ struct Detector {
     /// Every refused attempt, likewise.
     refusals: HashMap<u32, Storm>,
     /// The TTL each server host answers with, per point.
-    host_ttl: HashMap<(u32, Host), u8>,
+    host_ttl: FastMap<(u32, Host), u8>,
 }
 
 /// How an attempt failed at this point, if it did.
