@@ -64,7 +64,26 @@ pub(crate) struct Storm {
     pub last: Option<stalltrace_decode::Timestamp>,
 }
 
+/// Failed attempts a second, at least, for a storm: a flood or a scan is
+/// fast; a service that drops or refuses its clients one by one is not.
+pub(crate) const STORM_RATE: f64 = 10.0;
+
 impl Storm {
+    /// Attempts a second over its span (a span under a second counts as
+    /// one).
+    pub fn rate(&self) -> f64 {
+        let span = match (self.first, self.last) {
+            (Some(a), Some(b)) => (b - a).secs_f64(),
+            _ => 0.0,
+        };
+        self.attempts as f64 / span.max(1.0)
+    }
+
+    /// Many attempts, fast.
+    pub fn is_storm(&self, min: u64) -> bool {
+        self.attempts > min && self.rate() >= STORM_RATE
+    }
+
     pub fn new() -> Self {
         Storm {
             attempts: 0,

@@ -6,10 +6,10 @@
 //! refused matters: the host itself (its RST carries the TTL its other
 //! packets carry), a device in its name (another TTL), or a device's ICMP
 //! error (administratively prohibited: a filter). A few are told one
-//! server at a time; past a couple of hundred at one point they are a
-//! flood (many sources, few targets) or a scan (few sources, many ports),
-//! told once from bounded counts. A SYN that a judged wait names as its
-//! callback is told there, not here.
+//! server at a time; past a couple of hundred at one point, ten a second
+//! or more, they are a flood (many sources, few targets) or a scan (few
+//! sources, many ports), told once from bounded counts. A server's own
+//! callbacks (ident, DNS) are told with the wait they belong to.
 
 mod words;
 
@@ -112,6 +112,9 @@ struct Detector {
     storms: HashMap<u32, Storm>,
     /// Every refused attempt, likewise.
     refusals: HashMap<u32, Storm>,
+    /// Points (and kinds: refused or not) whose attempts became a storm,
+    /// their list dropped.
+    stormed: Vec<(u32, bool)>,
     /// The TTL each server host answers with, per point.
     host_ttl: FastMap<(u32, Host), u8>,
 }
@@ -151,7 +154,9 @@ impl Detect for Detector {
                 }
             }
         }
-        let Some(refusal) = failed(c) else {
+        // A server's own callbacks (ident, DNS) are told with the wait
+        // they belong to, and are no storm.
+        let Some(refusal) = failed(c).filter(|_| !c.opened_while_serving) else {
             return;
         };
         let storms = if refusal.is_some() {
@@ -161,11 +166,12 @@ impl Detect for Detector {
         };
         let storm = storms.entry(c.point).or_insert_with(Storm::new);
         storm.add(c);
-        if storm.attempts > STORM_MIN {
+        if storm.attempts > STORM_MIN && storm.rate() >= crate::storm::STORM_RATE {
             // A flood or a scan at this point: told as one finding from
             // its counts, so the attempts listed one by one can go.
-            if storm.attempts == STORM_MIN + 1 {
+            if !self.stormed.contains(&(c.point, refusal.is_some())) {
                 let refused = refusal.is_some();
+                self.stormed.push((c.point, refused));
                 self.attempts
                     .retain(|a| a.point != c.point || a.refusal.is_some() != refused);
             }
@@ -192,7 +198,7 @@ impl Detect for Detector {
         for (refused, storms) in [(false, &mut self.storms), (true, &mut self.refusals)] {
             let mut storms: Vec<(u32, Storm)> = std::mem::take(storms)
                 .into_iter()
-                .filter(|(_, s)| s.attempts > STORM_MIN)
+                .filter(|(p, s)| s.is_storm(STORM_MIN) || self.stormed.contains(&(*p, refused)))
                 .collect();
             storms.sort_by_key(|(p, _)| *p);
             for (point, s) in storms {
@@ -441,6 +447,38 @@ mod tests {
             (s.attempts, s.ports, s.sources, s.refused),
             (250, 250, 1, false)
         );
+    }
+
+    /// The 2 GB bench: 841 clients, one every 0.2 s, whose SYNs to a
+    /// dropped port go unanswered, were told as a "SYN flood", and the
+    /// server's 2230 refused ident callbacks as another (issue 12): a
+    /// storm is fast, and a server's own callbacks are no storm.
+    #[test]
+    fn slow_failures_and_a_servers_callbacks_are_no_storm() {
+        let mut trace = String::new();
+        for i in 0..300u32 {
+            let t = f64::from(i) * 0.2;
+            let at = |d: f64| {
+                let s = t + d;
+                format!("10:{:02}:{:09.6}", (s / 60.0) as u32, s % 60.0)
+            };
+            let client = format!("192.0.2.{}.{}", 1 + i % 250, 20_000 + i);
+            for d in [0.0, 1.0, 3.0] {
+                trace += &format!(
+                    "{} IP {client} > 198.51.100.25.8080: Flags [S], seq {i}, win 64240, length 0\n",
+                    at(d)
+                );
+            }
+        }
+        let mut all = diagnose(&trace);
+        all.retain(|f| f.id != FindingId::ConnectionUnanswered);
+        assert!(all.is_empty(), "{all:#?}");
+        let all = diagnose(&trace);
+        let f = one(&all, FindingId::ConnectionUnanswered);
+        let Facts::Unanswered(u) = &f.facts else {
+            panic!()
+        };
+        assert_eq!((u.attempts, u.syns), (300, 900));
     }
 
     #[test]
