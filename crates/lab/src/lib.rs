@@ -9,10 +9,17 @@
 //! firewall's `eth1` (outside) and `eth2` (inside), at the client and at
 //! the server, into pcapng files that `stalltrace analyze` reads.
 //!
+//! Beside the seed's login, the network's own waits (`faults/`, one file
+//! each): a request lost on its way, a reader that stops, Nagle meeting a
+//! delayed ACK, a PMTU black hole, a full listen queue, a middlebox's idle
+//! timeout, IPv6 dropped beside IPv4, refusals by host and by device, each
+//! with a client and server of its own, run with [`run_fault`].
+//!
 //! Scenarios are data (`scenarios/*.toml`). Every namespace is removed at
 //! the end of a run, on error, on panic and on Ctrl-C. Needs root, `ip`
-//! (iproute2) and `nft` (nftables). Addresses: 192.168.1.0/24 inside,
-//! 203.0.113.0/24 outside, only on the lab's own namespaces.
+//! (iproute2) and `nft` (nftables). Addresses: 192.168.1.0/24 and
+//! 2001:db8:1::/64 inside, 203.0.113.0/24 and 2001:db8:2::/64 outside, only
+//! on the lab's own namespaces.
 //!
 //! ```no_run
 //! use stalltrace_lab::{run, Scenario};

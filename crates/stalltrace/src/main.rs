@@ -45,17 +45,21 @@ The lab builds the seed report's set-ups in network namespaces (client
 192.168.1.200 behind a NAT firewall 203.0.113.171, server 203.0.113.25),
 with the real kernel TCP stack and nftables, captures at the firewall's
 eth1 and eth2, the client and the server, and analyses its own captures.
-It needs root, iproute2 and nftables, and touches nothing outside its own
-namespaces, which it removes at the end, on error and on Ctrl-C.
+It also rebuilds the network's waits on that topology (request-loss,
+zero-window, nagle, pmtu-black-hole, listen-backlog, idle-timeout,
+ipv6-fallback, refused) and says at which capture points `analyze` names
+each. It needs root, iproute2 and nftables, and touches nothing outside its
+own namespaces, which it removes at the end, on error and on Ctrl-C.
 
 Examples:
   stalltrace lab list
   stalltrace lab run env1-drop
   stalltrace lab run env3-reset --ident-timeout 3 --out /tmp/env3
+  stalltrace lab run request-loss
   stalltrace lab matrix --ident-timeout 3
 
-Exit codes: 0 as expected; 1 a measurement differed from the scenario's
-expectation; 2 the lab could not run.";
+Exit codes: 0 as expected; 1 a measurement (or, for a fault, where it is
+named) differed from the scenario's expectation; 2 the lab could not run.";
 
 #[derive(Subcommand)]
 pub(crate) enum LabCommand {

@@ -98,9 +98,12 @@ impl Detect for Detector {
             cx.name(c.point),
             Facts::Idle(x),
         );
-        // What the user lost: from speaking again to learning the
-        // connection was gone (and then reconnecting).
-        f.cost = Some(ended_at.ts - i.after.ts);
+        // Silence costs the user the resends until it gave up; a reset
+        // costs the connection, not a wait.
+        f.cost = match &i.end {
+            AfterIdle::Silence { .. } => Some(ended_at.ts - i.after.ts),
+            AfterIdle::ForeignReset { .. } => None,
+        };
         f.conversation = Some(crate::explain::conv_ref(c, cx.points));
         let mut ev = vec![cx.evidence(
             c,

@@ -135,7 +135,7 @@ pub(super) fn matrix(
 ) -> anyhow::Result<Option<bool>> {
     writeln!(
         out,
-        "{:<16} {:>9} {:>9}  {:<24} {:<22} measured by the client",
+        "{:<16} {:>9} {:>9}  {:<30} {:<30} measured by the client",
         "scenario", "wait", "expected", "named at", "diagnosis (together)"
     )?;
     let mut all_ok = true;
@@ -163,13 +163,13 @@ pub(super) fn matrix(
                 format!(
                     "{} {}",
                     f.id.as_str(),
-                    f.cost.map(|c| c.to_string()).unwrap_or_default()
+                    f.cost.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
                 )
             })
             .unwrap_or_else(|| "not named".into());
         writeln!(
             out,
-            "{:<16} {:>8.3}s {:>9}  {:<24} {:<22} {}",
+            "{:<16} {:>8.3}s {:>9}  {:<30} {:<30} {}",
             s.name,
             r.measured.delay.as_secs_f64(),
             if ok { "yes" } else { "NO" },
