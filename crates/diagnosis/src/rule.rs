@@ -111,6 +111,40 @@ impl Cx<'_> {
         self.points.name(point)
     }
 
+    /// The copies of a segment sent again: the first, then each again
+    /// with its offset, then the last copy when more were sent than kept.
+    pub fn copies(
+        &self,
+        c: &Conversation,
+        side: stalltrace_conversations::Side,
+        e: &stalltrace_conversations::signals::LossEpisode,
+    ) -> Vec<Evidence> {
+        let again = |copy: u32, p: PacketRef| Shows::DataAgain {
+            from: side,
+            copy,
+            after: p.ts - e.first.ts,
+        };
+        let mut v: Vec<Evidence> = e
+            .sent
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let shows = match i {
+                    0 => Shows::Data {
+                        from: side,
+                        bytes: e.len,
+                    },
+                    _ => again(i as u32 + 1, *p),
+                };
+                self.evidence(c, *p, shows)
+            })
+            .collect();
+        if e.sent.last().map(|p| p.number) != Some(e.last_copy.number) {
+            v.push(self.evidence(c, e.last_copy, again(e.copies, e.last_copy)));
+        }
+        v
+    }
+
     pub fn evidence(&self, c: &Conversation, p: PacketRef, shows: Shows) -> Evidence {
         Evidence {
             point: self.name(c.point),

@@ -303,3 +303,16 @@ pub(crate) struct CrossFacts {
     pub callback: Option<Conversation>,
     pub callback_elsewhere: Vec<Seen>,
 }
+
+impl CrossFacts {
+    /// A finding about one conversation and no callback: where else it
+    /// was seen is filled in at the end (`Diagnoser::flush`).
+    pub(crate) fn of(c: &Conversation) -> Box<CrossFacts> {
+        Box::new(CrossFacts {
+            subject: c.clone(),
+            subject_elsewhere: Vec::new(),
+            callback: None,
+            callback_elsewhere: Vec::new(),
+        })
+    }
+}

@@ -348,20 +348,12 @@ fn remedies(id: FindingId, h: &HandshakeFacts) -> Vec<Remedy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{diagnose_frames, one};
-    use stalltrace_testkit::scene::Scene;
+    use crate::testing::one;
 
     #[test]
     fn a_syn_lost_once_costs_the_clients_first_timer() {
-        let mut s = Scene::new();
-        s.ttl("198.51.100.80", 58);
-        let (cl, sv) = ("192.0.2.10:50000", "198.51.100.80:443");
-        let isn = s.syns(0.0, cl, sv, &[0.0, 1.0]);
-        let (c, v): (std::net::SocketAddr, std::net::SocketAddr) =
-            (cl.parse().unwrap(), sv.parse().unwrap());
-        s.tcp(1.01, v, c, 777, Some(isn.wrapping_add(1)), "S", &[]);
-        s.tcp(1.02, c, v, isn.wrapping_add(1), Some(778), "", &[]);
-        let all = diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all = crate::testing::diagnose_frames(&stalltrace_testkit::faults::syn_retransmitted());
         assert!(
             all.iter().all(|f| f.id != FindingId::ListenQueueOverflow),
             "{all:#?}"
@@ -377,17 +369,9 @@ mod tests {
 
     #[test]
     fn syns_ignored_on_the_servers_own_link_are_a_full_queue() {
-        let mut s = Scene::new();
-        s.ttl("198.51.100.80", 64);
-        s.ttl("192.0.2.10", 60);
-        // One connection: SYNs at 0, +1, +3 s, the last answered.
-        let (cl, sv) = ("192.0.2.10:50000", "198.51.100.80:8080");
-        let isn = s.syns(0.0, cl, sv, &[0.0, 1.0, 3.0]);
-        let (c, v): (std::net::SocketAddr, std::net::SocketAddr) =
-            (cl.parse().unwrap(), sv.parse().unwrap());
-        s.tcp(3.0002, v, c, 777, Some(isn.wrapping_add(1)), "S", &[]);
-        s.tcp(3.0004, c, v, isn.wrapping_add(1), Some(778), "", &[]);
-        let all = diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all =
+            crate::testing::diagnose_frames(&stalltrace_testkit::faults::listen_queue_overflow());
         let f = one(&all, FindingId::ListenQueueOverflow);
         let Facts::Handshake(h) = &f.facts else {
             panic!()

@@ -134,12 +134,7 @@ impl Detect for Detector {
             )),
         }
         f.evidence = ev;
-        f.cross = Some(Box::new(CrossFacts {
-            subject: c.clone(),
-            subject_elsewhere: Vec::new(),
-            callback: None,
-            callback_elsewhere: Vec::new(),
-        }));
+        f.cross = Some(CrossFacts::of(c));
         cx.emit(i.after.ts, f);
     }
 }
@@ -313,19 +308,8 @@ mod tests {
 
     #[test]
     fn a_rst_from_a_device_after_six_minutes_idle() {
-        let mut s = Scene::new();
-        s.ttl("198.51.100.22", 58);
-        s.ttl("192.0.2.10", 64);
-        let mut c = s.connect(0.0, "192.0.2.10:50000", "198.51.100.22:22", 0.02);
-        s.send(0.05, &mut c, true, b"SSH-2.0-OpenSSH_9.6\r\n");
-        s.send(0.06, &mut c, false, b"SSH-2.0-OpenSSH_9.6\r\n");
-        // A silence of 300 s survived, then one of 360 s that did not.
-        s.send(300.06, &mut c, false, b"keys");
-        s.send(300.08, &mut c, true, b"ok");
-        s.send(660.08, &mut c, false, b"ls\n");
-        s.ttl("198.51.100.22", 62);
-        s.tcp(660.09, c.server, c.client, 0, None, "R", &[]);
-        let all = diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all = crate::testing::diagnose_frames(&stalltrace_testkit::faults::idle_timeout());
         let f = one(&all, FindingId::IdleTimeout);
         let Facts::Idle(x) = &f.facts else { panic!() };
         assert_eq!(

@@ -348,16 +348,8 @@ mod tests {
 
     #[test]
     fn ipv6_unanswered_for_three_seconds_then_ipv4() {
-        let mut s = Scene::new();
-        s.syns(
-            0.0,
-            "[2001:db8:1::200]:40000",
-            "[2001:db8:2::25]:80",
-            &[0.0, 1.0],
-        );
-        let mut c = s.connect(3.0, "192.0.2.200:40002", "198.51.100.25:80", 0.001);
-        s.send(3.01, &mut c, false, b"GET / HTTP/1.1\r\n\r\n");
-        let all = diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all = crate::testing::diagnose_frames(&stalltrace_testkit::faults::ipv6_fallback());
         let f = one(&all, FindingId::Ipv6Fallback);
         let Facts::Fallback(x) = &f.facts else {
             panic!()

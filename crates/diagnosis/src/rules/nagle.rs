@@ -199,22 +199,8 @@ mod tests {
 
     #[test]
     fn every_request_written_in_two_pieces_waits_forty_milliseconds() {
-        let mut s = Scene::new();
-        let mut c = s.connect_mss(
-            0.0,
-            "192.0.2.10:50000",
-            "198.51.100.80:6379",
-            0.0002,
-            Some(1460),
-        );
-        for i in 0..5 {
-            let t = 1.0 + f64::from(i);
-            s.send(t, &mut c, false, b"*3\r\n$3\r\nSET\r\n");
-            s.ack(t + 0.040, &c, true);
-            s.send(t + 0.04005, &mut c, false, b"$1\r\nk\r\n$1\r\nv\r\n");
-            s.send(t + 0.0402, &mut c, true, b"+OK\r\n");
-        }
-        let all = diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all = crate::testing::diagnose_frames(&stalltrace_testkit::faults::nagle());
         let f = one(&all, FindingId::NagleDelayedAck);
         let Facts::Nagle(n) = &f.facts else { panic!() };
         assert_eq!((n.sender, n.events), (Side::Client, 5));

@@ -105,29 +105,8 @@ impl Detect for Detector {
             );
             f.cost = Some(e.lost());
             f.conversation = Some(crate::explain::conv_ref(c, cx.points));
-            let mut ev = Vec::new();
-            for (i, p) in e.sent.iter().enumerate() {
-                let shows = if i == 0 {
-                    Shows::Data {
-                        from: side,
-                        bytes: e.len,
-                    }
-                } else {
-                    Shows::DataAgain {
-                        from: side,
-                        copy: i as u32 + 1,
-                        after: p.ts - e.first.ts,
-                    }
-                };
-                ev.push(cx.evidence(c, *p, shows));
-            }
-            f.evidence = ev;
-            f.cross = Some(Box::new(CrossFacts {
-                subject: c.clone(),
-                subject_elsewhere: Vec::new(),
-                callback: None,
-                callback_elsewhere: Vec::new(),
-            }));
+            f.evidence = cx.copies(c, side, e);
+            f.cross = Some(CrossFacts::of(c));
             cx.emit(e.first.ts, f);
         }
     }
@@ -247,23 +226,8 @@ mod tests {
 
     #[test]
     fn full_size_segments_lost_while_small_ones_pass() {
-        let mut s = Scene::new();
-        let mut c = s.connect_mss(
-            0.0,
-            "192.0.2.10:50000",
-            "198.51.100.80:80",
-            0.02,
-            Some(1460),
-        );
-        s.send(0.03, &mut c, false, b"GET /big HTTP/1.1\r\n\r\n");
-        s.ack(0.05, &c, true);
-        let big = vec![b'x'; 1448];
-        s.send(0.06, &mut c, true, &big);
-        for (i, at) in [0.27, 0.69, 1.53, 3.21].iter().enumerate() {
-            let _ = i;
-            s.resend(*at, &c, true);
-        }
-        let all = diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all = crate::testing::diagnose_frames(&stalltrace_testkit::faults::pmtu_black_hole());
         let f = one(&all, FindingId::PmtuBlackHole);
         let Facts::Pmtu(x) = &f.facts else { panic!() };
         assert_eq!(

@@ -195,33 +195,7 @@ fn emit(
     );
     f.cost = Some(lost);
     f.conversation = Some(crate::explain::conv_ref(c, cx.points));
-    let mut evidence = Vec::new();
-    for (i, p) in e.sent.iter().enumerate() {
-        let shows = if i == 0 {
-            Shows::Data {
-                from: side,
-                bytes: e.len,
-            }
-        } else {
-            Shows::DataAgain {
-                from: side,
-                copy: i as u32 + 1,
-                after: p.ts - e.first.ts,
-            }
-        };
-        evidence.push(cx.evidence(c, *p, shows));
-    }
-    if e.last_copy.number != e.sent.last().map_or(0, |p| p.number) {
-        evidence.push(cx.evidence(
-            c,
-            e.last_copy,
-            Shows::DataAgain {
-                from: side,
-                copy: e.copies,
-                after: e.last_copy.ts - e.first.ts,
-            },
-        ));
-    }
+    let mut evidence = cx.copies(c, side, e);
     if let Some(a) = e.acked {
         evidence.push(cx.evidence(
             c,
@@ -276,12 +250,7 @@ fn emit(
         f.breakdown = b;
     }
     f.evidence = evidence;
-    f.cross = Some(Box::new(CrossFacts {
-        subject: c.clone(),
-        subject_elsewhere: Vec::new(),
-        callback: None,
-        callback_elsewhere: Vec::new(),
-    }));
+    f.cross = Some(CrossFacts::of(c));
     cx.emit(e.first.ts, f);
 }
 

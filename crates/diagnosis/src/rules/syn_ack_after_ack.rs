@@ -136,12 +136,7 @@ impl Detect for Detector {
         f.cost = Some(resent.ts - first_ack.ts);
         f.conversation = Some(crate::explain::conv_ref(c, cx.points));
         f.evidence = evidence;
-        f.cross = Some(Box::new(CrossFacts {
-            subject: c.clone(),
-            subject_elsewhere: Vec::new(),
-            callback: None,
-            callback_elsewhere: Vec::new(),
-        }));
+        f.cross = Some(CrossFacts::of(c));
         cx.emit(c.first.ts, f);
     }
 }

@@ -225,25 +225,12 @@ fn said(z: &ZeroWindowFacts, l: Lang) -> Said {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{diagnose_frames, one};
-    use stalltrace_testkit::scene::Scene;
+    use crate::testing::one;
 
     #[test]
     fn a_client_that_stops_reading_for_three_seconds() {
-        let mut s = Scene::new();
-        let mut c = s.connect(0.0, "192.0.2.10:50000", "198.51.100.80:80", 0.002);
-        s.send(0.01, &mut c, false, b"GET /big HTTP/1.1\r\n\r\n");
-        s.send(0.02, &mut c, true, &[b'x'; 1000]);
-        c.window(false, 0);
-        s.ack(0.021, &c, false);
-        for at in [0.22, 0.62, 1.42] {
-            s.probe(at, &c, true);
-            s.ack(at + 0.001, &c, false);
-        }
-        c.window(false, 32_000);
-        s.ack(3.021, &c, false);
-        s.send(3.022, &mut c, true, &[b'y'; 1000]);
-        let all = diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all = crate::testing::diagnose_frames(&stalltrace_testkit::faults::zero_window());
         let f = one(&all, FindingId::ZeroWindow);
         let Facts::ZeroWindow(z) = &f.facts else {
             panic!()

@@ -65,18 +65,6 @@ pub(crate) fn diagnose(r: &FaultOutcome) -> Diagnosed {
     }
 }
 
-fn one_line(f: Option<&Finding>) -> String {
-    match f {
-        Some(f) => format!(
-            "{} {}: {}",
-            f.severity.as_str(),
-            f.id.as_str(),
-            f.words(Lang::En).summary
-        ),
-        None => "not named".into(),
-    }
-}
-
 /// Runs one fault scenario; None when the lab could not run.
 pub(super) fn run_one(
     out: &mut impl Write,
@@ -111,9 +99,17 @@ pub(super) fn run_one(
         s.expect.finding.as_deref().unwrap_or("-")
     )?;
     for (point, f) in &d.points {
-        writeln!(out, "  {point:<8} {}", one_line(f.as_ref()))?;
+        writeln!(
+            out,
+            "  {point:<8} {}",
+            super::one_line(f.as_ref(), "not named")
+        )?;
     }
-    writeln!(out, "  together {}", one_line(d.together.as_ref()))?;
+    writeln!(
+        out,
+        "  together {}",
+        super::one_line(d.together.as_ref(), "not named")
+    )?;
     if let Some(f) = &d.together {
         for p in f.words(Lang::En).path {
             writeln!(out, "           {p}")?;

@@ -38,7 +38,11 @@ pub(super) fn run_one(
     )?;
     writeln!(out, "\nWhat `stalltrace analyze` finds in each capture:")?;
     for (point, f) in diagnose(&r) {
-        writeln!(out, "  {point:<8} {}", one_line(f.as_ref()))?;
+        writeln!(
+            out,
+            "  {point:<8} {}",
+            super::one_line(f.as_ref(), "no stall, no lookup")
+        )?;
     }
     writeln!(out, "\nFull report: stalltrace analyze {}", dir.display())?;
     Ok(Some(verdict.is_ok()))
@@ -162,18 +166,6 @@ pub fn diagnose(r: &RunOutcome) -> Vec<(String, Option<Finding>)> {
             (c.point.clone(), f)
         })
         .collect()
-}
-
-fn one_line(f: Option<&Finding>) -> String {
-    match f {
-        Some(f) => format!(
-            "{} {}: {}",
-            f.severity.as_str(),
-            f.id.as_str(),
-            f.words(Lang::En).summary
-        ),
-        None => "no stall, no lookup".into(),
-    }
 }
 
 fn short(f: Option<&Finding>) -> String {

@@ -63,3 +63,16 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<u8> {
         }
     }
 }
+
+/// A finding in one line, or `none`.
+fn one_line(f: Option<&stalltrace_diagnosis::Finding>, none: &str) -> String {
+    match f {
+        Some(f) => format!(
+            "{} {}: {}",
+            f.severity.as_str(),
+            f.id.as_str(),
+            f.words(stalltrace_diagnosis::Lang::En).summary
+        ),
+        None => none.into(),
+    }
+}

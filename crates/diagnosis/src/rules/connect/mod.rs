@@ -500,13 +500,8 @@ mod tests {
 
     #[test]
     fn a_rst_with_another_ttl_is_a_device_in_the_hosts_name() {
-        let mut s = stalltrace_testkit::scene::Scene::new();
-        s.ttl("198.51.100.25", 61);
-        s.connect(0.0, "192.0.2.10:50000", "198.51.100.25:80", 0.02);
-        let isn = s.syns(1.0, "192.0.2.10:50001", "198.51.100.25:81", &[0.0]);
-        s.ttl("198.51.100.25", 64);
-        s.refuse(1.001, "198.51.100.25:81", "192.0.2.10:50001", isn);
-        let all = crate::testing::diagnose_frames(&s.frames());
+        // The scene from testkit's fault catalogue.
+        let all = crate::testing::diagnose_frames(&stalltrace_testkit::faults::refused_by_device());
         let f = one(&all, FindingId::ConnectionRefused);
         let Facts::Refused(r) = &f.facts else {
             panic!()
