@@ -32,7 +32,7 @@ fn run(bytes: Vec<u8>, threshold: TimeDelta) -> Vec<Finding> {
         match rec {
             Record::Packet(p) => t.observe(&p),
             Record::Frame(f) => {
-                if let Ok(p) = stalltrace_decode::decode_frame(f.link, &f.data, f.meta) {
+                if let Ok(p) = stalltrace_decode::decode_frame(f.link, f.data, f.meta) {
                     t.observe(&p);
                 }
             }
