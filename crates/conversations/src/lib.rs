@@ -32,12 +32,14 @@
 //! assert_eq!(c.established().unwrap().number, 3);
 //! ```
 
+pub mod dns;
 mod feedback;
 mod model;
 mod points;
 pub mod signals;
 mod tracker;
 
+pub use dns::{DnsLog, DnsQuery};
 pub use feedback::{LiveView, SpareLog};
 pub use model::*;
 pub use points::Points;

@@ -183,6 +183,8 @@ pub struct Conversation {
     pub others_answered_meanwhile: u64,
     /// What the network rules measure packet by packet.
     pub signals: crate::signals::Signals,
+    /// Its DNS queries and their answers (a conversation with port 53).
+    pub dns: Option<Box<crate::dns::DnsLog>>,
 }
 
 /// Lists of evidence packets keep this many; counts go on.

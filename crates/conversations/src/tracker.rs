@@ -555,6 +555,7 @@ impl Tracker {
             server_lookups_meanwhile: 0,
             others_answered_meanwhile: 0,
             signals: Default::default(),
+            dns: None,
         };
         let mut conv = conv;
         // Only hosts that serve something keep state, so this stays within
@@ -779,6 +780,13 @@ impl Tracker {
                 c.payload_bytes[s] += len as u64;
                 l.note_payload(side, Payload { packet: at, len }, &t.head);
             }
+            // DNS over TCP: a copy resent is the same segment again.
+            if let (Some(m), false) = (&t.dns, retransmitted) {
+                l.conv
+                    .dns
+                    .get_or_insert_with(Default::default)
+                    .note(m, at, side == Side::Client);
+            }
         }
         l.signals.tcp(
             &Seg {
@@ -867,6 +875,11 @@ impl Tracker {
             if c.syns.len() < MAX_LISTED {
                 c.syns.push(at);
             }
+        }
+        if let Some(m) = &u.dns {
+            c.dns
+                .get_or_insert_with(Default::default)
+                .note(m, at, side == Side::Client);
         }
         l.note_payload(
             side,

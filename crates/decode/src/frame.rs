@@ -2,6 +2,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket};
 
+use crate::dns::DnsMessage;
 use crate::link::{LinkType, NullFrame, Sll2Frame};
 use crate::packet::*;
 use crate::transport::{IcmpView, TcpView, UdpView};
@@ -255,6 +256,7 @@ fn from_net(net: Net<'_>, meta: FrameMeta, link_src: Option<[u8; 6]>) -> Result<
                         payload_len,
                         payload_digest: payload_digest(captured),
                         head: PayloadHead::new(captured),
+                        dns: dns_over_tcp(t.src_port(), t.dst_port(), captured),
                     })
                 }
                 None => return Err(Skip::Malformed("TCP header cut before its flags")),
@@ -271,6 +273,9 @@ fn from_net(net: Net<'_>, meta: FrameMeta, link_src: Option<[u8; 6]>) -> Result<
                         payload_len,
                         payload_digest: payload_digest(u.captured_payload()),
                         head: PayloadHead::new(u.captured_payload()),
+                        dns: is_dns(u.src_port(), u.dst_port())
+                            .then(|| DnsMessage::parse(u.captured_payload()).map(Box::new))
+                            .flatten(),
                     })
                 }
                 None => return Err(Skip::Malformed("UDP header cut before its ports")),
@@ -303,6 +308,23 @@ fn link_src(link: LinkType, data: &[u8]) -> Option<[u8; 6]> {
         LinkType::LINUX_SLL2 if *data.get(11)? == 6 => six(12..18),
         _ => None,
     }
+}
+
+/// The DNS port, either way.
+fn is_dns(src: u16, dst: u16) -> bool {
+    src == DNS_PORT || dst == DNS_PORT
+}
+
+const DNS_PORT: u16 = 53;
+
+/// DNS over TCP: a segment that begins a message, after its two-byte
+/// length (RFC 1035 4.2.2).
+fn dns_over_tcp(src: u16, dst: u16, payload: &[u8]) -> Option<Box<DnsMessage>> {
+    if !is_dns(src, dst) || payload.len() < 14 {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([payload[0], payload[1]]));
+    (len >= 12).then(|| DnsMessage::parse(&payload[2..]).map(Box::new))?
 }
 
 /// RFC 1071: the one's complement sum of the header, checksum included,

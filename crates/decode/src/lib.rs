@@ -10,7 +10,8 @@
 //! Link layers: Ethernet with 802.1Q/QinQ, Linux cooked SLL and SLL2, raw
 //! IPv4/IPv6, BSD null and OpenBSD loop. Network and transport: IPv4, IPv6,
 //! TCP (MSS, window scale, SACK-permitted, timestamps), UDP, ICMP and
-//! ICMPv6 with the header their errors quote. A frame cut by snaplen still
+//! ICMPv6 with the header their errors quote; DNS over UDP and TCP
+//! ([`DnsMessage`]). A frame cut by snaplen still
 //! yields every field it holds, flagged [`Packet::truncated`].
 //!
 //! ```
@@ -25,6 +26,7 @@
 //! );
 //! ```
 
+pub mod dns;
 mod frame;
 mod host;
 mod lang;
@@ -34,6 +36,7 @@ mod seq;
 mod time;
 pub mod transport;
 
+pub use dns::{DnsAnswer, DnsMessage, DnsQuestion};
 pub use frame::{decode_frame, decode_frame_general, Skip};
 pub use host::{Endpoint, Host};
 pub use lang::Lang;

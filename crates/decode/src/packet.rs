@@ -140,6 +140,9 @@ pub struct TcpSegment {
     pub payload_digest: u64,
     /// The payload's first bytes, as captured.
     pub head: PayloadHead,
+    /// The DNS message a segment to or from port 53 begins (after its
+    /// two-byte length).
+    pub dns: Option<Box<crate::DnsMessage>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -150,6 +153,8 @@ pub struct UdpDatagram {
     pub payload_digest: u64,
     /// The payload's first bytes, as captured.
     pub head: PayloadHead,
+    /// The DNS message it carries (to or from port 53).
+    pub dns: Option<Box<crate::DnsMessage>>,
 }
 
 /// How many payload bytes a packet carries on: a banner's daemon and

@@ -314,6 +314,18 @@ pub(crate) fn explain<'a>(
                 (after, Some(give_up), matches)
             }
         };
+        let question = k
+            .dns
+            .as_ref()
+            .and_then(|d| d.queries.first())
+            .and_then(|q| q.question.clone());
+        let reverses = question.as_ref().and_then(|q| q.reversed()).map(|a| {
+            let address = stalltrace_decode::Host::from(a);
+            Reversed {
+                is_client: address == c.client.host,
+                address,
+            }
+        });
         let cb = Callback {
             kind: b.kind,
             conversation: conv_ref(k, points),
@@ -324,6 +336,8 @@ pub(crate) fn explain<'a>(
             lasted,
             give_up,
             timer_matches,
+            question,
+            reverses,
         };
         callback_evidence.extend(callback_packets(k, &cb, b.resolved));
         callbacks.push(cb);

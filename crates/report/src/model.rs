@@ -87,4 +87,9 @@ impl Report {
     pub fn ip_packets(&self) -> u64 {
         self.points.iter().map(|p| p.stats.packets).sum()
     }
+
+    /// UDP datagrams read, at every point.
+    pub fn udp_datagrams(&self) -> u64 {
+        self.points.iter().map(|p| p.stats.udp).sum()
+    }
 }

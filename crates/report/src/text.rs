@@ -201,11 +201,20 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
         } else {
             tr!(
                 l,
-                "No stall found: no greeting or answer waited longer than the threshold, and no connection attempt went unanswered.",
-                "没有发现停顿：没有欢迎信息或应答的等待超过阈值，也没有无人应答的连接尝试。"
+                "No stall found: no greeting, answer or name lookup waited longer than the threshold, no data waited on a loss, a closed window or a delayed ACK, and no connection attempt went unanswered or was refused.",
+                "没有发现停顿：没有欢迎信息、应答或名字解析的等待超过阈值，没有数据因丢包、窗口关闭或延迟确认而等待，也没有无人应答或被拒绝的连接尝试。"
             )
         };
         wrap(&mut o, "", "", verdict, width);
+        let udp = report.udp_datagrams();
+        if packets > 0 && udp > 0 {
+            let note = tr!(
+                l,
+                format!("Of UDP, only DNS is judged: {udp} UDP datagrams were read."),
+                format!("UDP 中只判断 DNS：共读到 {udp} 个 UDP 数据报。")
+            );
+            wrap(&mut o, "", "", &note, width);
+        }
     }
     for (i, f) in report.findings.iter().enumerate() {
         if i > 0 {

@@ -292,6 +292,19 @@ fn every_evidence_part_and_verdict_in_both_languages() {
         Shows::SynAckLate {
             after: TimeDelta::from_secs(3),
         },
+        Shows::DnsQuery {
+            question: Some(stalltrace_decode::DnsQuestion {
+                name: "www.example.org".into(),
+                qtype: 1,
+            }),
+            server: s.clone(),
+            after: TimeDelta::from_secs(5),
+        },
+        Shows::DnsResponse {
+            by: s.clone(),
+            rcode: 3,
+            after: TimeDelta::from_secs(5),
+        },
     ];
     for x in &shows {
         match x {
@@ -322,7 +335,9 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             | Shows::AfterIdle { .. }
             | Shows::ForeignRst { .. }
             | Shows::Rst { .. }
-            | Shows::SynAckLate { .. } => {}
+            | Shows::SynAckLate { .. }
+            | Shows::DnsQuery { .. }
+            | Shows::DnsResponse { .. } => {}
         }
         // Packet names (SYN, ACK) are the same in both; the rest is words.
         let zh = say::shows(x, Lang::ZhCn);
@@ -351,6 +366,7 @@ fn every_evidence_part_and_verdict_in_both_languages() {
         Part::WindowShut {
             receiver: Side::Client,
         },
+        Part::NameLookup,
     ];
     for p in &parts {
         match p {
@@ -366,7 +382,8 @@ fn every_evidence_part_and_verdict_in_both_languages() {
             | Part::Answering
             | Part::Handshake
             | Part::Ipv6Tried
-            | Part::WindowShut { .. } => {}
+            | Part::WindowShut { .. }
+            | Part::NameLookup => {}
         }
         both(
             &format!("{p:?}"),

@@ -221,6 +221,66 @@ pub fn syn_ack_after_ack() -> Vec<Frame> {
     s.frames()
 }
 
+/// A lookup whose first name server is silent: the query to it, the
+/// same to the second server 5 s later (glibc), answered at once, and the
+/// connection to the answer.
+pub fn dns_slow() -> Vec<Frame> {
+    use crate::scene::{dns_answer, dns_query};
+    let mut s = Scene::new();
+    let (name, a) = ("www.example.org", "203.0.113.80".parse().expect("address"));
+    s.udp(
+        0.0,
+        "192.0.2.10:40000",
+        "198.51.100.53:53",
+        &dns_query(4242, name, 1),
+    );
+    s.udp(
+        5.001,
+        "192.0.2.10:40001",
+        "198.51.100.54:53",
+        &dns_query(4242, name, 1),
+    );
+    s.udp(
+        5.003,
+        "198.51.100.54:53",
+        "192.0.2.10:40001",
+        &dns_answer(4242, name, 1, 0, &[a]),
+    );
+    s.connect(5.004, "192.0.2.10:50000", "203.0.113.80:443", 0.02);
+    s.frames()
+}
+
+/// A query resent once and never answered.
+pub fn dns_unanswered() -> Vec<Frame> {
+    use crate::scene::dns_query;
+    let mut s = Scene::new();
+    for at in [0.0, 5.0] {
+        s.udp(
+            at,
+            "192.0.2.10:40000",
+            "198.51.100.53:53",
+            &dns_query(7, "example.org", 15),
+        );
+    }
+    s.frames()
+}
+
+/// A and AAAA together from one socket, the AAAA lost and resent 5 s
+/// later.
+pub fn dns_aaaa_race() -> Vec<Frame> {
+    use crate::scene::{dns_answer, dns_query};
+    let mut s = Scene::new();
+    let name = "www.example.org";
+    let (c, r) = ("192.0.2.10:40000", "198.51.100.53:53");
+    let a = "203.0.113.80".parse().expect("address");
+    s.udp(0.0, c, r, &dns_query(4242, name, 1));
+    s.udp(0.00004, c, r, &dns_query(4243, name, 28));
+    s.udp(0.003, r, c, &dns_answer(4242, name, 1, 0, &[a]));
+    s.udp(5.0001, c, r, &dns_query(4243, name, 28));
+    s.udp(5.002, r, c, &dns_answer(4243, name, 28, 0, &[]));
+    s.frames()
+}
+
 /// Every fault above by the id of the finding it makes.
 pub fn network_faults() -> Vec<(&'static str, Vec<Frame>)> {
     vec![
@@ -234,5 +294,8 @@ pub fn network_faults() -> Vec<(&'static str, Vec<Frame>)> {
         ("ipv6-fallback", ipv6_fallback()),
         ("connection-refused", refused_by_device()),
         ("syn-ack-retransmitted", syn_ack_after_ack()),
+        ("dns-slow", dns_slow()),
+        ("dns-unanswered", dns_unanswered()),
+        ("dns-aaaa-race", dns_aaaa_race()),
     ]
 }

@@ -440,3 +440,45 @@ pub fn ptr_query(id: u16, v4: [u8; 4]) -> Vec<u8> {
     q.extend_from_slice(&[0, 0, 12, 0, 1]);
     q
 }
+
+/// A DNS query, as a stub resolver sends it (recursion desired).
+pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QCLASS, QTYPE, TYPE};
+    let mut p = Packet::new_query(id);
+    p.set_flags(PacketFlag::RECURSION_DESIRED);
+    p.questions.push(Question::new(
+        Name::new_unchecked(name),
+        QTYPE::TYPE(TYPE::from(qtype)),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    p.build_bytes_vec().expect("a query encodes")
+}
+
+/// A DNS answer to [`dns_query`]: `rcode` (0 no error, 3 NXDOMAIN) and
+/// the addresses.
+pub fn dns_answer(id: u16, name: &str, qtype: u16, rcode: u8, addrs: &[IpAddr]) -> Vec<u8> {
+    use simple_dns::rdata::{RData, A, AAAA};
+    use simple_dns::{Name, Packet, Question, ResourceRecord, CLASS, QCLASS, QTYPE, RCODE, TYPE};
+    let mut p = Packet::new_reply(id);
+    *p.rcode_mut() = RCODE::from(u16::from(rcode));
+    p.questions.push(Question::new(
+        Name::new_unchecked(name),
+        QTYPE::TYPE(TYPE::from(qtype)),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    for a in addrs {
+        let rdata = match a {
+            IpAddr::V4(v4) => RData::A(A::from(*v4)),
+            IpAddr::V6(v6) => RData::AAAA(AAAA::from(*v6)),
+        };
+        p.answers.push(ResourceRecord::new(
+            Name::new_unchecked(name),
+            CLASS::IN,
+            60,
+            rdata,
+        ));
+    }
+    p.build_bytes_vec().expect("an answer encodes")
+}

@@ -18,6 +18,7 @@
 //! `transport.rs` the TCP, UDP and ICMP parts (and undoes relative
 //! sequence numbers).
 
+mod dns;
 mod fields;
 #[cfg(test)]
 mod tests;
@@ -422,6 +423,9 @@ impl<R: BufRead> TextReader<R> {
                     src_port: sp,
                     dst_port: dp,
                     payload_len: len,
+                    dns: (sp == 53 || dp == 53)
+                        .then(|| dns::parse_dns(body).map(Box::new))
+                        .flatten(),
                     ..Default::default()
                 });
             } else {

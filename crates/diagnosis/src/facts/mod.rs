@@ -5,12 +5,14 @@
 //! fact there before changing it here.
 
 pub mod idle;
+pub mod resolvers;
 pub mod services;
 pub mod stacks;
 pub mod timers;
 pub mod transport;
 
 pub use idle::IdleTimeout;
+pub use resolvers::Resolver;
 pub use services::{Daemon, DaemonSeen, Service, Speaker};
 pub use stacks::{SynStack, SYN_STACKS};
 pub use timers::{AppTimer, TimerPurpose};

@@ -148,4 +148,16 @@ pub enum Shows {
     SynAckLate {
         after: TimeDelta,
     },
+    /// A DNS query sent (a copy, or to another server).
+    DnsQuery {
+        question: Option<stalltrace_decode::DnsQuestion>,
+        server: Endpoint,
+        after: TimeDelta,
+    },
+    /// The DNS answer that ended a lookup.
+    DnsResponse {
+        by: Endpoint,
+        rcode: u8,
+        after: TimeDelta,
+    },
 }

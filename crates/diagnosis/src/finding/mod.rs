@@ -6,11 +6,13 @@
 //! timers, the parts of its time), `path.rs` what capture points say
 //! (path verdicts, the merged timeline), `evidence.rs` what a packet shows.
 
+mod dns;
 mod evidence;
 mod network;
 mod path;
 mod wait;
 
+pub use dns::*;
 pub use evidence::*;
 pub use network::*;
 pub use path::*;
@@ -64,6 +66,12 @@ pub enum FindingId {
     IdleTimeout,
     /// IPv6 tried and unanswered, then IPv4.
     Ipv6Fallback,
+    /// A name lookup answered late.
+    DnsSlow,
+    /// A name lookup no name server answered.
+    DnsUnanswered,
+    /// A and AAAA sent together on one socket, one lost: the conntrack race.
+    DnsAaaaRace,
 }
 
 impl FindingId {
@@ -83,6 +91,9 @@ impl FindingId {
         FindingId::ListenQueueOverflow,
         FindingId::IdleTimeout,
         FindingId::Ipv6Fallback,
+        FindingId::DnsSlow,
+        FindingId::DnsUnanswered,
+        FindingId::DnsAaaaRace,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +113,9 @@ impl FindingId {
             FindingId::ListenQueueOverflow => "listen-queue-overflow",
             FindingId::IdleTimeout => "idle-timeout",
             FindingId::Ipv6Fallback => "ipv6-fallback",
+            FindingId::DnsSlow => "dns-slow",
+            FindingId::DnsUnanswered => "dns-unanswered",
+            FindingId::DnsAaaaRace => "dns-aaaa-race",
         }
     }
 }
@@ -202,6 +216,8 @@ pub enum Facts {
     Idle(IdleFacts),
     Fallback(FallbackFacts),
     Refused(RefusedFacts),
+    DnsLookup(DnsLookupFacts),
+    DnsRace(DnsRaceFacts),
 }
 
 /// How often a finding happened, and to whom.

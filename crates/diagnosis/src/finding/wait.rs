@@ -86,6 +86,20 @@ pub struct Callback {
     pub give_up: Option<GiveUp>,
     /// Programs with a timer of that length.
     pub timer_matches: Vec<&'static AppTimer>,
+    /// A DNS callback's question (its first query's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<stalltrace_decode::DnsQuestion>,
+    /// A reverse (PTR) lookup: the address it reverses, and whether that
+    /// is the waiting conversation's client as the server sees it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<Reversed>,
+}
+
+/// The address a reverse lookup asks the name of.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Reversed {
+    pub address: stalltrace_decode::Host,
+    pub is_client: bool,
 }
 
 impl Callback {
@@ -236,6 +250,8 @@ pub enum Part {
     Handshake,
     /// IPv6 tried and unanswered before IPv4.
     Ipv6Tried,
+    /// A name lookup, from its first query to its answer.
+    NameLookup,
     /// A receiver's window shut: its application not reading.
     WindowShut {
         receiver: stalltrace_conversations::Side,

@@ -11,6 +11,8 @@
 mod application_wait;
 mod callback_lookup;
 mod connect;
+mod dns_lookup;
+mod dns_race;
 mod handshake;
 mod idle_timeout;
 mod ipv6_fallback;
@@ -37,6 +39,8 @@ pub(crate) static RULES: &[&dyn Rule] = &[
     &zero_window::ZeroWindow,
     &nagle::Nagle,
     &idle_timeout::IdleTimeout,
+    &dns_race::DnsRace,
+    &dns_lookup::DnsLookup,
 ];
 
 /// The rule that owns `id`.

@@ -36,12 +36,40 @@ pub(crate) fn lookup(kind: CallbackKind, l: Lang) -> &'static str {
 
 /// "an ident (RFC 1413) lookup 220.x:38107 → 218.104.68.171:113".
 pub(crate) fn callback(cb: &Callback, l: Lang) -> String {
-    format!(
-        "{} {} → {}",
-        lookup(cb.kind, l),
-        cb.conversation.client,
-        cb.conversation.server
-    )
+    let ends = format!("{} → {}", cb.conversation.client, cb.conversation.server);
+    match (&cb.question, &cb.reverses) {
+        (Some(q), Some(r)) => tr!(
+            l,
+            format!(
+                "a reverse DNS lookup of {}{} ({} {}?, {ends})",
+                r.address,
+                if r.is_client {
+                    ", the client as the server sees it"
+                } else {
+                    ""
+                },
+                q.name,
+                q.type_name()
+            ),
+            format!(
+                "对 {}{}的反向 DNS 查询（{} {}?，{ends}）",
+                r.address,
+                if r.is_client {
+                    "（服务器所见的客户端）"
+                } else {
+                    ""
+                },
+                q.name,
+                q.type_name()
+            )
+        ),
+        (Some(q), None) => tr!(
+            l,
+            format!("a DNS lookup of {} {}? ({ends})", q.name, q.type_name()),
+            format!("对 {} {}? 的 DNS 查询（{ends}）", q.name, q.type_name())
+        ),
+        _ => format!("{} {ends}", lookup(cb.kind, l)),
+    }
 }
 
 /// What became of a callback, as this capture point saw it.
@@ -215,6 +243,12 @@ pub fn part(p: &Part, l: Lang) -> String {
             tr!(l, "server after the callback", "回连之后的服务器处理").into()
         }
         Part::Answering => tr!(l, "server answering", "服务器作答").into(),
+        Part::NameLookup => tr!(
+            l,
+            "looking the name up, to the answer",
+            "解析名字，直到得到应答"
+        )
+        .into(),
         Part::Ipv6Tried => tr!(l, "IPv6 tried, nothing answered", "尝试 IPv6，没有任何应答").into(),
         Part::Handshake => tr!(
             l,

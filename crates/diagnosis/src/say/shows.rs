@@ -221,6 +221,34 @@ pub fn shows(s: &Shows, l: Lang) -> String {
             format!("{} RST", side(*from, l)),
             format!("{} RST", side(*from, l))
         ),
+        Shows::DnsQuery {
+            question,
+            server,
+            after,
+        } => {
+            let q = question
+                .as_ref()
+                .map(|q| format!("{} {}? ", q.name, q.type_name()))
+                .unwrap_or_default();
+            tr!(
+                l,
+                format!("DNS query {q}to {server} (+{})", l.dur(*after)),
+                format!("DNS 查询 {q}发往 {server}（+{}）", l.dur(*after))
+            )
+        }
+        Shows::DnsResponse { by, rcode, after } => tr!(
+            l,
+            format!(
+                "DNS answer from {by}: {} (+{})",
+                stalltrace_decode::dns::rcode_name(*rcode),
+                l.dur(*after)
+            ),
+            format!(
+                "来自 {by} 的 DNS 应答：{}（+{}）",
+                stalltrace_decode::dns::rcode_name(*rcode),
+                l.dur(*after)
+            )
+        ),
         Shows::SynAckLate { after } => tr!(
             l,
             format!("server SYN-ACK (+{})", l.dur(*after)),

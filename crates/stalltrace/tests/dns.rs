@@ -1,0 +1,92 @@
+//! DNS as a first-class protocol (issue 13): names decoded from the wire
+//! and from tcpdump's print, lookups judged on their own, the A/AAAA race,
+//! reverse lookups named by the address they reverse.
+
+mod common;
+
+use common::*;
+use stalltrace_decode::TimeDelta;
+use stalltrace_diagnosis::{Facts, FindingId};
+use stalltrace_testkit::scene::{dns_answer, dns_query, Scene};
+
+/// A capture of UDP alone, one answer 5 s late: a DNS finding, from the
+/// packets' bytes; the same lookup answered at once: none, and the
+/// report says UDP other than DNS is not judged.
+#[test]
+fn a_late_answer_on_udp_alone_is_a_finding_and_a_fast_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let (c, r) = ("192.0.2.10:40000", "198.51.100.53:53");
+    s.udp(0.0, c, r, &dns_query(9, "mail.example.org", 15));
+    s.udp(5.0, c, r, &dns_query(9, "mail.example.org", 15));
+    s.udp(5.2, r, c, &dns_answer(9, "mail.example.org", 15, 0, &[]));
+    let a = run(&[pcap(dir.path(), "late.pcap", &s.frames())]);
+    let f = one(&a, FindingId::DnsSlow);
+    let Facts::DnsLookup(x) = &f.facts else {
+        panic!()
+    };
+    assert_eq!(x.question.as_ref().unwrap().name, "mail.example.org");
+    assert_eq!(x.question.as_ref().unwrap().type_name(), "MX");
+    assert_eq!(x.waited, TimeDelta::from_millis(5200));
+    assert_eq!(x.resolver[0].id, "glibc");
+    assert!(
+        en(f)
+            .summary
+            .starts_with("The lookup of mail.example.org MX? by 192.0.2.10 took 5.2 s"),
+        "{}",
+        en(f).summary
+    );
+
+    let mut s = Scene::new();
+    s.udp(0.0, c, r, &dns_query(9, "mail.example.org", 15));
+    s.udp(0.01, r, c, &dns_answer(9, "mail.example.org", 15, 0, &[]));
+    s.udp(0.02, "192.0.2.10:5000", "198.51.100.9:5000", b"not dns");
+    let p = pcap(dir.path(), "fast.pcap", &s.frames());
+    let a = run(std::slice::from_ref(&p));
+    assert!(a.report.findings.is_empty(), "{:#?}", a.report.findings);
+    let o = std::process::Command::new(bin())
+        .args(["analyze", p.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("No stall found"), "{out}");
+    assert!(
+        out.contains("Of UDP, only DNS is judged: 3 UDP datagrams were read."),
+        "{out}"
+    );
+}
+
+/// sshd's reverse lookup of its client before its banner: the callback
+/// is named by the address it reverses, and sshd's setting comes first.
+#[test]
+fn a_reverse_lookup_before_a_banner_names_the_client_it_reverses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.10:50000", "198.51.100.22:22", 0.002);
+    let ptr = "10.2.0.192.in-addr.arpa";
+    for at in [0.003, 5.003] {
+        s.udp(
+            at,
+            "198.51.100.22:41000",
+            "198.51.100.53:53",
+            &dns_query(77, ptr, 12),
+        );
+    }
+    s.send(10.004, &mut c, true, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    let a = run(&[pcap(dir.path(), "ssh.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    let cb = f.cause().unwrap();
+    let r = cb.reverses.as_ref().unwrap();
+    assert_eq!(r.address.to_string(), "192.0.2.10");
+    assert!(r.is_client);
+    assert!(
+        en(f)
+            .summary
+            .contains("a reverse DNS lookup of 192.0.2.10, the client as the server sees it"),
+        "{}",
+        en(f).summary
+    );
+    assert_eq!(f.remedies[0].lines, ["UseDNS no"]);
+    // The lookup is told with the wait, not again on its own.
+    assert!(find(&a, FindingId::DnsUnanswered).is_empty());
+}
