@@ -274,8 +274,19 @@ pub(crate) fn explain<'a>(
                     .and_then(|s| s.next_retry(retries.len()))
                     .map(TimeDelta::from_secs_f64);
                 let next_start = best.get(i + 1).map(|n| n.conv.first.ts - start);
+                // A DNS lookup whose resends follow a known stub resolver
+                // ended when that resolver gives up (glibc: 10 s for one
+                // name server), not when the server went on.
+                let resolver_gave_up = (k.protocol == stalltrace_conversations::Protocol::Udp
+                    && k.dns.is_some())
+                .then(|| crate::facts::resolvers::fitting(&attempts[1..]))
+                .and_then(|r| r.first().map(|r| TimeDelta::from_secs_f64(r.gives_up)))
+                .filter(|g| *g > last_attempt);
                 let mut upper = w.end.ts - start;
-                for bound in [next_due, next_start].into_iter().flatten() {
+                for bound in [next_due, next_start, resolver_gave_up]
+                    .into_iter()
+                    .flatten()
+                {
                     if bound < upper && bound > last_attempt {
                         upper = bound;
                     }
@@ -307,7 +318,7 @@ pub(crate) fn explain<'a>(
                     after,
                     last_attempt,
                     next_retry_due: next_due.filter(|d| *d >= after),
-                    by_timer: !matches.is_empty(),
+                    by_timer: !matches.is_empty() || resolver_gave_up == Some(after),
                     application_timer: k.protocol == stalltrace_conversations::Protocol::Tcp
                         && !stack_gave_up,
                 };

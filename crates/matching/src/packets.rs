@@ -1,14 +1,31 @@
 use stalltrace_conversations::{Conversation, PacketBrief, Protocol};
 
 /// The same connection at two points: the client's ISN and the server's
-/// port agree, and so do the server's ISNs where both were seen.
+/// port agree, and so do the server's ISNs where both were seen. Over UDP,
+/// the same DNS exchange: the server's port, the first query's
+/// transaction id and question agree (a NAT rewrites the client's address
+/// and port, never the query).
 pub fn same_connection(a: &Conversation, b: &Conversation) -> bool {
+    if a.protocol == Protocol::Udp && b.protocol == Protocol::Udp {
+        return same_dns_exchange(a, b);
+    }
     a.protocol == Protocol::Tcp
         && b.protocol == Protocol::Tcp
         && a.client_isn.is_some()
         && a.client_isn == b.client_isn
         && a.server.port == b.server.port
         && (a.server_isn.is_none() || b.server_isn.is_none() || a.server_isn == b.server_isn)
+}
+
+fn same_dns_exchange(a: &Conversation, b: &Conversation) -> bool {
+    let first = |c: &Conversation| {
+        c.dns
+            .as_deref()
+            .and_then(|d| d.queries.first())
+            .map(|q| (q.id, q.question.clone()))
+    };
+    a.server.port == b.server.port
+        && first(a).is_some_and(|x| x.1.is_some() && Some(&x) == first(b).as_ref())
 }
 
 fn same_packet(x: &PacketBrief, y: &PacketBrief) -> bool {

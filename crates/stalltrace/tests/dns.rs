@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use stalltrace_decode::TimeDelta;
-use stalltrace_diagnosis::{Facts, FindingId};
+use stalltrace_diagnosis::{Facts, FindingId, Part};
 use stalltrace_testkit::scene::{dns_answer, dns_query, Scene};
 
 /// A capture of UDP alone, one answer 5 s late: a DNS finding, from the
@@ -89,4 +89,82 @@ fn a_reverse_lookup_before_a_banner_names_the_client_it_reverses() {
     assert_eq!(f.remedies[0].lines, ["UseDNS no"]);
     // The lookup is told with the wait, not again on its own.
     assert!(find(&a, FindingId::DnsUnanswered).is_empty());
+}
+
+/// Regression: a server that goes on well after its resolver gave up (the
+/// real sshd answered 14.4 s after the request, its lookup given up at
+/// 10 s) had all 14.4 s booked to the lookup. glibc's schedule (two
+/// queries 5 s apart) ends the lookup at 10 s; the rest is the server's.
+#[test]
+fn a_lookup_ends_when_its_resolver_gives_up_and_the_rest_is_the_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.10:50000", "198.51.100.22:22", 0.002);
+    s.send(0.01, &mut c, true, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    s.send(0.02, &mut c, false, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    let ptr = "10.2.0.192.in-addr.arpa";
+    for at in [0.05, 5.05] {
+        s.udp(
+            at,
+            "198.51.100.22:41000",
+            "198.51.100.53:53",
+            &dns_query(78, ptr, 12),
+        );
+    }
+    s.send(0.04, &mut c, false, &[0u8; 68]);
+    s.send(14.44, &mut c, true, &[1u8; 76]);
+    let a = run(&[pcap(dir.path(), "ssh.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    let cb = f.cause().unwrap();
+    assert_eq!(cb.lasted, TimeDelta::from_secs(10));
+    assert!(cb.give_up.as_ref().unwrap().by_timer);
+    let after: Vec<_> = f
+        .breakdown
+        .iter()
+        .filter(|p| matches!(p.part, Part::ServerAfter { .. }))
+        .collect();
+    assert_eq!(after.len(), 1, "{:#?}", f.breakdown);
+    assert!(
+        (after[0].duration.secs_f64() - 4.39).abs() < 0.01,
+        "{:?}",
+        after[0].duration
+    );
+}
+
+/// Regression: the same lookup seen at two capture points was two
+/// findings, and in the timeline the AAAA query beside the A (the same
+/// length) was drawn as the A "again".
+#[test]
+fn a_lookup_seen_at_two_points_is_one_finding_and_its_queries_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = |skew: f64, name: &str| {
+        let mut s = Scene::new();
+        let (c, r) = ("192.168.1.200:35178", "203.0.113.53:53");
+        s.udp(skew, c, r, &dns_query(1, "www.example.org", 1));
+        s.udp(skew + 0.0001, c, r, &dns_query(2, "www.example.org", 28));
+        s.udp(
+            skew + 0.0003,
+            r,
+            c,
+            &dns_answer(1, "www.example.org", 1, 0, &[]),
+        );
+        s.udp(skew + 5.0001, c, r, &dns_query(2, "www.example.org", 28));
+        s.udp(
+            skew + 5.0002,
+            r,
+            c,
+            &dns_answer(2, "www.example.org", 28, 0, &[]),
+        );
+        pcap(dir.path(), name, &s.frames())
+    };
+    let a = run(&[
+        capture(0.0, "client.pcap"),
+        capture(0.000004, "fw-eth2.pcap"),
+    ]);
+    let f = one(&a, FindingId::DnsAaaaRace);
+    assert_eq!(f.also_seen_at.len(), 1, "{:?}", f.also_seen_at);
+    let t = f.timeline.as_ref().unwrap();
+    let again: Vec<bool> = t.rows.iter().map(|r| r.again).collect();
+    // A, AAAA, A's answer, AAAA again, its answer.
+    assert_eq!(again, [false, false, false, true, false], "{:#?}", t.rows);
 }

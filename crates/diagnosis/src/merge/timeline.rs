@@ -12,8 +12,9 @@ use stalltrace_matching::Seen;
 use super::Ctx;
 use crate::finding::*;
 
-/// A packet as its sender sent it: side, flags, length, sequence, ack.
-type SentKey = (Side, u8, u32, Option<u32>, Option<u32>);
+/// A packet as its sender sent it: side, flags, length, sequence, ack,
+/// and for datagrams (no sequence) the payload's digest.
+type SentKey = (Side, u8, u32, Option<u32>, Option<u32>, u64);
 /// A row: subject, side, flags, length, ack, and which such packet.
 type RowKey = (u8, Side, u8, u32, u32, usize);
 
@@ -64,9 +65,12 @@ pub(super) fn build(
                 let key = (kind, base.0, base.1, base.2, base.3, *n);
                 *n += 1;
                 let what_sent = if b.len > 0 {
-                    (b.from, 0, b.len, b.rel_seq, None)
+                    // A datagram is sent again only with the same payload
+                    // (the AAAA query beside the A is not the A again).
+                    let digest = if b.rel_seq.is_none() { b.digest } else { 0 };
+                    (b.from, 0, b.len, b.rel_seq, None, digest)
                 } else {
-                    (b.from, b.flags, 0, b.rel_seq, b.rel_ack)
+                    (b.from, b.flags, 0, b.rel_seq, b.rel_ack, 0)
                 };
                 let again = sent.insert(what_sent, ()).is_some();
                 let r = *keys.entry(key).or_insert_with(|| {

@@ -93,6 +93,8 @@ struct Query {
     sent: Vec<PacketRef>,
     answer: Option<(PacketRef, u8, Vec<DnsAnswer>)>,
     conv_ref: Box<ConversationRef>,
+    /// The conversation, for merging across points (kept queries only).
+    subject: Option<Box<CrossFacts>>,
 }
 
 impl Query {
@@ -137,10 +139,14 @@ impl Detect for Detector {
                     .answer
                     .map(|a| (a, q.rcode.unwrap_or(0), q.answers.clone())),
                 conv_ref: Box::new(crate::explain::conv_ref(c, cx.points)),
+                subject: None,
             };
             if late || q.copies > 1 {
                 if self.kept.len() < MAX_KEPT {
-                    self.kept.push(query);
+                    self.kept.push(Query {
+                        subject: Some(CrossFacts::of(c)),
+                        ..query
+                    });
                 }
             } else {
                 if self.fast.len() == MAX_FAST {
@@ -293,6 +299,7 @@ impl Detector {
         let mut f = Finding::new(id, severity, cx.name(first.point), Facts::DnsLookup(x));
         f.cost = Some(waited);
         f.conversation = Some((*first.conv_ref).clone());
+        f.cross = first.subject.clone();
         let mut ev: Vec<Evidence> = sent
             .iter()
             .take(8)

@@ -165,6 +165,7 @@ impl Detect for Detector {
             ));
         }
         f.evidence = ev;
+        f.cross = Some(CrossFacts::of(c));
         cx.take(c.point, c.id);
         cx.emit(start, f);
     }
