@@ -331,9 +331,15 @@ fn smtp_client(server: SocketAddr, patience: Duration) -> Result<LoginTimes, Lab
     let mut line = String::new();
     let mut expect =
         |r: &mut BufReader<TcpStream>, code: &str, what: &str| -> Result<(), LabError> {
-            line.clear();
-            r.read_line(&mut line)
-                .map_err(io_err(format!("reading the {what}")))?;
+            // A reply of several lines (EHLO's) ends with "<code> ".
+            loop {
+                line.clear();
+                r.read_line(&mut line)
+                    .map_err(io_err(format!("reading the {what}")))?;
+                if !(line.starts_with(code) && line.as_bytes().get(3) == Some(&b'-')) {
+                    break;
+                }
+            }
             if line.starts_with(code) {
                 Ok(())
             } else {

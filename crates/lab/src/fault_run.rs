@@ -52,7 +52,9 @@ pub fn run_fault(s: &Scenario, out: &Path) -> Result<FaultOutcome, LabError> {
     })?;
     fault.prepare(&nodes)?;
     let points = start_captures(&nodes)?;
-    let measured = fault.exercise(&nodes);
+    std::fs::create_dir_all(out)
+        .map_err(crate::error::io_err(format!("creating {}", out.display())))?;
+    let measured = fault.exercise(&nodes, out);
     // Let the last packets pass every capture point.
     std::thread::sleep(Duration::from_millis(300));
     let captures = write_captures(points, out)?;

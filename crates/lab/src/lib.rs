@@ -34,6 +34,7 @@ mod error;
 mod fault_run;
 mod faults;
 pub mod netns;
+pub mod programs;
 mod run;
 pub mod scenario;
 pub mod topology;

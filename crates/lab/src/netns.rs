@@ -1,6 +1,9 @@
 //! Network namespaces of our own, and nothing left behind: every namespace
 //! is deleted when its guard drops (also on panic), and on SIGINT/SIGTERM a
-//! watcher thread deletes every live one before the process exits.
+//! watcher thread deletes every live one before the process exits. The
+//! programs a namespace runs (real daemons, started through `ip netns
+//! exec`) are killed first, and the files it was given under
+//! `/etc/netns/<name>/` (its resolv.conf, its hosts) removed.
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -66,10 +69,7 @@ pub fn install_interrupt_cleanup() {
                 INTERRUPTED.store(true, Ordering::SeqCst);
                 let names: Vec<String> = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
                 for n in &names {
-                    let _ = Command::new("ip")
-                        .args(["netns", "delete", n])
-                        .stderr(Stdio::null())
-                        .status();
+                    remove(n);
                 }
                 eprintln!(
                     "stalltrace lab: interrupted; removed {} network namespace(s)",
@@ -159,6 +159,71 @@ impl Netns {
         )
     }
 
+    /// Gives the namespace its own `/etc/<file>` (resolv.conf, hosts), as
+    /// `ip netns exec` mounts it for the programs started there.
+    pub fn etc(&self, file: &str, text: &str) -> Result<(), LabError> {
+        let dir = format!("/etc/netns/{}", self.name);
+        std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {dir}")))?;
+        std::fs::write(format!("{dir}/{file}"), text)
+            .map_err(io_err(format!("writing {dir}/{file}")))
+    }
+
+    /// Starts a program in the namespace (through `ip netns exec`, so it
+    /// sees the namespace's `/etc` files), its output into `log`. It is
+    /// killed when the namespace goes, at the latest.
+    pub fn launch(
+        &self,
+        program: &str,
+        args: &[&str],
+        log: &std::path::Path,
+    ) -> Result<Launched, LabError> {
+        let out =
+            std::fs::File::create(log).map_err(io_err(format!("creating {}", log.display())))?;
+        let err = out.try_clone().map_err(io_err("log"))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(io_err(format!("starting {program}")))?;
+        Ok(Launched { child })
+    }
+
+    /// Runs a program in the namespace to its end (through `ip netns
+    /// exec`), with a time limit; returns its exit status and output.
+    pub fn run_program(
+        &self,
+        program: &str,
+        args: &[&str],
+        limit: std::time::Duration,
+    ) -> Result<(Option<i32>, String), LabError> {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(io_err(format!("starting {program}")))?;
+        let end = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().map_err(io_err("waiting"))? {
+                let o = child.wait_with_output().map_err(io_err("output"))?;
+                let mut text = String::from_utf8_lossy(&o.stdout).to_string();
+                text.push_str(&String::from_utf8_lossy(&o.stderr));
+                return Ok((status.code(), text));
+            }
+            if std::time::Instant::now() >= end {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok((None, format!("{program}: killed after {limit:?}")));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Loads an nftables ruleset into the namespace.
     pub fn nft(&self, ruleset: &str) -> Result<(), LabError> {
         self.exec("nft", &["-f", "-"], Some(ruleset)).map(|_| ())
@@ -199,15 +264,51 @@ impl Netns {
     }
 }
 
+/// Kills what runs in the namespace (never this process), deletes it, and
+/// removes the files it was given.
+fn remove(name: &str) {
+    let me = std::process::id().to_string();
+    if let Ok(o) = Command::new("ip").args(["netns", "pids", name]).output() {
+        for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+            if pid != me {
+                if let Ok(p) = pid.parse::<i32>() {
+                    unsafe { libc::kill(p, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+    let _ = Command::new("ip")
+        .args(["netns", "delete", name])
+        .stderr(Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(format!("/etc/netns/{name}"));
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        remove(&self.name);
         if let Ok(mut l) = LIVE.lock() {
             l.retain(|n| n != &self.name);
         }
+    }
+}
+
+/// A program started in a namespace; killed when dropped.
+pub struct Launched {
+    child: std::process::Child,
+}
+
+impl Launched {
+    /// It is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

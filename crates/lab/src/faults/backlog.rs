@@ -30,7 +30,7 @@ impl Fault for Backlog {
         "listen-backlog"
     }
 
-    fn exercise(&self, n: &Nodes) -> Result<Measured, LabError> {
+    fn exercise(&self, n: &Nodes, _out: &std::path::Path) -> Result<Measured, LabError> {
         let addr: SocketAddr = format!("{SERVER}:8080").parse().expect("address");
         let _server = Server::start(
             &n.server,

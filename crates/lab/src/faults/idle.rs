@@ -62,7 +62,7 @@ impl Fault for IdleTimeout {
         fw.sysctl("net.netfilter.nf_conntrack_tcp_loose", "0")
     }
 
-    fn exercise(&self, n: &Nodes) -> Result<Measured, LabError> {
+    fn exercise(&self, n: &Nodes, _out: &std::path::Path) -> Result<Measured, LabError> {
         let addr: SocketAddr = format!("{SERVER}:22").parse().expect("address");
         let _server = Server::start(&n.server, Listen::on(addr), serve)?;
         in_ns(&n.client, move || {

@@ -36,7 +36,7 @@ impl Fault for Ipv6Fallback {
         .into()
     }
 
-    fn exercise(&self, n: &Nodes) -> Result<Measured, LabError> {
+    fn exercise(&self, n: &Nodes, _out: &std::path::Path) -> Result<Measured, LabError> {
         let v4: SocketAddr = format!("{SERVER}:80").parse().expect("address");
         let v6: SocketAddr = format!("[{SERVER6}]:80").parse().expect("address");
         let _s4 = Server::start(&n.server, Listen::on(v4), |s| http_answer(s, b"ok\n"))?;

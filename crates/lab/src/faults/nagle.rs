@@ -45,7 +45,7 @@ impl Fault for Nagle {
         "nagle"
     }
 
-    fn exercise(&self, n: &Nodes) -> Result<Measured, LabError> {
+    fn exercise(&self, n: &Nodes, _out: &std::path::Path) -> Result<Measured, LabError> {
         let addr: SocketAddr = format!("{SERVER}:6379").parse().expect("address");
         let _server = Server::start(&n.server, Listen::on(addr), serve)?;
         in_ns(&n.client, move || {

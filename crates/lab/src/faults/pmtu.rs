@@ -40,7 +40,7 @@ impl Fault for Pmtu {
             .map(|_| ())
     }
 
-    fn exercise(&self, n: &Nodes) -> Result<Measured, LabError> {
+    fn exercise(&self, n: &Nodes, _out: &std::path::Path) -> Result<Measured, LabError> {
         let addr: SocketAddr = format!("{SERVER}:80").parse().expect("address");
         let body = vec![b'p'; 64 << 10];
         let _server = Server::start(&n.server, Listen::on(addr), move |s| http_answer(s, &body))?;

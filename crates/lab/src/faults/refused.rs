@@ -37,7 +37,7 @@ impl Fault for Refused {
         )
     }
 
-    fn exercise(&self, n: &Nodes) -> Result<Measured, LabError> {
+    fn exercise(&self, n: &Nodes, _out: &std::path::Path) -> Result<Measured, LabError> {
         let open: SocketAddr = format!("{SERVER}:80").parse().expect("address");
         let _server = Server::start(&n.server, Listen::on(open), |s| http_answer(s, b"ok\n"))?;
         in_ns(&n.client, move || {
