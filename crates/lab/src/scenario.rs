@@ -171,6 +171,17 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../scenarios/ipv6-fallback.toml"),
     ),
     ("refused", include_str!("../scenarios/refused.toml")),
+    (
+        "sendmail-ident",
+        include_str!("../scenarios/sendmail-ident.toml"),
+    ),
+    ("smtp-ptr", include_str!("../scenarios/smtp-ptr.toml")),
+    ("ssh-usedns", include_str!("../scenarios/ssh-usedns.toml")),
+    (
+        "dns-aaaa-race",
+        include_str!("../scenarios/dns-aaaa-race.toml"),
+    ),
+    ("env1-xinetd", include_str!("../scenarios/env1-xinetd.toml")),
 ];
 
 impl Scenario {

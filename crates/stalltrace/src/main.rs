@@ -47,15 +47,21 @@ with the real kernel TCP stack and nftables, captures at the firewall's
 eth1 and eth2, the client and the server, and analyses its own captures.
 It also rebuilds the network's waits on that topology (request-loss,
 zero-window, nagle, pmtu-black-hole, listen-backlog, idle-timeout,
-ipv6-fallback, refused) and says at which capture points `analyze` names
-each. It needs root, iproute2 and nftables, and touches nothing outside its
-own namespaces, which it removes at the end, on error and on Ctrl-C.
+ipv6-fallback, refused), and the field's real daemons where Debian
+packages them with the fault each is known for (sendmail-ident, smtp-ptr:
+sendmail; ssh-usedns: OpenSSH; dns-aaaa-race: glibc's resolver;
+env1-xinetd: xinetd with popa3d; dnsmasq as the name server), and says at
+which capture points `analyze` names each. It needs root, iproute2 and
+nftables (and those packages for their scenarios), and touches nothing
+outside its own namespaces, which it removes with every program it started
+in them at the end, on error and on Ctrl-C.
 
 Examples:
   stalltrace lab list
   stalltrace lab run env1-drop
   stalltrace lab run env3-reset --ident-timeout 3 --out /tmp/env3
   stalltrace lab run request-loss
+  stalltrace lab run ssh-usedns --out /tmp/ssh
   stalltrace lab matrix --ident-timeout 3
 
 Exit codes: 0 as expected; 1 a measurement (or, for a fault, where it is

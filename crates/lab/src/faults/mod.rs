@@ -8,16 +8,24 @@
 //! is nftables dropping chosen packets by conntrack's count, a black hole
 //! is an MTU and a dropped ICMP, an idle timeout is conntrack's own.
 //!
+//! Some faults meet the field's real daemons instead (`sendmail`,
+//! `ssh_usedns`, `dns_race`, `xinetd`): the programs are Debian's, started
+//! through [`crate::programs`].
+//!
 //! The client measures what its user waited; the captures of the run are
 //! what `stalltrace analyze` must explain.
 
 mod backlog;
+mod dns_race;
 mod idle;
 mod ipv6_fallback;
 mod nagle;
 mod pmtu;
 mod refused;
 mod request_loss;
+mod sendmail;
+mod ssh_usedns;
+mod xinetd;
 mod zero_window;
 
 use std::io::{Read, Write};
@@ -52,7 +60,8 @@ pub(crate) trait Fault: Sync {
     }
 
     /// Runs the server and the client; returns what the client measured.
-    fn exercise(&self, n: &Nodes) -> Result<Measured, LabError>;
+    /// `out`: the run's folder (programs keep their configuration there).
+    fn exercise(&self, n: &Nodes, out: &std::path::Path) -> Result<Measured, LabError>;
 }
 
 /// Every fault, by name.
@@ -65,6 +74,11 @@ pub(crate) static FAULTS: &[&dyn Fault] = &[
     &idle::IdleTimeout,
     &ipv6_fallback::Ipv6Fallback,
     &refused::Refused,
+    &sendmail::SendmailIdent,
+    &sendmail::SmtpPtr,
+    &ssh_usedns::SshUseDns,
+    &dns_race::DnsRace,
+    &xinetd::Env1Xinetd,
 ];
 
 pub(crate) fn by_name(name: &str) -> Option<&'static dyn Fault> {

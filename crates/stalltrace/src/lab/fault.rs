@@ -119,7 +119,11 @@ pub(super) fn run_one(
     if let Err(e) = &named {
         writeln!(out, "  diagnosis NOT as expected: {e}")?;
     }
-    writeln!(out, "\nFull report: stalltrace analyze {}", dir.display())?;
+    writeln!(
+        out,
+        "\nFull report: stalltrace analyze {}/*.pcapng",
+        dir.display()
+    )?;
     Ok(Some(measured.is_ok() && named.is_ok()))
 }
 
