@@ -1,5 +1,6 @@
 //! The real programs of the field, where Debian packages them: sendmail,
-//! OpenSSH's sshd, xinetd running popa3d, dnsmasq as the name server, and
+//! OpenSSH's sshd, xinetd running popa3d, oidentd on the NAT device,
+//! dnsmasq as the name server, and
 //! glibc's own resolver through `getent`. Each is started in a namespace
 //! in the foreground with a configuration of its own written beside the
 //! run's captures (`<out>/programs/`), its output logged there, and killed
@@ -44,6 +45,10 @@ pub const XINETD: Needed = Needed {
 pub const POPA3D: Needed = Needed {
     program: "/usr/sbin/popa3d",
     package: "popa3d",
+};
+pub const OIDENTD: Needed = Needed {
+    program: "/usr/sbin/oidentd",
+    package: "oidentd",
 };
 pub const DNSMASQ: Needed = Needed {
     program: "/usr/sbin/dnsmasq",
@@ -274,4 +279,32 @@ pub fn name_server(n: &crate::topology::Nodes, out: &Path) -> Result<Launched, L
     resolving(&n.server, RESOLVER, crate::topology::SERVER)?;
     resolving(&n.client, RESOLVER, crate::topology::INSIDE_CLIENT)?;
     dnsmasq(fw, RESOLVER, out)
+}
+
+/// oidentd on `addr`, answering for masqueraded inside hosts from its
+/// masquerade map (`host user`), as the NAT device's own identd.
+pub fn oidentd(
+    ns: &Netns,
+    addr: &str,
+    masq: &[(&str, &str)],
+    out: &Path,
+) -> Result<Launched, LabError> {
+    check(&[&OIDENTD])?;
+    let d = dir(out)?;
+    // Its map's path is compiled in; `ip netns exec` mounts the
+    // namespace's own over it.
+    let map: String = masq
+        .iter()
+        .map(|(host, user)| format!("{host}\t{user}\tUNIX\n"))
+        .collect();
+    ns.etc("oidentd_masq.conf", &map)?;
+    let p = ns.launch(
+        OIDENTD.program,
+        &[
+            "-i", "-S", "-m", "-d", "-u", "root", "-g", "root", "-a", addr,
+        ],
+        &d.join("oidentd.log"),
+    )?;
+    wait_listening(ns, 113, std::time::Duration::from_secs(10))?;
+    Ok(p)
 }

@@ -182,6 +182,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../scenarios/dns-aaaa-race.toml"),
     ),
     ("env1-xinetd", include_str!("../scenarios/env1-xinetd.toml")),
+    ("nat-oidentd", include_str!("../scenarios/nat-oidentd.toml")),
 ];
 
 impl Scenario {

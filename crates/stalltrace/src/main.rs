@@ -50,7 +50,8 @@ zero-window, nagle, pmtu-black-hole, listen-backlog, idle-timeout,
 ipv6-fallback, refused), and the field's real daemons where Debian
 packages them with the fault each is known for (sendmail-ident, smtp-ptr:
 sendmail; ssh-usedns: OpenSSH; dns-aaaa-race: glibc's resolver;
-env1-xinetd: xinetd with popa3d; dnsmasq as the name server), and says at
+env1-xinetd, nat-oidentd: xinetd with popa3d, oidentd on the firewall;
+dnsmasq as the name server), and says at
 which capture points `analyze` names each. It needs root, iproute2 and
 nftables (and those packages for their scenarios), and touches nothing
 outside its own namespaces, which it removes with every program it started

@@ -262,3 +262,29 @@ fn the_seeds_xinetd_waits_thirty_seconds_for_ident_before_popa3d_greets() {
         f.path
     );
 }
+
+/// The seed's question 4 answered on the real programs: oidentd on the
+/// NAT device answers for the inside client, and the login is fast.
+#[test]
+fn oidentd_on_the_nat_firewall_answers_the_callback_and_popa3d_greets_at_once() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = fault("nat-oidentd", dir.path());
+    only_the_expected(&r);
+    let all = together(&r);
+    assert!(
+        all.iter().all(|f| f.id == FindingId::CallbackLookup),
+        "{:?}",
+        ids(&all)
+    );
+    let f = the(&all, FindingId::CallbackLookup);
+    let cb = wait(f).cause().unwrap();
+    assert_eq!(cb.kind, CallbackKind::Ident);
+    assert_eq!(cb.conversation.server.host.to_string(), "203.0.113.171");
+    let Fate::Answered { after } = cb.fate else {
+        panic!("{:?}", cb.fate)
+    };
+    assert!(after < TimeDelta::from_millis(100), "{after:?}");
+}

@@ -9,7 +9,7 @@
 //! is an MTU and a dropped ICMP, an idle timeout is conntrack's own.
 //!
 //! Some faults meet the field's real daemons instead (`sendmail`,
-//! `ssh_usedns`, `dns_race`, `xinetd`): the programs are Debian's, started
+//! `ssh_usedns`, `dns_race`, `xinetd`, `oidentd`): the programs are Debian's, started
 //! through [`crate::programs`].
 //!
 //! The client measures what its user waited; the captures of the run are
@@ -20,6 +20,7 @@ mod dns_race;
 mod idle;
 mod ipv6_fallback;
 mod nagle;
+mod oidentd;
 mod pmtu;
 mod refused;
 mod request_loss;
@@ -79,6 +80,7 @@ pub(crate) static FAULTS: &[&dyn Fault] = &[
     &ssh_usedns::SshUseDns,
     &dns_race::DnsRace,
     &xinetd::Env1Xinetd,
+    &oidentd::NatOidentd,
 ];
 
 pub(crate) fn by_name(name: &str) -> Option<&'static dyn Fault> {

@@ -48,7 +48,7 @@ impl Fault for Env1Xinetd {
 }
 
 /// Connects, reads the greeting, says QUIT: the wait and the greeting.
-fn greeted(addr: SocketAddr) -> Result<(Duration, String), LabError> {
+pub(super) fn greeted(addr: SocketAddr) -> Result<(Duration, String), LabError> {
     let t = Instant::now();
     let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
         .map_err(io_err(format!("connecting to {addr}")))?;
