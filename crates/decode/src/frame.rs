@@ -178,6 +178,13 @@ fn from_sliced(
             } else {
                 declared
             };
+            // The fragment header's offset: the first fragment (offset 0)
+            // carries the transport header (a large DNS answer's UDP and
+            // DNS headers), the later ones only data.
+            let offset = v6.extensions().clone().into_iter().find_map(|e| match e {
+                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f.fragment_offset().value()),
+                _ => None,
+            });
             let ip = IpInfo {
                 id: None,
                 ttl: Some(h.hop_limit()),
@@ -193,8 +200,7 @@ fn from_sliced(
                 p.ip_number.0,
                 p.payload,
                 declared,
-                // The fragment header hides the offset; take no chances.
-                !ip.fragment,
+                !ip.fragment || offset == Some(0),
             )
         }
         Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp { ether_type: 0x0806 }),

@@ -168,3 +168,37 @@ fn a_lookup_seen_at_two_points_is_one_finding_and_its_queries_are_told_apart() {
     // A, AAAA, A's answer, AAAA again, its answer.
     assert_eq!(again, [false, false, false, true, false], "{:#?}", t.rows);
 }
+
+/// Regression (corpus: zeek's ipv6-fragmented-dns.pcap): an answer too big
+/// for the path comes in IPv6 fragments; the first answer lost all but its
+/// last fragment, the resent query's came whole. The first fragment holds
+/// the UDP and DNS headers: the lookup was answered, 5.1 s late, not
+/// "never answered".
+#[test]
+fn an_answer_in_ipv6_fragments_is_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let (c, r) = ("[2001:db8:1::10]:51851", "[2001:db8:2::53]:53");
+    let name = "big.example.org";
+    let addrs: Vec<std::net::IpAddr> = (0..100u16)
+        .map(|i| std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, i)))
+        .collect();
+    let answer = dns_answer(40849, name, 28, 0, &addrs);
+    assert!(answer.len() > 2800);
+    s.udp(0.0, c, r, &dns_query(40849, name, 28));
+    s.udp6_fragments(0.09, r, c, &answer, 1432, &[2]);
+    s.udp(5.0, c, r, &dns_query(40849, name, 28));
+    s.udp6_fragments(5.08, r, c, &answer, 1432, &[0, 1, 2]);
+    let a = run(&[pcap(dir.path(), "frag.pcap", &s.frames())]);
+    assert!(
+        find(&a, FindingId::DnsUnanswered).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+    let f = one(&a, FindingId::DnsSlow);
+    let Facts::DnsLookup(x) = &f.facts else {
+        panic!()
+    };
+    assert_eq!(x.question.as_ref().unwrap().name, name);
+    assert_eq!(x.waited, TimeDelta::from_millis(5080));
+}

@@ -189,6 +189,61 @@ impl Scene {
         });
     }
 
+    /// One IPv6 UDP datagram cut into fragments of `chunk` bytes (a
+    /// multiple of 8) as a router on a small-MTU path would; only the
+    /// fragments whose index is in `keep` are captured (the others lost).
+    pub fn udp6_fragments(
+        &mut self,
+        at: f64,
+        from: &str,
+        to: &str,
+        payload: &[u8],
+        chunk: usize,
+        keep: &[usize],
+    ) {
+        assert!(chunk % 8 == 0, "fragments are cut at multiples of 8 bytes");
+        let (from, to) = (addr(from), addr(to));
+        let (IpAddr::V6(s), IpAddr::V6(d)) = (from.ip(), to.ip()) else {
+            panic!("udp6_fragments takes IPv6 addresses")
+        };
+        let ttl = self.ttl.get(&from.ip()).copied().unwrap_or(UNKNOWN_TTL);
+        // The whole datagram first, for its UDP header and checksum.
+        let mut whole = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv6(s.octets(), d.octets(), ttl)
+            .udp(from.port(), to.port())
+            .write(&mut whole, payload)
+            .expect("frame encodes");
+        let udp = &whole[14 + 40..];
+        self.ip_id = self.ip_id.wrapping_add(1);
+        let id = 0x5100_0000u32 | u32::from(self.ip_id);
+        let pieces: Vec<&[u8]> = udp.chunks(chunk).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            if !keep.contains(&i) {
+                continue;
+            }
+            let mut v = Vec::with_capacity(14 + 48 + piece.len());
+            v.extend_from_slice(&MAC_B);
+            v.extend_from_slice(&MAC_A);
+            v.extend_from_slice(&0x86ddu16.to_be_bytes());
+            v.extend_from_slice(&[0x60, 0, 0, 0]);
+            v.extend_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+            v.extend_from_slice(&[44, ttl]);
+            v.extend_from_slice(&s.octets());
+            v.extend_from_slice(&d.octets());
+            let more = u16::from(i + 1 < pieces.len());
+            let offset = ((i * chunk / 8) as u16) << 3 | more;
+            v.extend_from_slice(&[17, 0]);
+            v.extend_from_slice(&offset.to_be_bytes());
+            v.extend_from_slice(&id.to_be_bytes());
+            v.extend_from_slice(piece);
+            self.frames.push(Frame {
+                ts: Self::at(at + i as f64 * 0.0001),
+                data: v,
+            });
+        }
+    }
+
     /// An ICMPv4 port unreachable from `by`, quoting a TCP SYN
     /// `quoted_from` → `quoted_to`.
     pub fn icmp_port_unreachable(&mut self, at: f64, by: &str, quoted_from: &str, quoted_to: &str) {
