@@ -66,6 +66,8 @@ pub struct Turn {
     /// The last copy of the request, when it had to be sent again.
     pub request_copy: Option<PacketRef>,
     pub response: PacketRef,
+    /// The response's first bytes (a reply code: "530", "-ERR").
+    pub response_start: [u8; 8],
 }
 
 impl Turn {

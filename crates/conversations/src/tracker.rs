@@ -228,6 +228,13 @@ impl Live {
                     request: req.packet,
                     request_copy: self.request_copy.take(),
                     response: payload.packet,
+                    response_start: {
+                        let mut b = [0u8; 8];
+                        let h = head.as_bytes();
+                        let n = h.len().min(8);
+                        b[..n].copy_from_slice(&h[..n]);
+                        b
+                    },
                 };
                 push_turn(&mut c.longest_turns, turn);
             }

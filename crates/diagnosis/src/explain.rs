@@ -441,7 +441,13 @@ pub(crate) fn explain<'a>(
     let unseen = (callbacks.is_empty() && remainder_matches.is_empty()).then(|| Unseen {
         server_time,
         private_client: c.client.host.is_private() && !c.server.host.is_private(),
-        timer_matches: timers::matching(TimerPurpose::Ident, server_time.secs_f64(), seen_daemon),
+        // Ident lookups are made when a connection opens, before the
+        // greeting: a late answer to a later request is no ident timer.
+        timer_matches: if w.kind == WaitKind::Response {
+            Vec::new()
+        } else {
+            timers::matching(TimerPurpose::Ident, server_time.secs_f64(), seen_daemon)
+        },
     });
 
     let facts = WaitFacts {
@@ -458,6 +464,12 @@ pub(crate) fn explain<'a>(
         main,
         remainder,
         unseen,
+        failed_login: (w.kind == WaitKind::Response)
+            .then(|| service.and_then(|s| s.refuses_login(&w.response_start)))
+            .flatten()
+            .map(|r| FailedLogin {
+                reply: r.to_string(),
+            }),
     };
     Explained {
         wait_evidence: wait_packets(c, w, &facts, server_open),

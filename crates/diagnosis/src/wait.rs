@@ -17,6 +17,8 @@ pub(crate) struct Wait {
     pub end_len: u32,
     /// The copy of the request that got through, when it was sent again.
     pub request_copy: Option<PacketRef>,
+    /// The answer's first bytes (responses only).
+    pub response_start: [u8; 8],
 }
 
 impl Wait {
@@ -51,6 +53,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
                 end: g.packet,
                 end_len: g.len,
                 request_copy: None,
+                response_start: [0; 8],
             });
         }
         None if server_first && client_payload.is_none() => {
@@ -64,6 +67,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
                     end,
                     end_len: 0,
                     request_copy: None,
+                    response_start: [0; 8],
                 });
             }
         }
@@ -80,6 +84,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
             end: t.response,
             end_len: 0,
             request_copy: t.request_copy,
+            response_start: t.response_start,
         });
     }
     out

@@ -69,13 +69,78 @@ impl Service {
             .find(|s| s.protocol == protocol && s.ports.contains(&port))
     }
 
-    /// The service of a conversation, by its server's port.
+    pub fn by_name(protocol: Protocol, name: &str) -> Option<&'static Service> {
+        SERVICES
+            .iter()
+            .find(|s| s.protocol == protocol && s.name == name)
+    }
+
+    /// The service of a conversation: by what its first bytes say where
+    /// they say it (SSH on port 80 is SSH, and server-first), else by its
+    /// server's port.
     pub fn of(c: &Conversation) -> Option<&'static Service> {
+        if c.protocol == Protocol::Tcp {
+            let server = c.first_head[Side::Server.index()].as_bytes();
+            let client = c.first_head[Side::Client.index()].as_bytes();
+            if let Some(name) = by_payload(server, client) {
+                // The port's own name where it is the same protocol
+                // ("SMTP submission" on 587).
+                return Service::by_port(c.protocol, c.server.port)
+                    .filter(|p| p.name.starts_with(name))
+                    .or_else(|| Service::by_name(Protocol::Tcp, name));
+            }
+        }
         Service::by_port(c.protocol, c.server.port)
+    }
+
+    /// The reply code, when `start` (an answer's first bytes) refuses a
+    /// login in this service's protocol.
+    pub fn refuses_login(&self, start: &[u8]) -> Option<&'static str> {
+        match self.name {
+            "FTP" if start.starts_with(b"530") => Some("530"),
+            "POP3" if start.starts_with(b"-ERR") => Some("-ERR"),
+            "SMTP" | "SMTP submission" if start.starts_with(b"535") => Some("535"),
+            // IMAP answers with the command's tag first: "a1 NO ...".
+            "IMAP" if start.windows(4).any(|w| w == b" NO ") => Some("NO"),
+            _ => None,
+        }
     }
 
     pub fn is_smtp(&self) -> bool {
         self.ports.contains(&25) || self.ports.contains(&587)
+    }
+}
+
+/// The service the first bytes of each side name, when they name one
+/// beyond doubt (Wireshark's and Zeek's signatures for these protocols).
+fn by_payload(server: &[u8], client: &[u8]) -> Option<&'static str> {
+    const METHODS: &[&[u8]] = &[
+        b"GET ",
+        b"POST ",
+        b"HEAD ",
+        b"PUT ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+    ];
+    let lower = |b: &[u8]| String::from_utf8_lossy(b).to_ascii_lowercase();
+    if server.starts_with(b"SSH-") || client.starts_with(b"SSH-") {
+        Some("SSH")
+    } else if server.starts_with(b"HTTP/1.") || METHODS.iter().any(|m| client.starts_with(m)) {
+        Some("HTTP")
+    } else if client.starts_with(&[0x16, 0x03]) {
+        Some("HTTPS")
+    } else if server.starts_with(b"+OK") {
+        Some("POP3")
+    } else if server.starts_with(b"* OK") {
+        Some("IMAP")
+    } else if server.starts_with(b"220") && lower(server).contains("ftp") {
+        Some("FTP")
+    } else if server.starts_with(b"220") && lower(server).contains("smtp") {
+        Some("SMTP")
+    } else {
+        None
     }
 }
 

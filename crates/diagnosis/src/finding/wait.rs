@@ -192,6 +192,19 @@ pub struct WaitFacts {
     pub remainder: Option<Remainder>,
     /// No callback seen here.
     pub unseen: Option<Unseen>,
+    /// The late answer refused a login ("530", "-ERR", "535"): servers
+    /// answer a failed login late on purpose, to slow password guessing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_login: Option<FailedLogin>,
+}
+
+/// A failed login's reply, answered late by design (FileZilla Server,
+/// vsftpd `delay_failed_login`, Dovecot `auth_failure_delay`, Postfix
+/// `smtpd_error_sleep_time`, PAM's `pam_faildelay`).
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct FailedLogin {
+    /// The reply's code as the server wrote it.
+    pub reply: String,
 }
 
 impl WaitFacts {

@@ -84,7 +84,10 @@ impl Detect for Detector {
         evidence.sort_by_key(|e| (e.time, e.packet));
         let mut f = Finding::new(
             FindingId::ApplicationWait,
-            if cost >= CRITICAL {
+            // A failed login answered late is the server's design.
+            if e.facts.failed_login.is_some() {
+                Severity::Info
+            } else if cost >= CRITICAL {
                 Severity::Critical
             } else {
                 Severity::Warning
@@ -165,6 +168,14 @@ fn summary(w: &WaitFacts, server: &str, path: &[PathFact], l: Lang) -> String {
             l.dur(cost)
         ),
     };
+    if let Some(x) = &w.failed_login {
+        s.push_str(&tr!(
+            l,
+            format!(": its answer refused the login (\"{}\"), and servers answer a failed login late on purpose, to slow password guessing: a deliberate delay, not a fault.", x.reply),
+            format!("：应答拒绝了登录（“{}”），服务器有意推迟对失败登录的应答以减缓密码猜测：这是有意的延迟，不是故障。", x.reply)
+        ));
+        return s;
+    }
     let pause = w.remainder.as_ref().filter(|r| !r.timer_matches.is_empty());
     match (w.cause(), pause) {
         (Some(cb), _) => {
@@ -215,6 +226,15 @@ fn summary(w: &WaitFacts, server: &str, path: &[PathFact], l: Lang) -> String {
 
 fn details(w: &WaitFacts, f: &Finding, l: Lang) -> Vec<String> {
     let mut d = Vec::new();
+    if w.failed_login.is_some() {
+        d.push(tr!(
+            l,
+            "FileZilla Server, vsftpd (delay_failed_login), Dovecot (auth_failure_delay), Postfix (smtpd_error_sleep_time) and PAM (pam_faildelay) all hold the answer to a wrong password; check the credentials, not the network.",
+            "FileZilla Server、vsftpd（delay_failed_login）、Dovecot（auth_failure_delay）、Postfix（smtpd_error_sleep_time）和 PAM（pam_faildelay）都会推迟对错误密码的应答；请检查凭据，而不是网络。"
+        )
+        .into());
+        return d;
+    }
     if let Some(h) = &w.handshake_loss {
         d.push(tr!(
             l,
@@ -478,7 +498,14 @@ pub(crate) fn remedies<'a>(f: &'a Finding) -> Vec<Remedy> {
     let (Some(w), Some(conv)) = (f.wait(), f.conversation.as_ref()) else {
         return Vec::new();
     };
-    let service = Service::by_port(conv.protocol, conv.server.port);
+    if w.failed_login.is_some() {
+        return Vec::new();
+    }
+    let service = conv
+        .service
+        .as_deref()
+        .and_then(|n| Service::by_name(conv.protocol, n))
+        .or_else(|| Service::by_port(conv.protocol, conv.server.port));
     let nat = f.path.iter().find_map(|p| match p {
         PathFact::Dropped { nat, .. }
         | PathFact::RefusedByDevice { nat, .. }

@@ -1,0 +1,92 @@
+//! Trust on real traffic (issue 14): patterns of false or misleading
+//! findings met in public captures (Zeek's test traces), each rebuilt
+//! here with testkit so the test carries its own ground truth.
+
+mod common;
+
+use common::*;
+use stalltrace_diagnosis::{FindingId, Severity};
+use stalltrace_testkit::scene::Scene;
+
+/// Zeek's ftp-password-pass-command.pcap: FileZilla answers a wrong
+/// password 10 s later with "530 Login incorrect." on purpose. Told as a
+/// deliberate delay (INFO), with no ident or DNS advice.
+#[test]
+fn a_failed_login_answered_late_is_a_deliberate_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.10:46648", "198.51.100.21:21", 0.0003);
+    s.send(
+        0.001,
+        &mut c,
+        true,
+        b"220-FileZilla Server 1.9.1\r\n220 Please visit\r\n",
+    );
+    s.send(0.002, &mut c, false, b"USER Admin\r\n");
+    s.send(
+        0.003,
+        &mut c,
+        true,
+        b"331 Please, specify the password.\r\n",
+    );
+    s.send(0.004, &mut c, false, b"PASS qwerty\r\n");
+    s.send(10.0, &mut c, true, b"530 Login incorrect.\r\n");
+    let a = run(&[pcap(dir.path(), "ftp.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert_eq!(f.severity, Severity::Info);
+    let w = f.wait().unwrap();
+    assert_eq!(w.failed_login.as_ref().unwrap().reply, "530");
+    assert!(f.remedies.is_empty(), "{:?}", f.remedies);
+    assert!(
+        en(f).summary.contains("deliberate delay"),
+        "{}",
+        en(f).summary
+    );
+
+    // The same wait answered with a success is the server's, and a fault.
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.10:46649", "198.51.100.21:21", 0.0003);
+    s.send(0.001, &mut c, true, b"220 FTP ready\r\n");
+    s.send(0.004, &mut c, false, b"PASS right\r\n");
+    s.send(10.0, &mut c, true, b"230 Logged on\r\n");
+    let a = run(&[pcap(dir.path(), "ftp-ok.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert_eq!(f.severity, Severity::Critical);
+    assert!(f.wait().unwrap().failed_login.is_none());
+}
+
+/// Zeek's ssh-on-port-80.pcap: SSH on port 80 was "the HTTP server", and a
+/// late answer in the middle of its login matched "InspIRCd useident":
+/// the service is told by its first bytes, and ident timers (made when a
+/// connection opens) are never matched against a later request's answer.
+#[test]
+fn ssh_on_port_80_is_ssh_and_a_late_answer_is_no_ident_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.1:49656", "198.51.100.131:80", 0.002);
+    s.send(
+        0.01,
+        &mut c,
+        true,
+        b"SSH-2.0-OpenSSH_5.8p1 Debian-1ubuntu3\r\n",
+    );
+    s.send(0.02, &mut c, false, b"SSH-2.0-OpenSSH_5.6\r\n");
+    s.send(0.09, &mut c, false, &[7u8; 64]);
+    s.send(5.1, &mut c, true, &[8u8; 64]);
+    let a = run(&[pcap(dir.path(), "ssh80.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    let w = f.wait().unwrap();
+    assert_eq!(w.service.as_deref(), Some("SSH"));
+    assert!(
+        w.unseen
+            .as_ref()
+            .is_some_and(|u| u.timer_matches.is_empty()),
+        "{:?}",
+        w.unseen
+    );
+    assert!(
+        !en(f).details.iter().any(|d| d.contains("useident")),
+        "{:?}",
+        en(f).details
+    );
+}
