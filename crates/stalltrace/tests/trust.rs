@@ -90,3 +90,58 @@ fn ssh_on_port_80_is_ssh_and_a_late_answer_is_no_ident_timer() {
         en(f).details
     );
 }
+
+/// Zeek's tcp/syn.pcap and the chksums/ traces: one SYN that is the last
+/// packet of the capture was "unanswered". Nothing can be said of a SYN
+/// the capture stopped right after; the same SYN with the capture going
+/// on for seconds, still unanswered, is told.
+#[test]
+fn a_syn_at_the_end_of_the_capture_is_not_called_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    s.connect(0.0, "192.0.2.10:40000", "198.51.100.80:80", 0.01);
+    s.syns(0.5, "192.0.2.10:40001", "198.51.100.43:80", &[0.0]);
+    let a = run(&[pcap(dir.path(), "end.pcap", &s.frames())]);
+    assert!(
+        find(&a, FindingId::ConnectionUnanswered).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+
+    let mut s = Scene::new();
+    s.syns(
+        0.0,
+        "192.0.2.10:40001",
+        "198.51.100.43:80",
+        &[0.0, 1.0, 3.0],
+    );
+    s.connect(6.0, "192.0.2.10:40000", "198.51.100.80:80", 0.01);
+    let a = run(&[pcap(dir.path(), "on.pcap", &s.frames())]);
+    one(&a, FindingId::ConnectionUnanswered);
+}
+
+/// Zeek's ssh.client-side-half-duplex.pcap and smtp-one-side-only.pcap:
+/// a capture of one direction sees the client's SYN, then its ACKs and
+/// data, never the server: the connection opened, and it is not
+/// "unanswered".
+#[test]
+fn a_capture_of_one_direction_is_no_unanswered_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.79:51880", "198.51.100.1:22", 0.05);
+    s.send(0.2, &mut c, false, b"SSH-2.0-OpenSSH_6.0\r\n");
+    s.send(0.4, &mut c, false, &[9u8; 600]);
+    s.send(6.0, &mut c, false, &[9u8; 48]);
+    // Only the client's packets were captured.
+    let client_only: Vec<_> = s
+        .frames()
+        .into_iter()
+        .filter(|f| f.data[26..30] == [192, 0, 2, 79])
+        .collect();
+    let a = run(&[pcap(dir.path(), "half.pcap", &client_only)]);
+    assert!(
+        find(&a, FindingId::ConnectionUnanswered).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+}

@@ -117,11 +117,27 @@ struct Detector {
     stormed: Vec<(u32, bool)>,
     /// The TTL each server host answers with, per point.
     host_ttl: FastMap<(u32, Host), u8>,
+    /// The last packet seen at each point (of any conversation): how long
+    /// the capture went on after an attempt.
+    ends: FastMap<u32, Timestamp>,
 }
+
+/// An attempt is unanswered only if the capture went on this long after
+/// its last SYN: the initial retransmission timeout (RFC 6298's 1 s), by
+/// which a client that still wanted the connection resends and an answer
+/// on its way has arrived. A SYN at the very end of a capture is no
+/// evidence of anything.
+const SEEN_LONG_ENOUGH: TimeDelta = TimeDelta::from_secs(1);
 
 /// How an attempt failed at this point, if it did.
 fn failed(c: &Conversation) -> Option<Option<(PacketRef, Refusal)>> {
     if c.protocol != Protocol::Tcp || c.syn_count == 0 || c.syn_ack_count > 0 {
+        return None;
+    }
+    // The client went on as if answered (its ACKs, its data): the capture
+    // sees one direction of a connection that opened (a half-duplex
+    // SPAN, an outbound-only tap), not a SYN nobody answered.
+    if c.packets[Side::Client.index()] > u64::from(c.syn_count) && c.refused().is_none() {
         return None;
     }
     if let Some(r) = c.refused() {
@@ -141,6 +157,10 @@ fn failed(c: &Conversation) -> Option<Option<(PacketRef, Refusal)>> {
 
 impl Detect for Detector {
     fn conversation(&mut self, c: &Conversation, cx: &mut Cx) {
+        let end = self.ends.entry(c.point).or_insert(c.last.ts);
+        if c.last.ts > *end {
+            *end = c.last.ts;
+        }
         if c.protocol == Protocol::Tcp && c.syn_ack_count > 0 {
             if let Some(ttl) = c.ttl[Side::Server.index()] {
                 let key = (c.point, c.server.host.clone());
@@ -210,6 +230,10 @@ impl Detect for Detector {
         for a in std::mem::take(&mut self.attempts) {
             let refused = a.refusal.is_some();
             if cx.told(a.point, a.id) || storm_points.contains(&(a.point, refused)) {
+                continue;
+            }
+            let seen_after = self.ends.get(&a.point).map(|e| *e - a.last);
+            if !refused && seen_after.is_none_or(|d| d < SEEN_LONG_ENOUGH) {
                 continue;
             }
             groups
@@ -414,6 +438,8 @@ mod tests {
 10:00:00.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
 10:00:01.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
 10:00:03.000000 IP 192.0.2.10.50000 > 198.51.100.25.8080: Flags [S], seq 1000, win 64240, length 0
+10:00:10.000000 IP 192.0.2.99.40000 > 198.51.100.26.80: Flags [S], seq 1, win 64240, length 0
+10:00:10.000100 IP 198.51.100.26.80 > 192.0.2.99.40000: Flags [S.], seq 5, ack 2, win 64240, length 0
 ",
         );
         let f = one(&all, FindingId::ConnectionUnanswered);
@@ -470,6 +496,9 @@ mod tests {
                 );
             }
         }
+        // The capture goes on: the last clients' SYNs are not at its end.
+        trace += "10:01:10.000000 IP 192.0.2.99.40000 > 198.51.100.26.80: Flags [S], seq 1, win 64240, length 0\n";
+        trace += "10:01:10.000100 IP 198.51.100.26.80 > 192.0.2.99.40000: Flags [S.], seq 5, ack 2, win 64240, length 0\n";
         let mut all = diagnose(&trace);
         all.retain(|f| f.id != FindingId::ConnectionUnanswered);
         assert!(all.is_empty(), "{all:#?}");
