@@ -39,13 +39,18 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     let server_payload = c.first_payload[Side::Server.index()];
     let client_payload = c.first_payload[Side::Client.index()];
     let server_first = Service::of(c).is_some_and(|s| s.first == Speaker::Server);
+    // In a client-first protocol (HTTP, TLS) the server owes no greeting:
+    // its speaking first is no late greeting, whatever it is.
+    let client_first = Service::of(c).is_some_and(|s| s.first == Speaker::Client);
     // A fast greeting is only worth a look when the server made a lookup
     // meanwhile (one that cost little): the only callbacks a fast greeting is
     // reported with are ident (to the client's host) and DNS.
     let worth = |end: PacketRef| end.ts - start.ts >= threshold || c.server_lookups_meanwhile > 0;
     match server_payload {
         Some(g)
-            if client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts) && worth(g.packet) =>
+            if !client_first
+                && client_payload.is_none_or(|cp| g.packet.ts <= cp.packet.ts)
+                && worth(g.packet) =>
         {
             out.push(Wait {
                 kind: WaitKind::Greeting,
@@ -73,10 +78,15 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
         }
         _ => {}
     }
+    // A late answer is the server's only where the protocol owes one: a
+    // service known by its port or its first bytes. Of an unknown protocol
+    // (chat, a DCC transfer, a control system's unsolicited reports, a
+    // shell) the capture cannot say the server was asked anything.
+    let owes_answers = Service::of(c).is_some();
     if let Some(t) = c
         .longest_turns
         .iter()
-        .find(|t| t.responder == Side::Server && t.wait() >= threshold)
+        .find(|t| owes_answers && t.responder == Side::Server && t.wait() >= threshold)
     {
         out.push(Wait {
             kind: WaitKind::Response,

@@ -145,3 +145,50 @@ fn a_capture_of_one_direction_is_no_unanswered_connection() {
         a.report.findings
     );
 }
+
+/// Zeek's dnp3/, irc-*, socks.pcap: of a protocol stalltrace does not know
+/// (DNP3 on 20000, IRC, a DCC transfer), a late "answer" was the server's
+/// wait, though nothing says the server owed one (unsolicited reports, the
+/// other person typing). Only a protocol known to owe answers has them.
+#[test]
+fn a_late_answer_in_an_unknown_protocol_is_no_server_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |port: u16| {
+        let mut s = Scene::new();
+        let mut c = s.connect(
+            0.0,
+            "192.0.2.8:2789",
+            &format!("198.51.100.3:{port}"),
+            0.0002,
+        );
+        s.send(0.02, &mut c, false, &[5u8, 0x64, 0x0b, 0xc4, 1, 0, 3, 0]);
+        s.send(5.04, &mut c, true, &[5u8, 0x64, 0x0a, 0x44, 3, 0, 1, 0]);
+        s.frames()
+    };
+    let a = run(&[pcap(dir.path(), "dnp3.pcap", &trace(20000))]);
+    assert!(
+        find(&a, FindingId::ApplicationWait).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+    // The same bytes on HTTP's port: HTTP owes an answer to every request.
+    let a = run(&[pcap(dir.path(), "http.pcap", &trace(80))]);
+    one(&a, FindingId::ApplicationWait);
+}
+
+/// Zeek's http-09-content-length-confusion.pcap: an HTTP server that
+/// spoke first, 6.5 s after the handshake, was a "late greeting"; HTTP is
+/// client-first and owes no greeting.
+#[test]
+fn a_client_first_server_speaking_first_is_no_late_greeting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.8:40000", "198.51.100.3:80", 0.0002);
+    s.send(6.5, &mut c, true, b"HTTP/1.1 408 Request Timeout\r\n\r\n");
+    let a = run(&[pcap(dir.path(), "http-first.pcap", &s.frames())]);
+    assert!(
+        find(&a, FindingId::ApplicationWait).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+}
