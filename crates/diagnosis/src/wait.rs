@@ -42,6 +42,14 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     // In a client-first protocol (HTTP, TLS) the server owes no greeting:
     // its speaking first is no late greeting, whatever it is.
     let client_first = Service::of(c).is_some_and(|s| s.first == Speaker::Client);
+    // And one that did speak first does not follow that protocol (two
+    // people with netcat, a test harness): nothing it owes can be read.
+    if client_first
+        && server_payload
+            .is_some_and(|g| client_payload.is_none_or(|cp| g.packet.ts < cp.packet.ts))
+    {
+        return out;
+    }
     // A fast greeting is only worth a look when the server made a lookup
     // meanwhile (one that cost little): the only callbacks a fast greeting is
     // reported with are ident (to the client's host) and DNS.

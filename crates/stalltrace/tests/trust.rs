@@ -178,13 +178,18 @@ fn a_late_answer_in_an_unknown_protocol_is_no_server_wait() {
 
 /// Zeek's http-09-content-length-confusion.pcap: an HTTP server that
 /// spoke first, 6.5 s after the handshake, was a "late greeting"; HTTP is
-/// client-first and owes no greeting.
+/// client-first and owes no greeting; nor, having spoken first, the
+/// answer a person typed 10.6 s after a request.
 #[test]
 fn a_client_first_server_speaking_first_is_no_late_greeting() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Scene::new();
     let mut c = s.connect(0.0, "192.0.2.8:40000", "198.51.100.3:80", 0.0002);
-    s.send(6.5, &mut c, true, b"HTTP/1.1 408 Request Timeout\r\n\r\n");
+    s.send(6.5, &mut c, true, b"HTTP/1.1 200 OK\r\n");
+    // Then someone types a request, and someone the rest of the answer:
+    // a conversation that does not follow HTTP owes nothing either.
+    s.send(26.0, &mut c, false, b"GET /\r\n");
+    s.send(36.6, &mut c, true, b"Content-Length: 5\r\n");
     let a = run(&[pcap(dir.path(), "http-first.pcap", &s.frames())]);
     assert!(
         find(&a, FindingId::ApplicationWait).is_empty(),
