@@ -197,3 +197,37 @@ fn a_client_first_server_speaking_first_is_no_late_greeting() {
         a.report.findings
     );
 }
+
+/// Zeek's ssh/ssh.pcap (and five more): a second small piece held until
+/// the peer's ACK, which came back in one round trip (26 ms, the capture
+/// at the client), was called Nagle × *delayed* ACK. A peer that ACKs at
+/// once delays nothing; 40 ms beyond the round trip is the timer.
+#[test]
+fn an_ack_back_in_one_round_trip_is_no_delayed_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |ack_after: f64| {
+        let mut s = Scene::new();
+        let mut c = s.connect(0.0, "192.0.2.10:41164", "198.51.100.238:6379", 0.026);
+        for i in 0..5 {
+            let t = 1.0 + f64::from(i);
+            s.send(t, &mut c, false, b"*3\r\n$3\r\nSET\r\n");
+            s.ack(t + ack_after, &c, true);
+            s.send(
+                t + ack_after + 0.00005,
+                &mut c,
+                false,
+                b"$1\r\nk\r\n$1\r\nv\r\n",
+            );
+            s.send(t + ack_after + 0.027, &mut c, true, b"+OK\r\n");
+        }
+        s.frames()
+    };
+    let a = run(&[pcap(dir.path(), "rtt.pcap", &trace(0.026))]);
+    assert!(
+        find(&a, FindingId::NagleDelayedAck).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+    let a = run(&[pcap(dir.path(), "delack.pcap", &trace(0.066))]);
+    one(&a, FindingId::NagleDelayedAck);
+}

@@ -8,7 +8,7 @@
 //! the writing side: `TCP_NODELAY`, or write the message at once.
 
 use stalltrace_conversations::{Conversation, Side};
-use stalltrace_decode::{tr, Lang};
+use stalltrace_decode::{tr, Lang, TimeDelta};
 
 use crate::facts::transport::delack_fitting;
 use crate::finding::*;
@@ -20,6 +20,22 @@ pub(crate) struct Nagle;
 
 /// Holds before it is the pattern rather than chance.
 const MIN_EVENTS: u32 = 3;
+/// The peer's own share of the wait for its ACK (the round trip between
+/// here and the peer taken out) below which it acknowledged at once: no
+/// delayed ACK is shorter (Linux's floor is 40 ms), and an ACK back in one
+/// round trip is Nagle holding for a round trip, not for a timer.
+const MIN_DELAY: TimeDelta = TimeDelta::from_millis(20);
+
+/// The round trip between this point and the side that acknowledges,
+/// from the handshake as seen here.
+fn round_trip_to(c: &Conversation, acker: Side) -> Option<TimeDelta> {
+    let syn = *c.syns.first()?;
+    let syn_ack = *c.syn_acks.first()?;
+    match acker {
+        Side::Server => Some(syn_ack.ts - syn.ts),
+        Side::Client => c.handshake_acks.first().map(|a| a.ts - syn_ack.ts),
+    }
+}
 
 impl Rule for Nagle {
     fn ids(&self) -> &'static [FindingId] {
@@ -74,6 +90,10 @@ impl Detect for Detector {
             let mut delays = n.delays.clone();
             delays.sort();
             let typical = delays[delays.len() / 2];
+            let rtt = round_trip_to(c, side.other()).unwrap_or(TimeDelta::ZERO);
+            if typical - rtt < MIN_DELAY {
+                continue;
+            }
             let (holder, acker) = match side {
                 Side::Client => (&c.client, &c.server),
                 Side::Server => (&c.server, &c.client),
