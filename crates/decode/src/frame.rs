@@ -181,10 +181,7 @@ fn from_sliced(
             // The fragment header's offset: the first fragment (offset 0)
             // carries the transport header (a large DNS answer's UDP and
             // DNS headers), the later ones only data.
-            let offset = v6.extensions().clone().into_iter().find_map(|e| match e {
-                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f.fragment_offset().value()),
-                _ => None,
-            });
+            let offset = fragment_offset(h.next_header().0, v6.extensions().slice());
             let ip = IpInfo {
                 id: None,
                 ttl: Some(h.hop_limit()),
@@ -228,6 +225,29 @@ fn from_sliced(
         meta,
         link_src,
     )
+}
+
+/// The offset of an IPv6 fragment, from the extension headers' bytes
+/// (`next` names the first). Walked here, bounds checked, rather than with
+/// etherparse's iterator, which indexes out of bounds on a damaged chain.
+fn fragment_offset(mut next: u8, exts: &[u8]) -> Option<u16> {
+    let mut at = 0usize;
+    loop {
+        let h = exts.get(at..)?;
+        let len = match next {
+            // Hop-by-hop, routing, destination options: 8-octet units.
+            0 | 43 | 60 => (usize::from(*h.get(1)?) + 1) * 8,
+            44 => {
+                let b = h.get(2..4)?;
+                return Some(u16::from_be_bytes([b[0], b[1]]) >> 3);
+            }
+            // Authentication header: 4-octet units.
+            51 => (usize::from(*h.get(1)?) + 2) * 4,
+            _ => return None,
+        };
+        next = *h.first()?;
+        at += len;
+    }
 }
 
 fn from_net(net: Net<'_>, meta: FrameMeta, link_src: Option<[u8; 6]>) -> Result<Packet, Skip> {

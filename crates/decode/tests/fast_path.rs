@@ -183,3 +183,45 @@ fn fast_path_equals_etherparse_on_real_frames() {
     }
     assert!(frames > 20, "only {frames} frames read");
 }
+
+/// Regression (found by the damage property above): an IPv6 fragment
+/// whose extension chain claims more bytes than the frame holds made
+/// etherparse's extension iterator index out of bounds (an abort in debug
+/// builds, undefined behaviour in release). The fragment's offset is now
+/// read with bounds checked; every cut of such a frame decodes or is
+/// skipped, never panics.
+#[test]
+fn a_cut_ipv6_extension_chain_never_panics() {
+    // Hop-by-hop (claiming 8 × 201 bytes), then a fragment header, then UDP.
+    let mut body = vec![44u8, 200, 0, 0, 0, 0, 0, 0];
+    body.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 7]);
+    body.extend_from_slice(&[0, 53, 0x9c, 0x40, 0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let ip = ipv6(None, 0, &body);
+    for cut in 40..=ip.len() {
+        let _ = decode_frame(LinkType::RAW, &ip[..cut], FrameMeta::default());
+        let _ = decode_frame_general(LinkType::RAW, &ip[..cut], FrameMeta::default());
+    }
+    // Every extension kind first, cut anywhere, with lengths that lie.
+    for next in [0u8, 43, 44, 51, 60] {
+        for n in 0..24usize {
+            for fill in [0u8, 0x2c, 0xff] {
+                let body: Vec<u8> = (0..n).map(|i| if i == 0 { 44 } else { fill }).collect();
+                for payload_len in [None, Some(0), Some(200)] {
+                    let ip = ipv6(payload_len, next, &body);
+                    let _ = decode_frame(LinkType::RAW, &ip, FrameMeta::default());
+                    let _ = decode_frame_general(LinkType::RAW, &ip, FrameMeta::default());
+                }
+            }
+        }
+    }
+    // A well-formed first fragment straight after the IPv6 header decodes
+    // its UDP header.
+    let mut body = vec![17u8, 0, 0, 1, 0, 0, 0, 7];
+    body.extend_from_slice(&[0, 53, 0x9c, 0x40, 0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let p = decode_frame(LinkType::RAW, &ipv6(None, 44, &body), FrameMeta::default()).unwrap();
+    assert!(
+        matches!(p.transport, stalltrace_decode::Transport::Udp(_)),
+        "{:?}",
+        p.transport
+    );
+}
