@@ -91,11 +91,23 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     // (chat, a DCC transfer, a control system's unsolicited reports, a
     // shell) the capture cannot say the server was asked anything.
     let owes_answers = Service::of(c).is_some();
-    if let Some(t) = c
-        .longest_turns
-        .iter()
-        .find(|t| owes_answers && t.responder == Side::Server && t.wait() >= threshold)
-    {
+    // An HTTP connection that became a tunnel (CONNECT, or 101 Switching
+    // Protocols to a WebSocket) owes HTTP answers only to its first
+    // request; after it, it carries another protocol, often interactive.
+    let tunnel = Service::of(c).is_some_and(|s| s.name == "HTTP") && {
+        let client = c.first_head[Side::Client.index()].as_bytes();
+        let server = c.first_head[Side::Server.index()].as_bytes();
+        client.starts_with(b"CONNECT ")
+            || server.starts_with(b"HTTP/1.1 101")
+            || server.starts_with(b"HTTP/1.0 101")
+    };
+    let first_request = client_payload.map(|p| p.packet);
+    if let Some(t) = c.longest_turns.iter().find(|t| {
+        owes_answers
+            && (!tunnel || Some(t.request) == first_request)
+            && t.responder == Side::Server
+            && t.wait() >= threshold
+    }) {
         out.push(Wait {
             kind: WaitKind::Response,
             start: t.request,

@@ -231,3 +231,34 @@ fn an_ack_back_in_one_round_trip_is_no_delayed_ack() {
     let a = run(&[pcap(dir.path(), "delack.pcap", &trace(0.066))]);
     one(&a, FindingId::NagleDelayedAck);
 }
+
+/// Zeek's websocket/wstunnel-ssh.pcap: after "101 Switching Protocols" the
+/// connection carries SSH through a WebSocket; a late answer there is no
+/// HTTP server's. The upgrade's own answer, late, still is.
+#[test]
+fn after_an_http_upgrade_the_tunnel_owes_no_http_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |upgrade_after: f64, tunnel_after: f64| {
+        let mut s = Scene::new();
+        let mut c = s.connect(0.0, "192.0.2.10:46796", "198.51.100.88:8888", 0.0002);
+        s.send(
+            0.01,
+            &mut c,
+            false,
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        );
+        let t = 0.01 + upgrade_after;
+        s.send(t, &mut c, true, b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+        s.send(t + 0.1, &mut c, false, &[0x82, 4, 1, 2, 3, 4]);
+        s.send(t + 0.1 + tunnel_after, &mut c, true, &[0x82, 4, 5, 6, 7, 8]);
+        s.frames()
+    };
+    let a = run(&[pcap(dir.path(), "ws.pcap", &trace(0.001, 2.0))]);
+    assert!(
+        find(&a, FindingId::ApplicationWait).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+    let a = run(&[pcap(dir.path(), "ws-slow.pcap", &trace(3.0, 0.001))]);
+    one(&a, FindingId::ApplicationWait);
+}
