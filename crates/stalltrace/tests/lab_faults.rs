@@ -6,52 +6,11 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::path::Path;
-
+use common::faults::*;
 use common::*;
 use stalltrace_decode::{IcmpReason, TimeDelta};
-use stalltrace_diagnosis::{Facts, Finding, FindingId, IdleEnd, PathFact, QueueSign, Refuser};
-use stalltrace_lab::{FaultOutcome, Scenario};
-
-fn fault(name: &str, dir: &Path) -> FaultOutcome {
-    let s = Scenario::find(name).unwrap();
-    let r = stalltrace_lab::run_fault(&s, dir).unwrap();
-    r.check().unwrap_or_else(|e| panic!("{name}: {e}"));
-    r
-}
-
-fn capture(r: &FaultOutcome, point: &str) -> std::path::PathBuf {
-    r.captures
-        .iter()
-        .find(|c| c.point == point)
-        .unwrap_or_else(|| panic!("no {point} capture"))
-        .path
-        .clone()
-}
-
-/// Every finding of one capture point.
-fn at(r: &FaultOutcome, point: &str) -> Vec<Finding> {
-    let a = run(&[capture(r, point)]);
-    assert!(a.errors.is_empty(), "{:?}", a.errors);
-    a.report.findings
-}
-
-/// Every finding of all the points together.
-fn together(r: &FaultOutcome) -> Vec<Finding> {
-    let paths: Vec<_> = r.captures.iter().map(|c| c.path.clone()).collect();
-    run(&paths).report.findings
-}
-
-fn ids(v: &[Finding]) -> BTreeSet<&'static str> {
-    v.iter().map(|f| f.id.as_str()).collect()
-}
-
-fn the(v: &[Finding], id: FindingId) -> &Finding {
-    let found: Vec<&Finding> = v.iter().filter(|f| f.id == id).collect();
-    assert_eq!(found.len(), 1, "{id:?} in {:#?}", ids(v));
-    found[0]
-}
+use stalltrace_diagnosis::{Facts, FindingId, IdleEnd, PathFact, QueueSign, Refuser};
+use stalltrace_lab::FaultOutcome;
 
 /// The scenario's finding at every point of `at`, none at `not_at`, and
 /// nothing at any point beyond `allowed`.

@@ -8,52 +8,13 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
+use common::faults::*;
 use common::*;
 use stalltrace_decode::TimeDelta;
 use stalltrace_diagnosis::{
     CallbackKind, Daemon, Facts, Fate, Finding, FindingId, Part, Target, WaitFacts,
 };
-use stalltrace_lab::{FaultOutcome, Scenario};
-
-fn fault(name: &str, dir: &Path) -> FaultOutcome {
-    let s = Scenario::find(name).unwrap();
-    let r = stalltrace_lab::run_fault(&s, dir).unwrap_or_else(|e| panic!("{name}: {e}"));
-    r.check().unwrap_or_else(|e| panic!("{name}: {e}"));
-    r
-}
-
-fn capture(r: &FaultOutcome, point: &str) -> PathBuf {
-    r.captures
-        .iter()
-        .find(|c| c.point == point)
-        .unwrap_or_else(|| panic!("no {point} capture"))
-        .path
-        .clone()
-}
-
-fn at(r: &FaultOutcome, point: &str) -> Vec<Finding> {
-    let a = run(&[capture(r, point)]);
-    assert!(a.errors.is_empty(), "{:?}", a.errors);
-    a.report.findings
-}
-
-fn together(r: &FaultOutcome) -> Vec<Finding> {
-    let paths: Vec<_> = r.captures.iter().map(|c| c.path.clone()).collect();
-    run(&paths).report.findings
-}
-
-fn ids(v: &[Finding]) -> BTreeSet<&'static str> {
-    v.iter().map(|f| f.id.as_str()).collect()
-}
-
-fn the(v: &[Finding], id: FindingId) -> &Finding {
-    let found: Vec<&Finding> = v.iter().filter(|f| f.id == id).collect();
-    assert_eq!(found.len(), 1, "{id:?} in {:#?}", ids(v));
-    found[0]
-}
+use stalltrace_lab::FaultOutcome;
 
 /// The scenario's finding at each point of `at`, and nothing else at any
 /// point: the daemons' own start-up and the name server add no finding.

@@ -1,5 +1,7 @@
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::path::PathBuf;
 
 use stalltrace::analyze::{analyze, Analysis, AnalyzeOptions, InputSpec};
