@@ -38,10 +38,11 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     };
     let server_payload = c.first_payload[Side::Server.index()];
     let client_payload = c.first_payload[Side::Client.index()];
-    let server_first = Service::of(c).is_some_and(|s| s.first == Speaker::Server);
+    let service = Service::of(c);
+    let server_first = service.is_some_and(|s| s.first == Speaker::Server);
     // In a client-first protocol (HTTP, TLS) the server owes no greeting:
     // its speaking first is no late greeting, whatever it is.
-    let client_first = Service::of(c).is_some_and(|s| s.first == Speaker::Client);
+    let client_first = service.is_some_and(|s| s.first == Speaker::Client);
     // And one that did speak first does not follow that protocol (two
     // people with netcat, a test harness): nothing it owes can be read.
     if client_first
@@ -90,11 +91,11 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     // service known by its port or its first bytes. Of an unknown protocol
     // (chat, a DCC transfer, a control system's unsolicited reports, a
     // shell) the capture cannot say the server was asked anything.
-    let owes_answers = Service::of(c).is_some();
+    let owes_answers = service.is_some();
     // An HTTP connection that became a tunnel (CONNECT, or 101 Switching
     // Protocols to a WebSocket) owes HTTP answers only to its first
     // request; after it, it carries another protocol, often interactive.
-    let tunnel = Service::of(c).is_some_and(|s| s.name == "HTTP") && {
+    let tunnel = service.is_some_and(|s| s.name == "HTTP") && {
         let client = c.first_head[Side::Client.index()].as_bytes();
         let server = c.first_head[Side::Server.index()].as_bytes();
         client.starts_with(b"CONNECT ")

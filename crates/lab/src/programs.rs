@@ -111,19 +111,35 @@ fn hostname() -> String {
     String::from_utf8_lossy(&b[..end]).to_string()
 }
 
+/// A socket that listens: a TCP listener or a bound UDP socket.
+#[derive(Clone, Copy)]
+pub enum Listener {
+    Tcp,
+    Udp,
+}
+
 /// Waits until something listens on `port` in `ns` (a daemon that looks
 /// itself up at start may take seconds).
-pub fn wait_listening(ns: &Netns, port: u16, limit: std::time::Duration) -> Result<(), LabError> {
+pub fn wait_listening(
+    ns: &Netns,
+    kind: Listener,
+    port: u16,
+    limit: std::time::Duration,
+) -> Result<(), LabError> {
+    let (flags, what) = match kind {
+        Listener::Tcp => ("-Hltn", "a listener"),
+        Listener::Udp => ("-Hlun", "a UDP listener"),
+    };
     let end = std::time::Instant::now() + limit;
     while std::time::Instant::now() < end {
-        let out = ns.exec("ss", &["-Hltn", &format!("sport = :{port}")], None)?;
+        let out = ns.exec("ss", &[flags, &format!("sport = :{port}")], None)?;
         if !out.trim().is_empty() {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     Err(LabError::Command {
-        command: format!("waiting for a listener on port {port}"),
+        command: format!("waiting for {what} on port {port}"),
         detail: format!("none after {limit:?}"),
     })
 }
@@ -141,7 +157,7 @@ pub fn sendmail(ns: &Netns, addr: &str, out: &Path) -> Result<Launched, LabError
         &["-bD", "-O", &daemon, "-O", &pid],
         &d.join("sendmail.log"),
     )?;
-    wait_listening(ns, 25, std::time::Duration::from_secs(30))?;
+    wait_listening(ns, Listener::Tcp, 25, std::time::Duration::from_secs(30))?;
     Ok(p)
 }
 
@@ -174,7 +190,7 @@ pub fn sshd(ns: &Netns, addr: &str, out: &Path) -> Result<Launched, LabError> {
     )?;
     let c = config.display().to_string();
     let p = ns.launch(SSHD.program, &["-D", "-e", "-f", &c], &d.join("sshd.log"))?;
-    wait_listening(ns, 22, std::time::Duration::from_secs(10))?;
+    wait_listening(ns, Listener::Tcp, 22, std::time::Duration::from_secs(10))?;
     Ok(p)
 }
 
@@ -218,7 +234,7 @@ pub fn xinetd_popa3d(ns: &Netns, addr: &str, out: &Path) -> Result<Launched, Lab
         &["-dontfork", "-f", &c, "-pidfile", &pid],
         &d.join("xinetd.log"),
     )?;
-    wait_listening(ns, 110, std::time::Duration::from_secs(10))?;
+    wait_listening(ns, Listener::Tcp, 110, std::time::Duration::from_secs(10))?;
     Ok(p)
 }
 
@@ -247,23 +263,8 @@ pub fn dnsmasq(ns: &Netns, addr: &str, out: &Path) -> Result<Launched, LabError>
         ],
         &d.join("dnsmasq.log"),
     )?;
-    wait_listening_udp(ns, 53, std::time::Duration::from_secs(10))?;
+    wait_listening(ns, Listener::Udp, 53, std::time::Duration::from_secs(10))?;
     Ok(p)
-}
-
-fn wait_listening_udp(ns: &Netns, port: u16, limit: std::time::Duration) -> Result<(), LabError> {
-    let end = std::time::Instant::now() + limit;
-    while std::time::Instant::now() < end {
-        let out = ns.exec("ss", &["-Hlun", &format!("sport = :{port}")], None)?;
-        if !out.trim().is_empty() {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Err(LabError::Command {
-        command: format!("waiting for a UDP listener on port {port}"),
-        detail: format!("none after {limit:?}"),
-    })
 }
 
 /// The name server of a run: dnsmasq on [`RESOLVER`], an address of the
@@ -305,6 +306,6 @@ pub fn oidentd(
         ],
         &d.join("oidentd.log"),
     )?;
-    wait_listening(ns, 113, std::time::Duration::from_secs(10))?;
+    wait_listening(ns, Listener::Tcp, 113, std::time::Duration::from_secs(10))?;
     Ok(p)
 }

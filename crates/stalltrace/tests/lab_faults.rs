@@ -10,42 +10,6 @@ use common::faults::*;
 use common::*;
 use stalltrace_decode::{IcmpReason, TimeDelta};
 use stalltrace_diagnosis::{Facts, FindingId, IdleEnd, PathFact, QueueSign, Refuser};
-use stalltrace_lab::FaultOutcome;
-
-/// The scenario's finding at every point of `at`, none at `not_at`, and
-/// nothing at any point beyond `allowed`.
-fn named_where_expected(r: &FaultOutcome, allowed: &[&str]) {
-    let e = &r.scenario.expect;
-    let id = e.finding.as_deref().unwrap();
-    for c in &r.captures {
-        let found = at(r, &c.point);
-        let got = ids(&found);
-        if e.at.contains(&c.point) {
-            assert!(
-                got.contains(id),
-                "{}: {id} not at {}: {got:?}",
-                r.scenario.name,
-                c.point
-            );
-        }
-        if e.not_at.contains(&c.point) {
-            assert!(
-                !got.contains(id),
-                "{}: {id} at {}",
-                r.scenario.name,
-                c.point
-            );
-        }
-        for g in &got {
-            assert!(
-                *g == id || allowed.contains(g),
-                "{}: unexpected {g} at {}",
-                r.scenario.name,
-                c.point
-            );
-        }
-    }
-}
 
 fn close(a: TimeDelta, b: std::time::Duration, within_ms: f64) {
     let (a, b) = (a.secs_f64(), b.as_secs_f64());

@@ -14,39 +14,6 @@ use stalltrace_decode::TimeDelta;
 use stalltrace_diagnosis::{
     CallbackKind, Daemon, Facts, Fate, Finding, FindingId, Part, Target, WaitFacts,
 };
-use stalltrace_lab::FaultOutcome;
-
-/// The scenario's finding at each point of `at`, and nothing else at any
-/// point: the daemons' own start-up and the name server add no finding.
-fn only_the_expected(r: &FaultOutcome) {
-    let e = &r.scenario.expect;
-    let id = e.finding.as_deref().unwrap();
-    for c in &r.captures {
-        let got = ids(&at(r, &c.point));
-        if e.at.contains(&c.point) {
-            assert!(
-                got.contains(id),
-                "{}: {id} not at {}",
-                r.scenario.name,
-                c.point
-            );
-        }
-        if e.not_at.contains(&c.point) {
-            assert!(
-                !got.contains(id),
-                "{}: {id} at {}",
-                r.scenario.name,
-                c.point
-            );
-        }
-        assert!(
-            got.iter().all(|g| *g == id),
-            "{}: at {}: {got:?}",
-            r.scenario.name,
-            c.point
-        );
-    }
-}
 
 fn wait(f: &Finding) -> &WaitFacts {
     f.wait().unwrap_or_else(|| panic!("{:?}", f.facts))
@@ -78,7 +45,8 @@ fn sendmail_as_debian_installs_it_ident_or_dns_then_its_pause() {
     // greet_pause, told apart, sendmail's own settings first.
     let dir = tempfile::tempdir().unwrap();
     let r = fault("sendmail-ident", dir.path());
-    only_the_expected(&r);
+    // The daemons' own start-up and the name server add no finding.
+    named_where_expected(&r, &[]);
     let all = together(&r);
     let f = the(&all, FindingId::ApplicationWait);
     near(secs(f.cost.unwrap()), r.measured.delay.as_secs_f64(), 0.05);
@@ -108,7 +76,8 @@ fn sendmail_as_debian_installs_it_ident_or_dns_then_its_pause() {
     // NAT address waits glibc's 5 + 5 s, then the pause.
     let dir = tempfile::tempdir().unwrap();
     let r = fault("smtp-ptr", dir.path());
-    only_the_expected(&r);
+    // The daemons' own start-up and the name server add no finding.
+    named_where_expected(&r, &[]);
     let all = together(&r);
     let f = the(&all, FindingId::ApplicationWait);
     let w = wait(f);
@@ -146,7 +115,8 @@ fn sshd_with_usedns_waits_for_the_reverse_lookup_of_the_nat_address() {
     }
     let dir = tempfile::tempdir().unwrap();
     let r = fault("ssh-usedns", dir.path());
-    only_the_expected(&r);
+    // The daemons' own start-up and the name server add no finding.
+    named_where_expected(&r, &[]);
     let all = together(&r);
     let f = the(&all, FindingId::ApplicationWait);
     let w = wait(f);
@@ -177,7 +147,8 @@ fn glibcs_a_and_aaaa_from_one_socket_the_second_lost_costs_five_seconds() {
     }
     let dir = tempfile::tempdir().unwrap();
     let r = fault("dns-aaaa-race", dir.path());
-    only_the_expected(&r);
+    // The daemons' own start-up and the name server add no finding.
+    named_where_expected(&r, &[]);
     let all = together(&r);
     let f = the(&all, FindingId::DnsAaaaRace);
     let Facts::DnsRace(x) = &f.facts else {
@@ -204,7 +175,8 @@ fn the_seeds_xinetd_waits_thirty_seconds_for_ident_before_popa3d_greets() {
     }
     let dir = tempfile::tempdir().unwrap();
     let r = fault("env1-xinetd", dir.path());
-    only_the_expected(&r);
+    // The daemons' own start-up and the name server add no finding.
+    named_where_expected(&r, &[]);
     let all = together(&r);
     let f = the(&all, FindingId::ApplicationWait);
     near(secs(f.cost.unwrap()), 30.0, 0.2);
@@ -233,7 +205,8 @@ fn oidentd_on_the_nat_firewall_answers_the_callback_and_popa3d_greets_at_once() 
     }
     let dir = tempfile::tempdir().unwrap();
     let r = fault("nat-oidentd", dir.path());
-    only_the_expected(&r);
+    // The daemons' own start-up and the name server add no finding.
+    named_where_expected(&r, &[]);
     let all = together(&r);
     assert!(
         all.iter().all(|f| f.id == FindingId::CallbackLookup),

@@ -44,6 +44,41 @@ pub fn ids(v: &[Finding]) -> BTreeSet<&'static str> {
     v.iter().map(|f| f.id.as_str()).collect()
 }
 
+/// The scenario's finding at every point of `at`, none at `not_at`, and
+/// nothing at any point beyond `allowed`.
+pub fn named_where_expected(r: &FaultOutcome, allowed: &[&str]) {
+    let e = &r.scenario.expect;
+    let id = e.finding.as_deref().unwrap();
+    for c in &r.captures {
+        let found = at(r, &c.point);
+        let got = ids(&found);
+        if e.at.contains(&c.point) {
+            assert!(
+                got.contains(id),
+                "{}: {id} not at {}: {got:?}",
+                r.scenario.name,
+                c.point
+            );
+        }
+        if e.not_at.contains(&c.point) {
+            assert!(
+                !got.contains(id),
+                "{}: {id} at {}",
+                r.scenario.name,
+                c.point
+            );
+        }
+        for g in &got {
+            assert!(
+                *g == id || allowed.contains(g),
+                "{}: unexpected {g} at {}",
+                r.scenario.name,
+                c.point
+            );
+        }
+    }
+}
+
 /// The one finding `id` among `v`.
 pub fn the(v: &[Finding], id: FindingId) -> &Finding {
     let found: Vec<&Finding> = v.iter().filter(|f| f.id == id).collect();
