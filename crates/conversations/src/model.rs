@@ -68,6 +68,19 @@ pub struct Turn {
     pub response: PacketRef,
     /// The response's first bytes (a reply code: "530", "-ERR").
     pub response_start: [u8; 8],
+    /// The request's first bytes (a TLS record's type and version).
+    pub request_start: [u8; 4],
+    /// The request's length, and how many payload segments its sender
+    /// had sent by then (it included): where in the dialogue it came.
+    pub request_len: u32,
+    pub nth_request: u32,
+    /// The requester's next segment after the answer had the request's
+    /// length: the same request again (an encrypted login tried anew).
+    pub retried: bool,
+    /// The answer's first segment had the length of an earlier answer's
+    /// first segment from the same side: the same message again (an
+    /// encrypted "login refused" like the one before).
+    pub repeated_answer: bool,
 }
 
 impl Turn {
@@ -117,6 +130,14 @@ pub struct Conversation {
     pub server: Endpoint,
     /// True when the opening was seen, so client and server are certain.
     pub saw_open: bool,
+    /// The VLAN ids it was seen on (outer low 16 bits, inner above; 0
+    /// untagged).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub vlan: u32,
+    /// The tunnel its first packet came through: outer addresses as that
+    /// packet went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<stalltrace_decode::Tunnel>,
     pub first: PacketRef,
     pub last: PacketRef,
     /// The opening attempts (at most [`MAX_LISTED`]): for TCP the client's
@@ -234,4 +255,8 @@ impl Conversation {
             _ => None,
         }
     }
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }

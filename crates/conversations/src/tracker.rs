@@ -67,6 +67,9 @@ pub struct TrackerStats {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     proto: u8,
+    /// The VLAN ids: one connection replayed on two VLANs (a QinQ mirror)
+    /// is two conversations, as in Zeek's key.
+    vlan: u32,
     lo: Endpoint,
     hi: Endpoint,
 }
@@ -82,6 +85,7 @@ impl Key {
         };
         Key {
             proto,
+            vlan: p.vlan,
             lo: Endpoint::new(a.0.clone(), a.1),
             hi: Endpoint::new(b.0.clone(), b.1),
         }
@@ -96,16 +100,18 @@ impl Key {
         }
     }
 
-    fn new(proto: u8, a: &Endpoint, b: &Endpoint) -> Key {
+    fn new(proto: u8, vlan: u32, a: &Endpoint, b: &Endpoint) -> Key {
         if a <= b {
             Key {
                 proto,
+                vlan,
                 lo: a.clone(),
                 hi: b.clone(),
             }
         } else {
             Key {
                 proto,
+                vlan,
                 lo: b.clone(),
                 hi: a.clone(),
             }
@@ -209,6 +215,15 @@ struct Live {
     request_copy: Option<PacketRef>,
     /// Its server's `Retrying::syn_acks` at its first resend.
     retry_since: Option<u64>,
+    /// Payload segments each side sent.
+    payloads: [u32; 2],
+    /// The last turn, until its requester speaks again: its answer and
+    /// the request's length.
+    open_turn: Option<(PacketRef, u32)>,
+    /// The first segments' lengths of the server's last answers.
+    answer_lens: [u32; 4],
+    /// The first bytes of each side's last payload segment.
+    last_start: [[u8; 4]; 2],
 }
 
 impl Live {
@@ -221,8 +236,21 @@ impl Live {
             c.first_payload[s] = Some(payload);
             c.first_head[s] = *head;
         }
+        self.payloads[s] = self.payloads[s].saturating_add(1);
         if self.last_payload_side == Some(side.other()) {
+            if let Some((answer, len)) = self.open_turn.take() {
+                if let Some(t) = c.longest_turns.iter_mut().find(|t| t.response == answer) {
+                    t.retried = t.responder == side.other() && payload.len == len;
+                }
+            }
             if let Some(req) = c.last_payload[side.other().index()] {
+                self.open_turn = Some((payload.packet, req.len));
+                let repeated_answer =
+                    side == Side::Server && self.answer_lens.contains(&payload.len);
+                if side == Side::Server {
+                    self.answer_lens.rotate_right(1);
+                    self.answer_lens[0] = payload.len;
+                }
                 let turn = Turn {
                     responder: side,
                     request: req.packet,
@@ -235,12 +263,21 @@ impl Live {
                         b[..n].copy_from_slice(&h[..n]);
                         b
                     },
+                    request_start: self.last_start[side.other().index()],
+                    request_len: req.len,
+                    nth_request: self.payloads[side.other().index()],
+                    retried: false,
+                    repeated_answer,
                 };
                 push_turn(&mut c.longest_turns, turn);
             }
         }
         c.last_payload[s] = Some(payload);
         self.last_payload_side = Some(side);
+        let h = head.as_bytes();
+        let n = h.len().min(4);
+        self.last_start[s] = [0; 4];
+        self.last_start[s][..n].copy_from_slice(&h[..n]);
     }
 }
 
@@ -530,6 +567,8 @@ impl Tracker {
             client,
             server,
             saw_open: false,
+            vlan: p.vlan,
+            tunnel: p.tunnel.as_deref().cloned(),
             first: at,
             last: at,
             syns: Vec::new(),
@@ -612,6 +651,10 @@ impl Tracker {
             signals: LiveSignals::default(),
             request_copy: None,
             retry_since: None,
+            payloads: [0; 2],
+            open_turn: None,
+            answer_lens: [0; 4],
+            last_start: [[0; 4]; 2],
         }))
     }
 
@@ -911,6 +954,7 @@ impl Tracker {
             (Some(sp), Some(dp)) => {
                 let k = Key::new(
                     proto,
+                    p.vlan,
                     &Endpoint::new(q_src_host.clone(), sp),
                     &Endpoint::new(q.dst.clone(), dp),
                 );

@@ -1,8 +1,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket};
+use etherparse::{LaxNetSlice, LaxSlicedPacket};
 
 use crate::dns::DnsMessage;
+use crate::encap::{self, Next, Tunnel};
 use crate::link::{LinkType, NullFrame, Sll2Frame};
 use crate::packet::*;
 use crate::transport::{IcmpView, TcpView, UdpView};
@@ -51,7 +52,7 @@ mod sll_field {
 pub fn decode_frame(link: LinkType, data: &[u8], meta: FrameMeta) -> Result<Packet, Skip> {
     let src = link_src(link, data);
     match fast::net(link, data) {
-        Some(net) => from_net(net, meta, src),
+        Some(net) => from_net(net, meta, src, 0, 0),
         None => general(link, data, meta, src),
     }
 }
@@ -69,50 +70,78 @@ fn general(
     meta: FrameMeta,
     link_src: Option<[u8; 6]>,
 ) -> Result<Packet, Skip> {
-    let sliced = match link {
+    let (next, at, vlan) = match link {
         LinkType::ETHERNET => {
-            LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Malformed("Ethernet header"))?
+            if data.len() < 14 {
+                return Err(Skip::Malformed("Ethernet header"));
+            }
+            encap::ethernet(data, 0).ok_or_else(|| not_ip(data, 12))?
         }
         LinkType::LINUX_SLL => {
             let proto = data
                 .get(sll_field::PROTOCOL)
                 .ok_or(Skip::Malformed("Linux cooked header"))?;
-            ether_payload(
-                u16::from_be_bytes([proto[0], proto[1]]),
-                &data[sll_field::PAYLOAD..],
-            )?
+            let proto = u16::from_be_bytes([proto[0], proto[1]]);
+            encap::ether(proto, data, sll_field::PAYLOAD)
+                .ok_or(Skip::NotIp { ether_type: proto })?
         }
         LinkType::LINUX_SLL2 => {
             let f = Sll2Frame::new_checked(data).map_err(|_| Skip::Malformed("SLL2 header"))?;
-            ether_payload(f.protocol(), &data[20..])?
+            encap::ether(f.protocol(), data, 20).ok_or(Skip::NotIp {
+                ether_type: f.protocol(),
+            })?
         }
         LinkType::NULL | LinkType::LOOP => {
             let f = NullFrame::new_checked(data).map_err(|_| Skip::Malformed("null header"))?;
             if !(f.is_ipv4() || f.is_ipv6()) {
                 return Err(Skip::NotIp { ether_type: 0 });
             }
-            ip_payload(&data[4..])?
+            (Next::Ip, 4, 0)
         }
         LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => {
-            ip_payload(data)?
+            (Next::Ip, 0, 0)
+        }
+        LinkType(other) if encap::KNOWN_LINKS.contains(&other) => {
+            encap::link(link, data).ok_or(Skip::NotIp { ether_type: 0 })?
         }
         LinkType(other) => return Err(Skip::UnknownLinkType(other)),
     };
-    from_sliced(&sliced, meta, link_src)
+    inner(next, data, at, vlan, meta, link_src, 0)
 }
 
-fn ether_payload(ether_type: u16, payload: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
-    match EtherType(ether_type) {
-        EtherType::IPV4
-        | EtherType::IPV6
-        | EtherType::VLAN_TAGGED_FRAME
-        | EtherType::VLAN_DOUBLE_TAGGED_FRAME
-        | EtherType::PROVIDER_BRIDGING => Ok(LaxSlicedPacket::from_ether_type(
-            EtherType(ether_type),
-            payload,
-        )),
-        _ => Err(Skip::NotIp { ether_type }),
+/// Not IP: the EtherType at `at`, for the count of skipped frames.
+fn not_ip(data: &[u8], at: usize) -> Skip {
+    Skip::NotIp {
+        ether_type: data
+            .get(at..at + 2)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]])),
     }
+}
+
+/// The IP packet (or Ethernet frame) at `at` in `data`, decoded.
+fn inner(
+    next: Next,
+    data: &[u8],
+    at: usize,
+    vlan: u32,
+    meta: FrameMeta,
+    link_src: Option<[u8; 6]>,
+    depth: u8,
+) -> Result<Packet, Skip> {
+    let (at, vlan) = match next {
+        Next::Ip => (at, vlan),
+        Next::Ethernet => {
+            let (n, at, inner_vlan) =
+                encap::ethernet(data, at).ok_or_else(|| not_ip(data, at + 12))?;
+            if n != Next::Ip {
+                return Err(Skip::NotIp { ether_type: 0 });
+            }
+            (at, if inner_vlan != 0 { inner_vlan } else { vlan })
+        }
+    };
+    let ip = data.get(at..).ok_or(Skip::Malformed("IP header"))?;
+    let sliced = ip_payload(ip)?;
+    from_net(net_of(&sliced)?, meta, link_src, vlan, depth)
 }
 
 fn ip_payload(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
@@ -133,11 +162,7 @@ struct Net<'a> {
     has_header: bool,
 }
 
-fn from_sliced(
-    s: &LaxSlicedPacket<'_>,
-    meta: FrameMeta,
-    link_src: Option<[u8; 6]>,
-) -> Result<Packet, Skip> {
+fn net_of<'a>(s: &LaxSlicedPacket<'a>) -> Result<Net<'a>, Skip> {
     let (src, dst, ip, proto, payload, declared_len, has_header) = match &s.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
@@ -212,19 +237,15 @@ fn from_sliced(
             });
         }
     };
-    from_net(
-        Net {
-            src,
-            dst,
-            ip,
-            proto,
-            payload,
-            declared_len,
-            has_header,
-        },
-        meta,
-        link_src,
-    )
+    Ok(Net {
+        src,
+        dst,
+        ip,
+        proto,
+        payload,
+        declared_len,
+        has_header,
+    })
 }
 
 /// The offset of an IPv6 fragment, from the extension headers' bytes
@@ -250,7 +271,31 @@ fn fragment_offset(mut next: u8, exts: &[u8]) -> Option<u16> {
     }
 }
 
-fn from_net(net: Net<'_>, meta: FrameMeta, link_src: Option<[u8; 6]>) -> Result<Packet, Skip> {
+fn from_net(
+    net: Net<'_>,
+    meta: FrameMeta,
+    link_src: Option<[u8; 6]>,
+    vlan: u32,
+    depth: u8,
+) -> Result<Packet, Skip> {
+    // A tunnel: the packet inside it is the conversation's, the outer
+    // addresses are kept beside it. When the inside cannot be read, the
+    // outer packet stands.
+    if net.has_header && depth < encap::MAX_DEPTH {
+        if let Some((kind, id, next, at)) = encap::tunnel(net.proto, net.payload) {
+            if let Ok(mut p) = inner(next, net.payload, at, vlan, meta, link_src, depth + 1) {
+                if p.tunnel.is_none() {
+                    p.tunnel = Some(Box::new(Tunnel {
+                        kind,
+                        outer_src: net.src,
+                        outer_dst: net.dst,
+                        id,
+                    }));
+                }
+                return Ok(p);
+            }
+        }
+    }
     let Net {
         src,
         dst,
@@ -321,6 +366,8 @@ fn from_net(net: Net<'_>, meta: FrameMeta, link_src: Option<[u8; 6]>) -> Result<
         transport,
         truncated,
         link_src,
+        vlan,
+        tunnel: None,
     })
 }
 

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod dns;
+pub mod encap;
 mod frame;
 mod host;
 mod lang;
@@ -37,6 +38,7 @@ mod time;
 pub mod transport;
 
 pub use dns::{DnsAnswer, DnsMessage, DnsQuestion};
+pub use encap::{Tunnel, TunnelKind};
 pub use frame::{decode_frame, decode_frame_general, Skip};
 pub use host::{Endpoint, Host};
 pub use lang::Lang;

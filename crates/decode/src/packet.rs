@@ -28,6 +28,13 @@ pub struct Packet {
     /// the sender's own link it names the machine whatever its IP
     /// version; past a router it is the router's.
     pub link_src: Option<[u8; 6]>,
+    /// The 802.1Q VLAN ids, outer in the low 16 bits, inner above (0:
+    /// untagged): the same addresses on two VLANs are two conversations,
+    /// as in Zeek's connection key.
+    pub vlan: u32,
+    /// The tunnel the packet came through (its addresses are the inner
+    /// packet's).
+    pub tunnel: Option<Box<crate::encap::Tunnel>>,
 }
 
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

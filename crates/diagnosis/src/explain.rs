@@ -464,12 +464,7 @@ pub(crate) fn explain<'a>(
         main,
         remainder,
         unseen,
-        failed_login: (w.kind == WaitKind::Response)
-            .then(|| service.and_then(|s| s.refuses_login(&w.response_start)))
-            .flatten()
-            .map(|r| FailedLogin {
-                reply: r.to_string(),
-            }),
+        failed_login: failed_login(service, w),
     };
     Explained {
         wait_evidence: wait_packets(c, w, &facts, server_open),
@@ -478,6 +473,30 @@ pub(crate) fn explain<'a>(
         callback_evidence,
         callback_convs,
     }
+}
+
+/// A late answer that refused a login: its reply code says so, or, in
+/// SSH where the reply is encrypted, the client's trying again at once
+/// with a request of the same size does (sshd and PAM's pam_faildelay
+/// hold a failed password's answer about 2 s).
+fn failed_login(service: Option<&Service>, w: &Wait) -> Option<FailedLogin> {
+    if w.kind != WaitKind::Response {
+        return None;
+    }
+    let s = service?;
+    if let Some(r) = s.refuses_login(&w.response_start) {
+        return Some(FailedLogin {
+            reply: Some(r.to_string()),
+            retried: false,
+        });
+    }
+    // Or the late answer has the size of an earlier one, the "refused"
+    // that answered the client's first, method-probing requests: the
+    // last try before the client gave up.
+    (s.name == "SSH" && (w.retried || w.repeated_answer)).then_some(FailedLogin {
+        reply: None,
+        retried: w.retried,
+    })
 }
 
 /// Of timers sorted latest first, those of the latest length: when a
@@ -498,6 +517,8 @@ pub(crate) fn conv_ref(c: &Conversation, points: &Points) -> ConversationRef {
         server: c.server.clone(),
         service: Service::of(c).map(|s| s.name.to_string()),
         daemon: DaemonSeen::of(c),
+        vlan: c.vlan,
+        tunnel: c.tunnel.clone(),
     }
 }
 

@@ -19,6 +19,11 @@ pub(crate) struct Wait {
     pub request_copy: Option<PacketRef>,
     /// The answer's first bytes (responses only).
     pub response_start: [u8; 8],
+    /// The client sent the same-sized request again right after the
+    /// answer (responses only): a login tried anew.
+    pub retried: bool,
+    /// The answer had the size of an earlier answer of the server.
+    pub repeated_answer: bool,
 }
 
 impl Wait {
@@ -68,6 +73,8 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
                 end_len: g.len,
                 request_copy: None,
                 response_start: [0; 8],
+                retried: false,
+                repeated_answer: false,
             });
         }
         None if server_first && client_payload.is_none() => {
@@ -82,6 +89,8 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
                     end_len: 0,
                     request_copy: None,
                     response_start: [0; 8],
+                    retried: false,
+                    repeated_answer: false,
                 });
             }
         }
@@ -103,9 +112,18 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
             || server.starts_with(b"HTTP/1.0 101")
     };
     let first_request = client_payload.map(|p| p.packet);
-    if let Some(t) = c.longest_turns.iter().find(|t| {
+    // SSH owes answers in its login (version, key exchange, the service
+    // and authentication requests: about a dozen client segments); after
+    // it the session is interactive, and a late answer is a person's
+    // command running, not a server's wait.
+    let ssh = service.is_some_and(|s| s.name == "SSH");
+    // Every slow answer, not only the slowest: a second slow request in
+    // the same connection is a wait of its own.
+    for t in c.longest_turns.iter().filter(|t| {
         owes_answers
             && (!tunnel || Some(t.request) == first_request)
+            && !(ssh && t.nth_request > SSH_LOGIN_SEGMENTS)
+            && !tls_alert(&t.request_start)
             && t.responder == Side::Server
             && t.wait() >= threshold
     }) {
@@ -116,7 +134,22 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
             end_len: 0,
             request_copy: t.request_copy,
             response_start: t.response_start,
+            retried: t.retried,
+            repeated_answer: t.repeated_answer,
         });
     }
     out
 }
+
+/// A TLS alert record (content type 21): a close_notify asks for
+/// nothing; the peer's own close_notify and FIN are no answer owed
+/// (Zeek's tls/ssl.v3.pcap: 3 s between the two, "a late answer").
+fn tls_alert(start: &[u8; 4]) -> bool {
+    start[0] == 0x15 && start[1] == 0x03
+}
+
+/// The client segments of an SSH login: the version, KEXINIT, the key
+/// exchange, NEWKEYS, the service request and a few authentication
+/// attempts (OpenSSH's MaxAuthTries is 6). Beyond it the session is
+/// interactive.
+const SSH_LOGIN_SEGMENTS: u32 = 16;

@@ -382,6 +382,44 @@ fn timeline(
 /// Repeats of a finding listed in text; JSON lists more.
 const REPEATS_SHOWN: usize = 5;
 
+/// The VLAN and tunnel a conversation was carried in, when any: the inner
+/// addresses are the finding's, the outer ones name the tunnel's ends.
+fn carried(c: &stalltrace_diagnosis::ConversationRef, l: Lang) -> Option<String> {
+    let mut parts = Vec::new();
+    if c.vlan != 0 {
+        let ids = match (c.vlan & 0xffff, c.vlan >> 16) {
+            (o, 0) => o.to_string(),
+            (o, i) => format!("{o}/{i}"),
+        };
+        parts.push(tr!(l, format!("VLAN {ids}"), format!("VLAN {ids}")));
+    }
+    if let Some(t) = &c.tunnel {
+        let id = t.id.map(|i| format!(" ({i})")).unwrap_or_default();
+        parts.push(tr!(
+            l,
+            format!(
+                "{} tunnel {} → {}{id}",
+                t.kind.name(),
+                t.outer_src,
+                t.outer_dst
+            ),
+            format!(
+                "{} 隧道 {} → {}{id}",
+                t.kind.name(),
+                t.outer_src,
+                t.outer_dst
+            )
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        tr!(
+            l,
+            format!("Carried in: {}.", parts.join(", ")),
+            format!("承载于：{}。", parts.join("，"))
+        )
+    })
+}
+
 fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
     let words = f.words(l);
     let cost = f
@@ -422,6 +460,9 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
             format!("Also seen at: {}.", f.also_seen_at.join(", ")),
             format!("同样出现在：{}。", f.also_seen_at.join("、"))
         );
+        wrap(o, "  ", "  ", &line, width);
+    }
+    if let Some(line) = f.conversation.as_ref().and_then(|c| carried(c, l)) {
         wrap(o, "  ", "  ", &line, width);
     }
     let section = |o: &mut String, title: &str| {

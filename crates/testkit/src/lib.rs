@@ -14,6 +14,7 @@
 //! assert!(buf.len() > 24);
 //! ```
 
+pub mod encap;
 pub mod faults;
 pub mod generate;
 pub mod scene;

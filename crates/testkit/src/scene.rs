@@ -408,6 +408,12 @@ impl Scene {
         self.segment(at, from, to, seq, Some(ack), "", &[], w, None);
     }
 
+    /// A RST from one side, at its next sequence number.
+    pub fn reset(&mut self, at: f64, c: &Conn, from_server: bool) {
+        let (from, to, seq, ack) = c.way(from_server);
+        self.tcp(at, from, to, seq, Some(ack), "R", &[]);
+    }
+
     /// Both sides close, the client first.
     pub fn close(&mut self, at: f64, c: &mut Conn) {
         self.tcp(at, c.client, c.server, c.cseq, Some(c.sseq), "F", &[]);

@@ -446,6 +446,9 @@ impl<R: BufRead> TextReader<R> {
             transport,
             truncated,
             link_src: None,
+            // tcpdump prints VLAN tags only with -e, before the addresses.
+            vlan: 0,
+            tunnel: None,
         })
     }
 }

@@ -80,14 +80,18 @@ impl Live {
     /// A segment from the peer acknowledging this side's data.
     #[inline]
     pub(super) fn acked(&mut self, s: &Seg) {
+        // Only a bare ACK: an answer carrying data is a turn of dialogue,
+        // and what this side sends next answers it, whatever an earlier
+        // ACK was (an S7 PLC's ACK, then its reply, then the client's next
+        // piece: the piece answers the reply, Nagle held nothing).
+        if s.len > 0 {
+            self.small = None;
+            self.released_by = None;
+            return;
+        }
         let (Some(ack), Some((held, end))) = (s.ack, self.small) else {
             return;
         };
-        // Only a bare ACK: an answer carrying data is a turn of dialogue.
-        if s.len > 0 {
-            self.small = None;
-            return;
-        }
         if ack >= end {
             self.released_by = Some((held, s.at, s.at.ts - held.ts));
             self.small = None;

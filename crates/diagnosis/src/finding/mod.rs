@@ -152,6 +152,16 @@ pub struct ConversationRef {
     /// The daemon the server's banner names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub daemon: Option<DaemonSeen>,
+    /// The VLAN ids it was seen on (outer low 16 bits, inner above).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub vlan: u32,
+    /// The tunnel it came through: its kind, outer addresses, id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<stalltrace_decode::Tunnel>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// The server re-sent its SYN-ACK after the client's ACK passed.
@@ -300,6 +310,14 @@ impl Finding {
     pub fn wait(&self) -> Option<&WaitFacts> {
         match &self.facts {
             Facts::Wait(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// The loss's facts, for the retransmission rule.
+    pub fn loss(&self) -> Option<&LossFacts> {
+        match &self.facts {
+            Facts::Loss(x) => Some(x),
             _ => None,
         }
     }

@@ -203,8 +203,13 @@ pub struct WaitFacts {
 /// `smtpd_error_sleep_time`, PAM's `pam_faildelay`).
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FailedLogin {
-    /// The reply's code as the server wrote it.
-    pub reply: String,
+    /// The reply's code as the server wrote it, where the capture can
+    /// read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+    /// Encrypted (SSH): the client sent a request of the same size again
+    /// right after the late answer, the next try of a refused password.
+    pub retried: bool,
 }
 
 impl WaitFacts {

@@ -169,11 +169,23 @@ fn summary(w: &WaitFacts, server: &str, path: &[PathFact], l: Lang) -> String {
         ),
     };
     if let Some(x) = &w.failed_login {
-        s.push_str(&tr!(
-            l,
-            format!(": its answer refused the login (\"{}\"), and servers answer a failed login late on purpose, to slow password guessing: a deliberate delay, not a fault.", x.reply),
-            format!("：应答拒绝了登录（“{}”），服务器有意推迟对失败登录的应答以减缓密码猜测：这是有意的延迟，不是故障。", x.reply)
-        ));
+        s.push_str(&match &x.reply {
+            Some(r) => tr!(
+                l,
+                format!(": its answer refused the login (\"{r}\"), and servers answer a failed login late on purpose, to slow password guessing: a deliberate delay, not a fault."),
+                format!("：应答拒绝了登录（“{r}”），服务器有意推迟对失败登录的应答以减缓密码猜测：这是有意的延迟，不是故障。")
+            ),
+            None if x.retried => tr!(
+                l,
+                ": the client at once sent a request of the same size again, the next try of a refused login, and servers answer a failed login late on purpose, to slow password guessing: a deliberate delay, not a fault.".to_string(),
+                "：客户端随即再次发送同样大小的请求，即被拒绝的登录的下一次尝试；服务器有意推迟对失败登录的应答以减缓密码猜测：这是有意的延迟，不是故障。".to_string()
+            ),
+            None => tr!(
+                l,
+                ": the answer (encrypted) had the size of the server's earlier refusals in this login, and servers answer a failed login late on purpose, to slow password guessing: a deliberate delay, not a fault.".to_string(),
+                "：这个（加密的）应答与本次登录中服务器先前的拒绝大小相同；服务器有意推迟对失败登录的应答以减缓密码猜测：这是有意的延迟，不是故障。".to_string()
+            ),
+        });
         return s;
     }
     let pause = w.remainder.as_ref().filter(|r| !r.timer_matches.is_empty());

@@ -102,6 +102,8 @@ impl Opening {
             server: self.server.clone(),
             service: Service::by_port(Protocol::Tcp, self.server.port).map(|s| s.name.to_string()),
             daemon: None,
+            vlan: 0,
+            tunnel: None,
         }
     }
 }

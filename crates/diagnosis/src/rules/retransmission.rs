@@ -86,6 +86,9 @@ impl Detect for Detector {
             if side == Side::Client && server_had_not_taken_it(c, e) {
                 continue;
             }
+            if reset_by_receiver(c, side, e) {
+                continue;
+            }
             let lost = loss.total + loss.unacked.as_ref().map_or(TimeDelta::ZERO, |u| u.lost());
             if e.lost() < cx.cfg.network_threshold {
                 continue;
@@ -115,6 +118,17 @@ fn server_had_not_taken_it(c: &Conversation, e: &LossEpisode) -> bool {
         .iter()
         .skip(1)
         .any(|s| s.ts > ack.ts && s.ts > e.first.ts)
+}
+
+/// The receiver had reset the connection before the copies: a sender
+/// that goes on sending into a reset connection (its RST not yet
+/// processed, or lost) lost nothing to the path (Zeek's
+/// tls/heartbleed-encrypted-success.pcap: the client's RST, then the
+/// server's resends, "never acknowledged").
+fn reset_by_receiver(c: &Conversation, side: Side, e: &LossEpisode) -> bool {
+    c.rst
+        .as_ref()
+        .is_some_and(|(by, r)| *by == side.other() && r.ts <= e.last_copy.ts)
 }
 
 fn rtt(c: &Conversation) -> Option<TimeDelta> {
