@@ -214,8 +214,8 @@ pub struct Conversation {
 pub const MAX_LISTED: usize = 16;
 /// Packets logged per conversation.
 pub const MAX_LOGGED: usize = 32;
-/// Turns kept per conversation.
-pub const MAX_TURNS: usize = 4;
+/// The server's slowest answers kept per conversation.
+pub const MAX_TURNS: usize = 6;
 
 impl Conversation {
     pub fn endpoint(&self, side: Side) -> &Endpoint {

@@ -1110,6 +1110,12 @@ fn note_gap(c: &mut Conversation, at: PacketRef) {
 }
 
 fn push_turn(turns: &mut Vec<Turn>, t: Turn) {
+    // Only the server's answers are waits anyone reads; a client's long
+    // pauses (a person reading, typing) must not push them out (Zeek's
+    // irc-more-commands.pcap: the 1.4 s welcome lost among chat pauses).
+    if t.responder != Side::Server {
+        return;
+    }
     if turns.len() < MAX_TURNS {
         turns.push(t);
     } else if let Some(min) = turns.iter_mut().min_by_key(|x| x.wait()) {

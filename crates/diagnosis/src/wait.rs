@@ -117,6 +117,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     // it the session is interactive, and a late answer is a person's
     // command running, not a server's wait.
     let ssh = service.is_some_and(|s| s.name == "SSH");
+    let irc = service.is_some_and(|s| s.name == "IRC");
     // Every slow answer, not only the slowest: a second slow request in
     // the same connection is a wait of its own.
     for t in c.longest_turns.iter().filter(|t| {
@@ -124,6 +125,7 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
             && (!tunnel || Some(t.request) == first_request)
             && !(ssh && t.nth_request > SSH_LOGIN_SEGMENTS)
             && !tls_alert(&t.request_start)
+            && (!irc || irc_registration(&t.request_start, t.nth_request))
             && t.responder == Side::Server
             && t.wait() >= threshold
     }) {
@@ -139,6 +141,15 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
         });
     }
     out
+}
+
+/// IRC's registration commands, the only ones a server must answer
+/// (RFC 2812 3.1; IRCv3's CAP END closes the negotiation), and the PONG
+/// to the server's registration PING among the first few lines: the 001
+/// welcome follows its lookups of the client (ident, DNS). Chat and DCC
+/// after it are people.
+fn irc_registration(start: &[u8; 4], nth: u32) -> bool {
+    matches!(start, b"CAP " | b"NICK" | b"USER" | b"PASS") || (start == b"PONG" && nth <= 8)
 }
 
 /// A TLS alert record (content type 21): a close_notify asks for

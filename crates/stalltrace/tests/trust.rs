@@ -364,3 +364,223 @@ fn resends_into_a_connection_the_peer_reset_are_no_loss() {
             .acknowledged
     );
 }
+
+fn ssh_login(s: &mut Scene, at: f64, port: u16) -> stalltrace_testkit::scene::Conn {
+    let mut c = s.connect(
+        at,
+        &format!("192.0.2.1:{port}"),
+        "198.51.100.103:22",
+        0.0002,
+    );
+    s.send(at + 0.001, &mut c, false, b"SSH-2.0-OpenSSH_9.6\r\n");
+    s.send(at + 0.002, &mut c, true, b"SSH-2.0-OpenSSH_9.2p1\r\n");
+    // Key exchange and the service request, then a refused "none" probe:
+    // encrypted records of fixed sizes.
+    s.send(at + 0.003, &mut c, false, &[0u8; 1448]);
+    s.send(at + 0.004, &mut c, true, &[0u8; 952]);
+    s.send(at + 0.005, &mut c, false, &[0u8; 56]);
+    s.send(at + 0.006, &mut c, true, &[0u8; 56]);
+    s.send(at + 0.007, &mut c, false, &[0u8; 72]);
+    s.send(at + 0.008, &mut c, true, &[1u8; 56]);
+    c
+}
+
+/// Zeek's ssh/sshguess.pcap: encrypted password guesses, each refused
+/// about 2 s later (PAM's pam_faildelay), the client trying again at once
+/// with a request of the same size; the last refusal has the size of the
+/// earlier ones. Deliberate delays (INFO), not a slow server. A first
+/// slow answer of another size, not tried again, stays a server wait.
+#[test]
+fn encrypted_ssh_password_guesses_refused_late_are_deliberate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = ssh_login(&mut s, 0.0, 55470);
+    for i in 0..3 {
+        let t = 1.0 + 3.0 * f64::from(i);
+        s.send(t, &mut c, false, &[2u8; 152]);
+        s.send(t + 2.2, &mut c, true, &[3u8; 56]);
+    }
+    s.close(10.0, &mut c);
+    let a = run(&[pcap(dir.path(), "guess.pcap", &s.frames())]);
+    let waits = find(&a, FindingId::ApplicationWait);
+    assert!(!waits.is_empty());
+    for f in &waits {
+        assert_eq!(f.severity, Severity::Info, "{}", en(f).summary);
+        assert!(f.wait().unwrap().failed_login.is_some());
+        assert!(f.remedies.is_empty());
+    }
+
+    let mut s = Scene::new();
+    let mut c = ssh_login(&mut s, 0.0, 55480);
+    s.send(0.01, &mut c, false, &[2u8; 68]);
+    s.send(2.7, &mut c, true, &[3u8; 288]);
+    s.send(2.71, &mut c, false, &[2u8; 148]);
+    let a = run(&[pcap(dir.path(), "slow.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert!(f.wait().unwrap().failed_login.is_none());
+    assert_ne!(f.severity, Severity::Info);
+}
+
+/// SSH after its login is a person's session: a command whose output
+/// came 5 s after the keystroke is no server wait. The same pause inside
+/// the login is.
+#[test]
+fn a_slow_command_in_an_interactive_ssh_session_is_no_server_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = ssh_login(&mut s, 0.0, 56594);
+    s.send(0.01, &mut c, false, &[2u8; 100]);
+    s.send(0.02, &mut c, true, &[3u8; 40]);
+    // Channel open, pty, shell; then keystrokes echoed.
+    for i in 0..20 {
+        let t = 1.0 + 0.2 * f64::from(i);
+        s.send(t, &mut c, false, &[4u8; 36]);
+        s.send(t + 0.001, &mut c, true, &[5u8; 36]);
+    }
+    s.send(6.0, &mut c, false, &[4u8; 36]);
+    s.send(11.0, &mut c, true, &[6u8; 900]);
+    let a = run(&[pcap(dir.path(), "session.pcap", &s.frames())]);
+    assert!(
+        find(&a, FindingId::ApplicationWait).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+}
+
+/// Zeek's tls/ssl.v3.pcap: the client's close_notify alert, then the
+/// server's own close_notify and FIN 3 s later, was "a late answer". An
+/// alert asks for nothing.
+#[test]
+fn a_tls_close_notify_is_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |last: &[u8]| {
+        let mut s = Scene::new();
+        let mut c = s.connect(0.0, "192.0.2.164:58870", "198.51.100.106:443", 0.09);
+        s.send(0.1, &mut c, false, &[0x16, 3, 0, 0, 4, 1, 0, 0, 0]);
+        s.send(0.2, &mut c, true, &[0x16, 3, 0, 0, 4, 2, 0, 0, 0]);
+        s.send(17.0, &mut c, false, last);
+        s.send(20.0, &mut c, true, &[0x15, 3, 0, 0, 2, 1, 0]);
+        s.frames()
+    };
+    let a = run(&[pcap(
+        dir.path(),
+        "close.pcap",
+        &trace(&[0x15, 3, 0, 0, 2, 1, 0]),
+    )]);
+    assert!(
+        find(&a, FindingId::ApplicationWait).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+    let a = run(&[pcap(
+        dir.path(),
+        "data.pcap",
+        &trace(&[0x17, 3, 0, 0, 2, 1, 0]),
+    )]);
+    one(&a, FindingId::ApplicationWait);
+}
+
+/// A second slow answer in the same connection is a wait of its own (an
+/// HTTP keep-alive connection: a fast first request, a slow second).
+#[test]
+fn a_second_slow_request_in_one_connection_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.10:41000", "198.51.100.80:80", 0.001);
+    s.send(0.01, &mut c, false, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.send(
+        3.01,
+        &mut c,
+        true,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    s.send(3.5, &mut c, false, b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.send(
+        5.5,
+        &mut c,
+        true,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    let a = run(&[pcap(dir.path(), "two.pcap", &s.frames())]);
+    let waits = find(&a, FindingId::ApplicationWait);
+    let mut costs: Vec<f64> = waits
+        .iter()
+        .flat_map(|f| {
+            let n = f.repeats.as_ref().map_or(1, |r| r.count);
+            std::iter::repeat_n(f.wait().unwrap().waited.secs_f64().round(), n as usize)
+        })
+        .collect();
+    costs.sort_by(f64::total_cmp);
+    assert!(costs.len() == 2, "{costs:?} {:#?}", a.report.findings);
+}
+
+/// Zeek's var-services-std-ports.pcap: the server re-sent its SYN-ACK
+/// 4 s after the client's ACK, and the client never sent a byte: a
+/// server deferring accept until data comes (TCP_DEFER_ACCEPT, Apache's
+/// default) does exactly that, so no full queue can be told. A client
+/// that had sent its request by then was dropped by a full queue.
+#[test]
+fn a_bare_ack_ignored_is_no_overflow_without_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |data: bool| {
+        let mut s = Scene::new();
+        // Captured on the server's own link: its packets carry their
+        // initial TTL.
+        s.ttl("198.51.100.131", 64);
+        let mut c = s.connect(0.0, "192.0.2.1:49658", "198.51.100.131:80", 0.00008);
+        if data {
+            s.send(0.0002, &mut c, false, b"GET / HTTP/1.1\r\n\r\n");
+        }
+        s.syn_ack_again(4.0, &c);
+        s.ack(4.0001, &c, false);
+        s.frames()
+    };
+    let a = run(&[pcap(dir.path(), "deferred.pcap", &trace(false))]);
+    assert!(
+        find(&a, FindingId::ListenQueueOverflow).is_empty()
+            && find(&a, FindingId::SynAckRetransmitted).is_empty(),
+        "{:#?}",
+        a.report.findings
+    );
+    let a = run(&[pcap(dir.path(), "overflow.pcap", &trace(true))]);
+    one(&a, FindingId::ListenQueueOverflow);
+}
+
+/// Zeek's irc-more-commands.pcap and irc-dcc-send.pcapng: InspIRCd's
+/// welcome (001) came 1.4 s after CAP END, while it looked the client up:
+/// registration is owed an answer. A chat line answered late is people.
+#[test]
+fn an_irc_welcome_late_after_registration_is_a_wait_chat_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.1:40000", "198.51.100.10:6667", 0.0001);
+    s.send(
+        0.001,
+        &mut c,
+        false,
+        b"CAP LS\r\nNICK tim\r\nUSER tim tim x :Tim\r\n",
+    );
+    s.send(
+        0.002,
+        &mut c,
+        true,
+        b":ircd1.local NOTICE * :*** Looking up your hostname...\r\n",
+    );
+    s.send(
+        0.003,
+        &mut c,
+        true,
+        b":ircd1.local CAP * LS :multi-prefix\r\n",
+    );
+    s.send(0.025, &mut c, false, b"CAP END\r\n");
+    s.send(1.47, &mut c, true, b":ircd1.local 001 tim :Welcome\r\n");
+    s.send(5.0, &mut c, false, b"PRIVMSG #c :hello\r\n");
+    s.send(9.0, &mut c, true, b":bob!b@h PRIVMSG #c :hi\r\n");
+    let a = run(&[pcap(dir.path(), "irc.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert_eq!(f.wait().unwrap().waited.secs_f64().round(), 1.0);
+    assert_eq!(
+        f.conversation.as_ref().unwrap().service.as_deref(),
+        Some("IRC")
+    );
+}

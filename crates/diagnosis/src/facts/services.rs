@@ -49,6 +49,9 @@ pub const SERVICES: &[Service] = &[
     tcp("LDAP", &[389], Speaker::Client),
     tcp("PostgreSQL", &[5432], Speaker::Client),
     tcp("DNS", &[53], Speaker::Client),
+    // IRC owes an answer only to its registration (NICK, USER, CAP END:
+    // the 001 welcome); the rest is people talking (`wait.rs`).
+    tcp("IRC", &[6667, 6697], Speaker::Client),
     Service {
         name: "DNS",
         protocol: Protocol::Udp,
@@ -139,6 +142,13 @@ fn by_payload(server: &[u8], client: &[u8]) -> Option<&'static str> {
         Some("FTP")
     } else if server.starts_with(b"220") && lower(server).contains("smtp") {
         Some("SMTP")
+    } else if server.is_empty() || server.starts_with(b":") {
+        // IRC: registration opens with CAP LS or NICK (never FTP's USER),
+        // and a server line starts with its prefix.
+        [&b"CAP LS"[..], b"NICK "]
+            .iter()
+            .any(|m| client.starts_with(m))
+            .then_some("IRC")
     } else {
         None
     }

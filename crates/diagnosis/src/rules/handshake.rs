@@ -99,6 +99,17 @@ impl Detect for Detector {
         if c.syn_count < 2 && !ack_ignored {
             return;
         }
+        // A server that defers accepting until data comes (Linux's
+        // TCP_DEFER_ACCEPT: Apache's default "AcceptFilter http data",
+        // nginx's "deferred") ignores a bare ACK and re-sends its SYN-ACK
+        // just as a full queue does. Only a client that had sent data by
+        // then tells the two apart (Zeek's var-services-std-ports.pcap:
+        // connections that never sent a byte).
+        let sent_data = c.first_payload[Side::Client.index()]
+            .is_some_and(|p| c.syn_acks.iter().skip(1).any(|s| s.ts > p.packet.ts));
+        if c.syn_count < 2 && !sent_data {
+            return;
+        }
         let opened = c.handshake_acks.last().copied().filter(|_| ack_ignored);
         let took = opened.unwrap_or(answer).ts - first.ts;
         if took < cx.cfg.network_threshold {
