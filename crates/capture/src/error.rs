@@ -326,6 +326,10 @@ pub enum WarningKind {
     Duplicates {
         count: u64,
     },
+    /// TCP conversations seen one way only.
+    OneDirection {
+        count: u64,
+    },
     /// A file in a folder that is no capture: left out.
     NotACapture {
         why: NotCapture,
@@ -537,6 +541,11 @@ impl WarningKind {
                 l,
                 format!("{} closed early, the longest idle first, to stay within --max-conversations {cap}", l.count(*count, "conversation was", "conversations were")),
                 format!("为不超过 --max-conversations {cap}，提前关闭了 {count} 条会话（空闲最久的优先）")
+            ),
+            OneDirection { count } => tr!(
+                l,
+                format!("{} seen in one direction only (a half-duplex SPAN port, an asymmetric route, a capture filter): what the other side sent, and so any wait for it, cannot be seen here", l.count(*count, "TCP conversation was", "TCP conversations were")),
+                format!("{count} 条 TCP 会话只看到一个方向（半双工镜像端口、非对称路由或抓包过滤）：另一方发送的内容以及对它的等待在这里都看不到")
             ),
             Duplicates { count } => tr!(
                 l,

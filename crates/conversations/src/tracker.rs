@@ -62,6 +62,10 @@ pub struct TrackerStats {
     pub bad_ip_checksum: u64,
     /// Data segments sent again (their bytes were seen before).
     pub retransmissions: u64,
+    /// TCP conversations whose packets this point saw one way only, the
+    /// sender going on past its SYNs (a half-duplex SPAN port, an
+    /// asymmetric route): nothing the other side sent can be timed.
+    pub one_direction: u64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -372,7 +376,12 @@ impl Tracker {
     }
 
     /// Ends the capture: every live conversation is finished.
-    pub fn finish(mut self) -> Vec<Conversation> {
+    pub fn finish(self) -> Vec<Conversation> {
+        self.finish_keeping_stats().0
+    }
+
+    /// [`Tracker::finish`], and the stats counted to the very end.
+    pub fn finish_keeping_stats(mut self) -> (Vec<Conversation>, TrackerStats) {
         let mut rest: Vec<Box<Live>> = self.live.drain().map(|(_, l)| l).collect();
         rest.sort_by_key(|l| l.conv.id);
         for mut l in rest {
@@ -381,7 +390,7 @@ impl Tracker {
             }
             self.finalize(l);
         }
-        self.finished
+        (self.finished, self.stats)
     }
 
     /// Hands a conversation out and settles the host bookkeeping.
@@ -408,6 +417,14 @@ impl Tracker {
                     self.hosts.remove(&l.conv.server.host);
                 }
             }
+        }
+        let [a, b] = l.conv.packets;
+        if l.conv.protocol == Protocol::Tcp
+            && a.min(b) == 0
+            && a.max(b) >= 3
+            && a.max(b) > u64::from(l.conv.syn_count)
+        {
+            self.stats.one_direction += 1;
         }
         let at = (l.conv.first.ts, l.conv.id);
         if l.conv.opened_while_serving {

@@ -206,6 +206,15 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
             )
         };
         wrap(&mut o, "", "", verdict, width);
+        let one_way: u64 = report.points.iter().map(|p| p.stats.one_direction).sum();
+        if one_way > 0 {
+            let note = tr!(
+                l,
+                format!("But {} seen one way only: whether those stalled, this capture cannot tell (see the warnings).", l.count(one_way, "TCP conversation was", "TCP conversations were")),
+                format!("但有 {one_way} 条 TCP 会话只看到一个方向：对这些会话，本次抓包无从判断（见警告）。")
+            );
+            wrap(&mut o, "", "", &note, width);
+        }
         let udp = report.udp_datagrams();
         if packets > 0 && udp > 0 {
             let note = tr!(

@@ -147,6 +147,20 @@ fn a_capture_of_one_direction_is_no_unanswered_connection() {
         "{:#?}",
         a.report.findings
     );
+    // And the report says the capture sees one direction, so that "no
+    // stall found" is not read as "nothing stalled".
+    assert!(a.report.warnings.iter().any(|w| matches!(
+        w.kind,
+        stalltrace_capture::WarningKind::OneDirection { count: 1 }
+    )));
+    let text = stalltrace_report::text::render(
+        &a.report,
+        &stalltrace_report::text::TextOptions {
+            lang: stalltrace_diagnosis::Lang::En,
+            ..Default::default()
+        },
+    );
+    assert!(text.contains("seen one way only"), "{text}");
 }
 
 /// Zeek's dnp3/, irc-*, socks.pcap: of a protocol stalltrace does not know

@@ -98,6 +98,7 @@ fn warning_kinds() -> Vec<WarningKind> {
             cap: 5_000,
         },
         Duplicates { count: 11 },
+        OneDirection { count: 3 },
         NotACapture {
             why: NotCapture::NoPacketLines { lines: 2 },
         },
@@ -126,6 +127,7 @@ fn warning_kinds() -> Vec<WarningKind> {
             | BadChecksum { .. }
             | Evicted { .. }
             | Duplicates { .. }
+            | OneDirection { .. }
             | NotACapture { .. } => {}
         }
     }

@@ -132,7 +132,9 @@ impl Analyser<'_> {
         warnings.extend(c.reader_warnings);
         for pi in c.points {
             if let Some(t) = pipe.points[pi].tracker.take() {
-                let st = t.stats().clone();
+                // The stats once every conversation has ended: some are
+                // counted as they end.
+                let (done, st) = t.finish_keeping_stats();
                 let name = &pipe.points[pi].summary.name;
                 if st.packets == 0 {
                     warnings
@@ -168,6 +170,12 @@ impl Analyser<'_> {
                     },
                 );
                 note(
+                    st.one_direction,
+                    WarningKind::OneDirection {
+                        count: st.one_direction,
+                    },
+                );
+                note(
                     st.evicted,
                     WarningKind::Evicted {
                         count: st.evicted,
@@ -175,7 +183,6 @@ impl Analyser<'_> {
                     },
                 );
                 pipe.points[pi].summary.stats = st;
-                let done = t.finish();
                 pipe.hand_over(pi, done);
             }
         }
