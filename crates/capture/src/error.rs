@@ -330,6 +330,10 @@ pub enum WarningKind {
     OneDirection {
         count: u64,
     },
+    /// SYNs with FIN or RST: probes, not connection attempts.
+    OddSyns {
+        count: u64,
+    },
     /// A file in a folder that is no capture: left out.
     NotACapture {
         why: NotCapture,
@@ -546,6 +550,11 @@ impl WarningKind {
                 l,
                 format!("{} seen in one direction only (a half-duplex SPAN port, an asymmetric route, a capture filter): what the other side sent, and so any wait for it, cannot be seen here", l.count(*count, "TCP conversation was", "TCP conversations were")),
                 format!("{count} 条 TCP 会话只看到一个方向（半双工镜像端口、非对称路由或抓包过滤）：另一方发送的内容以及对它的等待在这里都看不到")
+            ),
+            OddSyns { count } => tr!(
+                l,
+                format!("{} SYN and FIN or RST together, as no stack opens a connection (a scanner's probes, nmap's OS detection): not taken as connection attempts", l.count(*count, "TCP segment had", "TCP segments had")),
+                format!("{count} 个 TCP 段同时带有 SYN 和 FIN 或 RST，正常协议栈不会这样建立连接（扫描器探测、nmap 操作系统识别）：不算作连接尝试")
             ),
             Duplicates { count } => tr!(
                 l,

@@ -66,6 +66,10 @@ pub struct TrackerStats {
     /// sender going on past its SYNs (a half-duplex SPAN port, an
     /// asymmetric route): nothing the other side sent can be timed.
     pub one_direction: u64,
+    /// Segments with SYN and FIN or RST together: no stack opens a
+    /// connection so (nmap's OS detection, a scanner's probe); counted,
+    /// not taken as connection attempts.
+    pub odd_syns: u64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -692,6 +696,10 @@ impl Tracker {
         let Transport::Tcp(t) = &p.transport else {
             return;
         };
+        if t.flags.syn() && (t.flags.fin() || t.flags.rst()) {
+            self.stats.odd_syns += 1;
+            return;
+        }
         let key = Key::between(IPPROTO_TCP, p, t.src_port, t.dst_port);
         let (src, dst) = key.ends(p, t.src_port);
         let is_syn = t.flags.syn() && !t.flags.ack();

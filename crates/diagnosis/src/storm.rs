@@ -60,6 +60,8 @@ pub(crate) struct Storm {
     pub targets: TopK<(Host, u16)>,
     pub distinct_sources: HashSet<Host>,
     pub distinct_ports: HashSet<u16>,
+    pub distinct_hosts: HashSet<Host>,
+    pub refused: u64,
     pub first: Option<stalltrace_decode::Timestamp>,
     pub last: Option<stalltrace_decode::Timestamp>,
 }
@@ -92,22 +94,43 @@ impl Storm {
             targets: TopK::new(64),
             distinct_sources: HashSet::new(),
             distinct_ports: HashSet::new(),
+            distinct_hosts: HashSet::new(),
+            refused: 0,
             first: None,
             last: None,
         }
     }
 
     pub fn add(&mut self, c: &stalltrace_conversations::Conversation) {
+        self.add_attempt(
+            &c.client.host,
+            &c.server,
+            u64::from(c.syn_count),
+            (c.first.ts, c.last.ts),
+        );
+    }
+
+    /// One failed attempt: its source, its target, its SYNs, its span.
+    pub fn add_attempt(
+        &mut self,
+        source: &Host,
+        target: &stalltrace_decode::Endpoint,
+        syns: u64,
+        (first, last): (stalltrace_decode::Timestamp, stalltrace_decode::Timestamp),
+    ) {
         self.attempts += 1;
-        self.syns += u64::from(c.syn_count);
-        self.sources.add(c.client.host.clone());
-        self.targets.add((c.server.host.clone(), c.server.port));
+        self.syns += syns;
+        self.sources.add(source.clone());
+        self.targets.add((target.host.clone(), target.port));
         if self.distinct_sources.len() < DISTINCT_CAP {
-            self.distinct_sources.insert(c.client.host.clone());
+            self.distinct_sources.insert(source.clone());
         }
-        self.distinct_ports.insert(c.server.port);
-        self.first = Some(self.first.map_or(c.first.ts, |f| f.min(c.first.ts)));
-        self.last = Some(self.last.map_or(c.last.ts, |l| l.max(c.last.ts)));
+        if self.distinct_hosts.len() < DISTINCT_CAP {
+            self.distinct_hosts.insert(target.host.clone());
+        }
+        self.distinct_ports.insert(target.port);
+        self.first = Some(self.first.map_or(first, |f| f.min(first)));
+        self.last = Some(self.last.map_or(last, |l| l.max(last)));
     }
 
     /// Few sources, many ports: a scan. Otherwise a flood.

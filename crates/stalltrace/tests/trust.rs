@@ -598,3 +598,73 @@ fn an_irc_welcome_late_after_registration_is_a_wait_chat_is_not() {
         Some("IRC")
     );
 }
+
+/// A fast scan of 29 ports gave 29 "unanswered" warnings; it is one
+/// port-scan finding, some ports refused, the rest silent. One SYN an hour
+/// to the next port (Zeek's rotation.pcap) is no scan: each attempt is
+/// told. nmap's OS probes (SYN with FIN) are no connection attempts.
+#[test]
+fn a_scan_is_one_finding_and_odd_probes_no_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    for p in 0..29u16 {
+        let to = format!("198.51.100.5:{}", 1000 + p);
+        let isn = s.syns(0.01 * f64::from(p), "192.0.2.66:40000", &to, &[0.0]);
+        if p % 3 == 0 {
+            s.refuse(0.01 * f64::from(p) + 0.0005, &to, "192.0.2.66:40000", isn);
+        }
+    }
+    let probe = |s: &mut Scene, at: f64| {
+        s.tcp(
+            at,
+            "192.0.2.66:40001".parse().unwrap(),
+            "198.51.100.5:22".parse().unwrap(),
+            7,
+            None,
+            "SFP",
+            &[],
+        );
+    };
+    probe(&mut s, 0.5);
+    probe(&mut s, 0.6);
+    // Something after, so the capture saw long enough.
+    s.syns(5.0, "192.0.2.99:40000", "198.51.100.9:80", &[0.0]);
+    let a = run(&[pcap(dir.path(), "scan.pcap", &s.frames())]);
+    let scan = one(&a, FindingId::PortScan);
+    let stalltrace_diagnosis::Facts::Storm(x) = &scan.facts else {
+        panic!("{:?}", scan.facts)
+    };
+    assert_eq!(
+        (x.attempts, x.ports, x.hosts, x.refused_attempts),
+        (29, 29, 1, 10),
+        "{:#?}",
+        a.report
+            .findings
+            .iter()
+            .map(|f| (f.id, en(f).summary))
+            .collect::<Vec<_>>()
+    );
+    for f in find(&a, FindingId::ConnectionUnanswered)
+        .into_iter()
+        .chain(find(&a, FindingId::ConnectionRefused))
+    {
+        assert_ne!(
+            f.conversation.as_ref().unwrap().client.host.to_string(),
+            "192.0.2.66",
+            "{f:#?}"
+        );
+    }
+    assert!(a.report.warnings.iter().any(|w| matches!(
+        w.kind,
+        stalltrace_capture::WarningKind::OddSyns { count: 2 }
+    )));
+
+    let mut s = Scene::new();
+    for p in 0..12u16 {
+        let to = format!("198.51.100.5:{}", 1000 + p);
+        s.syns(3600.0 * f64::from(p), "192.0.2.66:20", &to, &[0.0]);
+    }
+    let a = run(&[pcap(dir.path(), "slow.pcap", &s.frames())]);
+    assert!(find(&a, FindingId::PortScan).is_empty());
+    assert_eq!(find(&a, FindingId::ConnectionUnanswered).len(), 11);
+}

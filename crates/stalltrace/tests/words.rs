@@ -99,6 +99,7 @@ fn warning_kinds() -> Vec<WarningKind> {
         },
         Duplicates { count: 11 },
         OneDirection { count: 3 },
+        OddSyns { count: 2 },
         NotACapture {
             why: NotCapture::NoPacketLines { lines: 2 },
         },
@@ -128,6 +129,7 @@ fn warning_kinds() -> Vec<WarningKind> {
             | Evicted { .. }
             | Duplicates { .. }
             | OneDirection { .. }
+            | OddSyns { .. }
             | NotACapture { .. } => {}
         }
     }

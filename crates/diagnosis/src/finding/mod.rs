@@ -199,11 +199,15 @@ pub struct StormFacts {
     pub sources: u64,
     pub sources_capped: bool,
     pub ports: u64,
+    /// Distinct target hosts, exactly up to a cap.
+    pub hosts: u64,
     pub span: TimeDelta,
     pub top_sources: Vec<(Host, u64)>,
     pub top_targets: Vec<(Endpoint, u64)>,
     /// The attempts were refused (RST or ICMP), not left unanswered.
     pub refused: bool,
+    /// Of a scan's attempts, those refused (the rest went unanswered).
+    pub refused_attempts: u64,
 }
 
 /// The typed facts of a finding, one shape per rule.

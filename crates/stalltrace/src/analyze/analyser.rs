@@ -175,6 +175,7 @@ impl Analyser<'_> {
                         count: st.one_direction,
                     },
                 );
+                note(st.odd_syns, WarningKind::OddSyns { count: st.odd_syns });
                 note(
                     st.evicted,
                     WarningKind::Evicted {

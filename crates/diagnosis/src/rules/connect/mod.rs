@@ -13,7 +13,7 @@
 
 mod words;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Looked up once per answered connection: a fast hash, not SipHash
 /// (keys are addresses the capture shows; the map is bounded).
@@ -227,7 +227,15 @@ impl Detect for Detector {
             }
         }
         let mut groups: BTreeMap<(u32, bool, Endpoint), Vec<Attempt>> = BTreeMap::new();
-        for a in std::mem::take(&mut self.attempts) {
+        let mut attempts: Vec<Attempt> = std::mem::take(&mut self.attempts)
+            .into_iter()
+            .filter(|a| {
+                let refused = a.refusal.is_some();
+                !cx.told(a.point, a.id) && !storm_points.contains(&(a.point, refused))
+            })
+            .collect();
+        take_scans(cx, &mut attempts);
+        for a in attempts {
             let refused = a.refusal.is_some();
             if cx.told(a.point, a.id) || storm_points.contains(&(a.point, refused)) {
                 continue;
@@ -263,14 +271,18 @@ impl Detect for Detector {
 }
 
 fn emit_storm(cx: &mut Cx, point: u32, s: &Storm, refused: bool) {
-    let span = match (s.first, s.last) {
-        (Some(a), Some(b)) => b - a,
-        _ => TimeDelta::ZERO,
-    };
     let id = if s.is_scan() {
         FindingId::PortScan
     } else {
         FindingId::SynFlood
+    };
+    emit_storm_as(cx, point, s, refused, id);
+}
+
+fn emit_storm_as(cx: &mut Cx, point: u32, s: &Storm, refused: bool, id: FindingId) {
+    let span = match (s.first, s.last) {
+        (Some(a), Some(b)) => b - a,
+        _ => TimeDelta::ZERO,
     };
     let f = Finding::new(
         id,
@@ -282,6 +294,7 @@ fn emit_storm(cx: &mut Cx, point: u32, s: &Storm, refused: bool) {
             sources: s.distinct_sources.len() as u64,
             sources_capped: s.sources_capped(),
             ports: s.distinct_ports.len() as u64,
+            hosts: s.distinct_hosts.len() as u64,
             span,
             top_sources: s.sources.top(5),
             top_targets: s
@@ -291,9 +304,51 @@ fn emit_storm(cx: &mut Cx, point: u32, s: &Storm, refused: bool) {
                 .map(|((h, p), n)| (Endpoint::new(h, p), n))
                 .collect(),
             refused,
+            refused_attempts: if refused { s.attempts } else { s.refused },
         }),
     );
     cx.emit(s.first.unwrap_or_default(), f);
+}
+
+/// A source whose failed attempts went to this many targets (hosts and
+/// ports) is scanning: told as one finding, not one per target (Zeek's
+/// nmap-vsn.pcap: a sweep of port 80 and 443 across a subnet; a 29-port
+/// scan gave 29 "unanswered" warnings). Zeek's scan policy counts 25
+/// targets; a slow scan of a few is still one.
+const SCAN_TARGETS: usize = 10;
+const SCAN_WITHIN: TimeDelta = TimeDelta::from_secs(300);
+
+/// The attempts of scanning sources, taken out of `attempts` and told
+/// as one port-scan finding per source.
+fn take_scans(cx: &mut Cx, attempts: &mut Vec<Attempt>) {
+    type Seen = (BTreeSet<Endpoint>, Timestamp, Timestamp);
+    let mut by_source: BTreeMap<(u32, Host), Seen> = BTreeMap::new();
+    for a in attempts.iter() {
+        let e = by_source
+            .entry((a.point, a.client.host.clone()))
+            .or_insert_with(|| (BTreeSet::new(), a.first.ts, a.last));
+        e.0.insert(a.server.clone());
+        e.1 = e.1.min(a.first.ts);
+        e.2 = e.2.max(a.last);
+    }
+    for ((point, source), (targets, first, last)) in by_source {
+        // Within minutes: one SYN an hour to the next port (Zeek's
+        // rotation.pcap) is attempts, each told, not a scan.
+        if targets.len() < SCAN_TARGETS || last - first > SCAN_WITHIN {
+            continue;
+        }
+        let mut s = Storm::new();
+        attempts.retain(|a| {
+            let mine = a.point == point && a.client.host == source;
+            if mine {
+                s.add_attempt(&a.client.host, &a.server, a.syn_count, (a.first.ts, a.last));
+                s.refused += u64::from(a.refusal.is_some());
+            }
+            !mine
+        });
+        let all_refused = s.refused == s.attempts;
+        emit_storm_as(cx, point, &s, all_refused, FindingId::PortScan);
+    }
 }
 
 fn syn_evidence(cx: &Cx, v: &[Attempt]) -> Vec<Evidence> {

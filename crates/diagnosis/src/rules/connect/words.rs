@@ -87,9 +87,14 @@ pub(super) fn storm(s: &StormFacts, scan: bool, l: Lang) -> Said {
         .collect();
     let first = |v: &[String]| v.first().cloned().unwrap_or_default();
     let (fate_en, fate_zh) = if s.refused {
-        ("refused", "被拒绝")
+        ("refused".to_string(), "被拒绝".to_string())
+    } else if s.refused_attempts > 0 {
+        (
+            format!("{} refused, the rest never answered", s.refused_attempts),
+            format!("其中 {} 次被拒绝，其余都没有应答", s.refused_attempts),
+        )
     } else {
-        ("never answered", "都没有应答")
+        ("never answered".to_string(), "都没有应答".to_string())
     };
     let summary = match (scan, l) {
         (false, Lang::En) => format!(
@@ -107,17 +112,19 @@ pub(super) fn storm(s: &StormFacts, scan: bool, l: Lang) -> Said {
             first(&top_targets)
         ),
         (true, Lang::En) => format!(
-            "Port scan: {} probed {} ports with {} connection attempts over {}, {fate_en}.",
+            "Port scan: {} probed {} on {} with {} connection attempts over {}, {fate_en}.",
             first(&top_sources),
-            s.ports,
+            l.count(s.ports, "port", "ports"),
+            l.count(s.hosts.max(1), "host", "hosts"),
             s.attempts,
             l.dur(s.span)
         ),
         (true, Lang::ZhCn) => format!(
-            "端口扫描：{} 在 {} 内以 {} 次连接尝试探测了 {} 个端口，{fate_zh}。",
+            "端口扫描：{} 在 {} 内以 {} 次连接尝试探测了 {} 台主机上的 {} 个端口，{fate_zh}。",
             first(&top_sources),
             l.dur(s.span),
             s.attempts,
+            s.hosts.max(1),
             s.ports
         ),
     };
