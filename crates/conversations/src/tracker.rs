@@ -627,7 +627,18 @@ impl Tracker {
         let mut conv = conv;
         // Only hosts that serve something keep state, so this stays within
         // the live conversations.
-        if let Some(h) = self.hosts.get_mut(&conv.client.host) {
+        // A query to a group (mDNS, LLMNR, SSDP) or a NetBIOS name
+        // broadcast is answered from other addresses, to the group: no
+        // callback whose answer this conversation could show, so none
+        // (Zeek's traces: an sshd's mDNS PTR lookup "never answered";
+        // erspan.pcap's NBNS broadcasts).
+        // (A unicast NBNS query to the client is a callback like ident.)
+        let directed_broadcast = matches!(conv.server.host, Host::V4(a) if a.octets()[3] == 255);
+        let discovery = conv.server.host.is_group()
+            || (conv.protocol == Protocol::Udp
+                && matches!(conv.server.port, 137 | 138)
+                && directed_broadcast);
+        if let Some(h) = self.hosts.get_mut(&conv.client.host).filter(|_| !discovery) {
             h.opened += 1;
             h.opened_dns += u64::from(conv.server.port == DNS_PORT);
             conv.opened_while_serving = true;

@@ -43,6 +43,17 @@ impl Host {
         }
     }
 
+    /// A group address (IPv4 224.0.0.0/4, the limited broadcast, IPv6
+    /// ff00::/8): what is sent there is asked of whoever listens, and
+    /// answers come from other addresses (mDNS, LLMNR, SSDP).
+    pub fn is_group(&self) -> bool {
+        match self {
+            Host::V4(a) => a.is_multicast() || a.is_broadcast(),
+            Host::V6(a) => a.is_multicast(),
+            Host::Named(_) => false,
+        }
+    }
+
     /// RFC 1918 / RFC 4193 space: a host there reaches the Internet only
     /// through NAT, so callbacks to it arrive at the NAT's outside address.
     pub fn is_private(&self) -> bool {

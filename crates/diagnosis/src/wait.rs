@@ -38,12 +38,24 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
     if c.protocol != Protocol::Tcp {
         return out;
     }
+    let service = Service::of(c);
+    // A capture that began mid-connection saw no handshake: its roles come
+    // from the ports, and only answers can be timed (no greeting, no
+    // login phase to tell from a session). A request/response service on
+    // its own well-known port, the client on an ephemeral one, is clear
+    // enough; SSH, whose login cannot be told from its session there, is
+    // left out.
     let Some(start) = c.established() else {
+        let clear = service.is_some_and(|s| {
+            s.ports.contains(&c.server.port) && s.name != "SSH" && s.name != "IRC"
+        }) && c.client.port >= 1024;
+        if clear {
+            out.extend(responses(c, service, threshold));
+        }
         return out;
     };
     let server_payload = c.first_payload[Side::Server.index()];
     let client_payload = c.first_payload[Side::Client.index()];
-    let service = Service::of(c);
     let server_first = service.is_some_and(|s| s.first == Speaker::Server);
     // In a client-first protocol (HTTP, TLS) the server owes no greeting:
     // its speaking first is no late greeting, whatever it is.
@@ -96,6 +108,14 @@ pub(crate) fn waits(c: &Conversation, threshold: TimeDelta) -> Vec<Wait> {
         }
         _ => {}
     }
+    out.extend(responses(c, service, threshold));
+    out
+}
+
+/// The server's late answers, where its protocol owes them.
+fn responses(c: &Conversation, service: Option<&Service>, threshold: TimeDelta) -> Vec<Wait> {
+    let mut out = Vec::new();
+    let client_payload = c.first_payload[Side::Client.index()];
     // A late answer is the server's only where the protocol owes one: a
     // service known by its port or its first bytes. Of an unknown protocol
     // (chat, a DCC transfer, a control system's unsolicited reports, a

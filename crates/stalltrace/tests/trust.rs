@@ -668,3 +668,71 @@ fn a_scan_is_one_finding_and_odd_probes_no_connections() {
     assert!(find(&a, FindingId::PortScan).is_empty());
     assert_eq!(find(&a, FindingId::ConnectionUnanswered).len(), 11);
 }
+
+/// Zeek's traces: a server's mDNS PTR lookup during a wait was called
+/// its cause, "never answered", though the answer went to the group as
+/// mDNS answers do; NBNS name broadcasts likewise (erspan.pcap). Queries
+/// to a group are no callback; the wait stays the server's, its cause
+/// unseen.
+#[test]
+fn a_query_to_a_group_is_no_unanswered_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.1:56594", "198.51.100.158:22", 0.0002);
+    s.send(0.01, &mut c, true, b"SSH-2.0-OpenSSH_9.2p1\r\n");
+    s.send(0.02, &mut c, false, b"SSH-2.0-OpenSSH_9.6\r\n");
+    s.send(0.03, &mut c, false, &[0u8; 600]);
+    s.udp(
+        0.04,
+        "198.51.100.158:5353",
+        "224.0.0.251:5353",
+        &stalltrace_testkit::scene::ptr_query(0, [192, 0, 2, 1]),
+    );
+    s.udp(
+        0.05,
+        "198.51.100.77:5353",
+        "224.0.0.251:5353",
+        &stalltrace_testkit::scene::dns_answer(0, "1.2.0.192.in-addr.arpa", 12, 0, &[]),
+    );
+    s.send(5.03, &mut c, true, &[0u8; 900]);
+    let a = run(&[pcap(dir.path(), "mdns.pcap", &s.frames())]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert!(f.cause().is_none(), "{}", en(f).summary);
+    assert!(f.wait().unwrap().callbacks.is_empty(), "{:#?}", f.wait());
+}
+
+/// A capture that began mid-connection has no handshake: the server's
+/// late answer to a request is still found (roles from the ports), and a
+/// mid-stream SSH session, whose login cannot be told from its
+/// interactive part, is not judged.
+#[test]
+fn a_wait_in_a_capture_without_the_handshake_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |server: &str, req: &[u8], resp: &[u8]| {
+        let mut s = Scene::new();
+        let mut c = s.connect(0.0, "192.0.2.10:41000", server, 0.001);
+        s.send(0.01, &mut c, false, req);
+        s.send(0.05, &mut c, true, resp);
+        s.send(10.0, &mut c, false, req);
+        s.send(13.5, &mut c, true, resp);
+        // The capture started after the handshake.
+        s.frames().into_iter().skip(3).collect::<Vec<_>>()
+    };
+    let a = run(&[pcap(
+        dir.path(),
+        "mid.pcap",
+        &trace(
+            "198.51.100.80:80",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        ),
+    )]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert_eq!(f.wait().unwrap().waited.secs_f64().round(), 4.0);
+    let a = run(&[pcap(
+        dir.path(),
+        "mid-ssh.pcap",
+        &trace("198.51.100.22:22", &[1u8; 36], &[2u8; 36]),
+    )]);
+    assert!(find(&a, FindingId::ApplicationWait).is_empty());
+}
