@@ -334,6 +334,11 @@ pub enum WarningKind {
     OddSyns {
         count: u64,
     },
+    /// IP packets of protocols other than TCP, UDP and ICMP (or of a
+    /// tunnel that could not be opened): counted, not analysed.
+    OtherIp {
+        count: u64,
+    },
     /// A file in a folder that is no capture: left out.
     NotACapture {
         why: NotCapture,
@@ -555,6 +560,11 @@ impl WarningKind {
                 l,
                 format!("{} SYN and FIN or RST together, as no stack opens a connection (a scanner's probes, nmap's OS detection): not taken as connection attempts", l.count(*count, "TCP segment had", "TCP segments had")),
                 format!("{count} 个 TCP 段同时带有 SYN 和 FIN 或 RST，正常协议栈不会这样建立连接（扫描器探测、nmap 操作系统识别）：不算作连接尝试")
+            ),
+            OtherIp { count } => tr!(
+                l,
+                format!("{} of other protocols than TCP, UDP and ICMP (IGMP, OSPF, ESP, a tunnel that could not be opened): counted, not analysed", l.count(*count, "IP packet was", "IP packets were")),
+                format!("{count} 个 IP 数据包属于 TCP、UDP、ICMP 以外的协议（IGMP、OSPF、ESP，或未能打开的隧道）：只计数，不分析")
             ),
             Duplicates { count } => tr!(
                 l,

@@ -465,6 +465,8 @@ impl Tracker {
                     self.icmp_error(p, i);
                 }
             }
+            // Later fragments are counted as fragments.
+            Transport::Other { .. } if p.ip.fragment => {}
             Transport::Other { .. } => self.stats.other_ip += 1,
         }
     }

@@ -27,6 +27,9 @@ pub enum Next {
     Ip,
     /// A whole Ethernet frame (a bridged tunnel's payload).
     Ethernet,
+    /// An 802.11 frame (Aruba's access points send them to their
+    /// controller in GRE).
+    Wifi,
 }
 
 /// How deep tunnels may nest before the rest is left undecoded: a crafted
@@ -172,7 +175,7 @@ fn ppp(b: &[u8], mut at: usize) -> Option<(Next, usize)> {
 /// An 802.11 data frame: its header (24 bytes, 30 with a fourth
 /// address, 2 more with QoS, 4 more with HT control), then LLC/SNAP.
 /// Protected (encrypted) frames hold nothing readable.
-fn wifi(b: &[u8], at: usize) -> Option<(Next, usize, u32)> {
+pub fn wifi(b: &[u8], at: usize) -> Option<(Next, usize, u32)> {
     let fc0 = *b.get(at)?;
     let fc1 = *b.get(at + 1)?;
     // Type 2 (data), subtypes without data (null, CF-only) carry none.
@@ -346,6 +349,8 @@ fn gre(b: &[u8]) -> Option<(TunnelKind, Option<u32>, Next, usize)> {
     match proto {
         0x0800 | 0x86dd => Some((TunnelKind::Gre, key, Next::Ip, at)),
         0x6558 => Some((TunnelKind::Gre, key, Next::Ethernet, at)),
+        // Aruba's access points: 802.11 frames to the controller.
+        0x8200..=0x82ff => Some((TunnelKind::Gre, key, Next::Wifi, at)),
         // ERSPAN type II: an 8-byte header (its session id kept).
         0x88be => {
             let session = u32::from(be16(b, at + 2)? & 0x03ff);

@@ -138,6 +138,13 @@ fn inner(
             }
             (at, if inner_vlan != 0 { inner_vlan } else { vlan })
         }
+        Next::Wifi => {
+            let (n, at, _) = encap::wifi(data, at).ok_or(Skip::NotIp { ether_type: 0 })?;
+            if n != Next::Ip {
+                return Err(Skip::NotIp { ether_type: 0 });
+            }
+            (at, vlan)
+        }
     };
     let ip = data.get(at..).ok_or(Skip::Malformed("IP header"))?;
     let sliced = ip_payload(ip)?;

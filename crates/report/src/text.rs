@@ -198,6 +198,12 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
                 "Nothing to diagnose: no IP packet was read from these inputs (see the warnings).",
                 "没有可诊断的内容：这些输入中没有读到任何 IP 数据包（见警告）。"
             )
+        } else if convs == 0 {
+            tr!(
+                l,
+                "Nothing to diagnose: IP packets were read, but no TCP or UDP conversation among them (other protocols, or a tunnel not opened: see the warnings).",
+                "没有可诊断的内容：读到了 IP 数据包，但其中没有 TCP 或 UDP 会话（其他协议，或未能打开的隧道：见警告）。"
+            )
         } else {
             tr!(
                 l,

@@ -1,7 +1,8 @@
 //! Link types and tunnels (issue 14, point 10): one POP3 login whose
 //! greeting came 3 s late, held in each wrapping a capture meets (PPP,
 //! PPPoE, MPLS, LLC/SNAP, FDDI, 802.11 and radiotap, NFLOG, PKTAP,
-//! Juniper, VN-Tag, PBB, VLAN and QinQ; GRE, ERSPAN, IP-in-IP,
+//! Juniper, VN-Tag, PBB, VLAN and QinQ; GRE (with IP, Ethernet, or
+//! Aruba's 802.11), ERSPAN, IP-in-IP,
 //! VXLAN, Geneve, GTP-U, Teredo). Each is found the same, with its inner
 //! addresses, and a tunnelled one names the tunnel's outer ends. tshark
 //! reads every file the same: the inner ports of each frame.
@@ -45,7 +46,7 @@ fn write(dir: &std::path::Path, w: Wrap, frames: &[Frame]) -> std::path::PathBuf
 
 fn kind(w: Wrap) -> Option<TunnelKind> {
     Some(match w {
-        Wrap::Gre | Wrap::GreEthernet => TunnelKind::Gre,
+        Wrap::Gre | Wrap::GreEthernet | Wrap::GreAruba => TunnelKind::Gre,
         Wrap::Erspan => TunnelKind::Erspan,
         Wrap::IpInIp => TunnelKind::IpInIp,
         Wrap::Vxlan => TunnelKind::Vxlan,
@@ -162,4 +163,47 @@ fn tshark_reads_every_wrapping_the_same() {
             );
         }
     }
+}
+
+/// A file whose every packet is in a tunnel stalltrace cannot open (here
+/// GRE carrying an unknown protocol) is not "no stall": the report says
+/// nothing could be diagnosed and counts the packets it could not read.
+#[test]
+fn packets_in_a_tunnel_not_opened_are_counted_and_no_stall_is_not_claimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (frames, _, _) = login(false);
+    let path = dir.path().join("gre-unknown.pcap");
+    let f = std::fs::File::create(&path).unwrap();
+    let mut out = PcapWriter::new(f, LinkType::ETHERNET, 65_535).unwrap();
+    for fr in &frames {
+        // GRE with a protocol type nobody registered: the inside stays shut.
+        let mut gre = vec![0, 0, 0x88, 0xbb];
+        gre.extend_from_slice(&fr.data[14..]);
+        let mut v = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([192, 0, 2, 201], [203, 0, 113, 202], 64)
+            .write(&mut v, etherparse::IpNumber(47), &gre)
+            .unwrap();
+        out.write(fr.ts, &v, v.len() as u32).unwrap();
+    }
+    out.flush().unwrap();
+    let a = run(&[path]);
+    assert!(a.report.findings.is_empty());
+    assert!(
+        a.report.warnings.iter().any(|w| matches!(
+            w.kind,
+            stalltrace_capture::WarningKind::OtherIp { count } if count == frames.len() as u64
+        )),
+        "{:#?}",
+        a.report.warnings
+    );
+    let text = stalltrace_report::text::render(
+        &a.report,
+        &stalltrace_report::text::TextOptions {
+            lang: stalltrace_diagnosis::Lang::En,
+            ..Default::default()
+        },
+    );
+    assert!(text.contains("Nothing to diagnose"), "{text}");
+    assert!(!text.contains("No stall found"), "{text}");
 }

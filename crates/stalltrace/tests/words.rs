@@ -100,6 +100,7 @@ fn warning_kinds() -> Vec<WarningKind> {
         Duplicates { count: 11 },
         OneDirection { count: 3 },
         OddSyns { count: 2 },
+        OtherIp { count: 5 },
         NotACapture {
             why: NotCapture::NoPacketLines { lines: 2 },
         },
@@ -130,6 +131,7 @@ fn warning_kinds() -> Vec<WarningKind> {
             | Duplicates { .. }
             | OneDirection { .. }
             | OddSyns { .. }
+            | OtherIp { .. }
             | NotACapture { .. } => {}
         }
     }

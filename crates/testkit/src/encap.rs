@@ -26,6 +26,7 @@ pub enum Wrap {
     Pktap,
     Gre,
     GreEthernet,
+    GreAruba,
     Erspan,
     IpInIp,
     Vxlan,
@@ -53,6 +54,7 @@ impl Wrap {
         Wrap::Pktap,
         Wrap::Gre,
         Wrap::GreEthernet,
+        Wrap::GreAruba,
         Wrap::Erspan,
         Wrap::IpInIp,
         Wrap::Vxlan,
@@ -82,6 +84,7 @@ impl Wrap {
             self,
             Wrap::Gre
                 | Wrap::GreEthernet
+                | Wrap::GreAruba
                 | Wrap::Erspan
                 | Wrap::IpInIp
                 | Wrap::Vxlan
@@ -167,6 +170,16 @@ impl Wrap {
             }
             Wrap::Gre => outer(47, &cat(&[&[0, 0], et, ip])),
             Wrap::GreEthernet => outer(47, &cat(&[&[0x20, 0, 0x65, 0x58, 0, 0, 0, 7], eth])),
+            Wrap::GreAruba => outer(
+                47,
+                &cat(&[
+                    &[0, 0, 0x82, 0x00],
+                    &wifi_header(macs),
+                    &[0xaa, 0xaa, 3, 0, 0, 0],
+                    et,
+                    ip,
+                ]),
+            ),
             Wrap::Erspan => outer(
                 47,
                 &cat(&[

@@ -176,6 +176,7 @@ impl Analyser<'_> {
                     },
                 );
                 note(st.odd_syns, WarningKind::OddSyns { count: st.odd_syns });
+                note(st.other_ip, WarningKind::OtherIp { count: st.other_ip });
                 note(
                     st.evicted,
                     WarningKind::Evicted {
