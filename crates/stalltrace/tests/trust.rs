@@ -736,3 +736,37 @@ fn a_wait_in_a_capture_without_the_handshake_is_found() {
     )]);
     assert!(find(&a, FindingId::ApplicationWait).is_empty());
 }
+
+/// Zeek's http/206_example_b.pcap: the server resent two segments
+/// together on every timeout, with back-off, for 65 s, and the client
+/// never acknowledged them (then RST). The two copies of each round are
+/// one loss, not episodes of one copy each: it was missed outright.
+#[test]
+fn segments_resent_together_round_after_round_are_one_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scene::new();
+    let mut c = s.connect(0.0, "192.0.2.14:3254", "198.51.100.206:80", 0.05);
+    s.send(0.1, &mut c, false, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Full-size segments got through before (no MTU black hole).
+    s.send(0.15, &mut c, true, &[6u8; 1400]);
+    s.ack(0.18, &c, false);
+    s.send(0.2, &mut c, true, &[7u8; 1400]);
+    s.send(0.20001, &mut c, true, &[8u8; 1400]);
+    // Each timeout resends both, back to back, the timer doubling.
+    let (mut t, mut rto) = (0.5, 0.3);
+    for _ in 0..8 {
+        s.resend_back(t, &c, true, 2800, 1400);
+        s.resend_back(t + 0.00002, &c, true, 1400, 1400);
+        t += rto;
+        rto *= 2.0;
+    }
+    let a = run(&[pcap(dir.path(), "rounds.pcap", &s.frames())]);
+    let f = one(&a, FindingId::Retransmission);
+    let x = f.loss().unwrap();
+    assert!(!x.acknowledged);
+    // The eight resends of the first segment (its original is older
+    // than the four segments remembered, or not: eight or nine copies).
+    assert!(x.copies >= 8, "{x:?}");
+    // From the first resend (0.5 s) to the last (0.5 + 0.3 × 127 s).
+    assert!((x.span.secs_f64() - 38.1).abs() < 0.3, "{:?}", x.span);
+}

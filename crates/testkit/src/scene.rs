@@ -368,6 +368,25 @@ impl Scene {
         self.segment(at, from, to, seq, Some(ack), "P", &last.clone(), w, None);
     }
 
+    /// `len` bytes sent again from `back` bytes before the side's next
+    /// sequence number (an earlier segment of a burst).
+    pub fn resend_back(&mut self, at: f64, c: &Conn, from_server: bool, back: u32, len: u32) {
+        let (from, to, seq, ack) = c.way(from_server);
+        let w = c.window[usize::from(from_server)];
+        let data = vec![0u8; len as usize];
+        self.segment(
+            at,
+            from,
+            to,
+            seq.wrapping_sub(back),
+            Some(ack),
+            "",
+            &data,
+            w,
+            None,
+        );
+    }
+
     /// A zero-window probe as Linux sends it: a bare ACK one byte behind.
     pub fn probe(&mut self, at: f64, c: &Conn, from_server: bool) {
         let (from, to, seq, ack) = c.way(from_server);

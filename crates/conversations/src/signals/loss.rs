@@ -17,6 +17,10 @@ use crate::model::PacketRef;
 const COPIES: usize = 8;
 /// Recent segments remembered per side.
 const RING: usize = 4;
+/// Segments resent this close after the first one's copy went out in the
+/// same timer round (back to back); later, the peer's ACKs drove them
+/// (SACK recovery), and each is an episode of its own.
+const ROUND: TimeDelta = TimeDelta::from_millis(5);
 
 /// One segment sent more than once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -99,6 +103,10 @@ pub(super) struct Live {
     ring_longest: u32,
     /// The peer's highest acknowledgment so far.
     acked_to: Option<SeqNumber>,
+    /// Where the segments resent in the open episode's round end: a
+    /// timeout resends the first lost segment and those after it, round
+    /// after round; they belong to the first one's episode.
+    round_end: Option<SeqNumber>,
 }
 
 fn summary(sum: &mut Option<Box<Loss>>) -> &mut Loss {
@@ -143,8 +151,19 @@ impl Live {
                     e.sent.push(s.at);
                 }
                 e.last_copy = s.at;
+                self.round_end = Some(end);
+            }
+            // The next segment of the same round (Zeek's
+            // http/206_example_b.pcap: two segments resent together on
+            // every timeout for 65 s, then RST): not a new episode.
+            Some((_, first_end, e))
+                if self.round_end.unwrap_or(*first_end) == seq
+                    && s.at.ts - e.last_copy.ts <= ROUND =>
+            {
+                self.round_end = Some(end);
             }
             _ => {
+                self.round_end = Some(end);
                 // Another segment sent again: the one before is done with,
                 // acknowledged or not (a later ACK tells, and is missed).
                 if let Some(o) = self.open.take() {

@@ -21,7 +21,10 @@ pub struct LossFacts {
     pub lost: TimeDelta,
     /// The costliest: its copies, the gaps between them, its size.
     pub copies: u32,
+    /// The gaps between the first copies kept (up to eight).
     pub gaps: Vec<TimeDelta>,
+    /// From its first copy to its last, all copies counted.
+    pub span: TimeDelta,
     pub bytes: u32,
     /// It was the last segment sent before the wait (tail loss: no later
     /// segment could bring duplicate ACKs, only the timer resends it).

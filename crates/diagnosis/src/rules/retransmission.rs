@@ -192,6 +192,7 @@ fn emit(
         lost,
         copies: e.copies,
         gaps,
+        span: e.lost(),
         bytes: e.len,
         tail: e.tail,
         dupacks: e.dupacks,
@@ -380,7 +381,7 @@ fn said(x: &LossFacts, l: Lang) -> Said {
 
 /// The costliest episode's loss: from its first copy to its last.
 fn lost_of(x: &LossFacts) -> TimeDelta {
-    TimeDelta::from_nanos(x.gaps.iter().map(|g| g.nanos()).sum())
+    x.span
 }
 
 fn remedies(x: &LossFacts, path: &[PathFact]) -> Vec<Remedy> {
