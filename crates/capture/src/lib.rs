@@ -146,14 +146,25 @@ impl CaptureReader {
         Ok(r)
     }
 
-    /// Reads from any byte stream; `name` is used in messages.
+    /// Reads from any byte stream; `name` is used in messages. A stream
+    /// compressed with gzip or zstd (`tcpdump -w - | gzip`, a rotated
+    /// `.pcap.zst`) is read through its decompressor, streamed: offsets
+    /// in messages are then offsets in the decompressed capture.
     pub fn from_reader(name: &str, input: Input) -> Result<Self, CaptureError> {
         let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let mut input: Input = Box::new(Counting {
+        let input: Input = Box::new(Counting {
             inner: input,
             read: read.clone(),
         });
-        let name = name.to_string();
+        Self::sniff(name.to_string(), input, read, 0)
+    }
+
+    fn sniff(
+        name: String,
+        mut input: Input,
+        read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        depth: u8,
+    ) -> Result<Self, CaptureError> {
         let mut prefix = vec![0u8; SNIFF];
         let mut got = 0;
         while got < SNIFF {
@@ -187,6 +198,25 @@ impl CaptureReader {
                 read,
                 size: None,
             });
+        }
+        // Compressed: read through the decompressor (once; a compressed
+        // file inside a compressed file is no capture).
+        let gzip = prefix.starts_with(&[0x1f, 0x8b]);
+        let zstd = prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        if depth == 0 && (gzip || zstd) {
+            let rest: Input = Box::new(Cursor::new(prefix).chain(input));
+            let d: Input = if gzip {
+                Box::new(flate2::read::MultiGzDecoder::new(rest))
+            } else {
+                Box::new(zstd::stream::read::Decoder::new(rest).map_err(|source| {
+                    CaptureError::Read {
+                        file: name.clone(),
+                        offset: 0,
+                        source,
+                    }
+                })?)
+            };
+            return Self::sniff(name, d, read, 1);
         }
         let (format, inner, pcap_interfaces) = if pcap::is_magic(&prefix) {
             let (r, ifs) = pcap::PcapReader::new(ByteWindow::new(input, prefix), name.clone())?;

@@ -283,3 +283,29 @@ fn a_snaplen_cut_tcp_header_still_decodes() {
     );
     assert!(t.flags.syn());
 }
+
+/// A capture compressed with gzip or zstd (`tcpdump -w - | gzip`, a
+/// rotated `.pcap.zst`) reads as the capture itself, streamed.
+#[test]
+fn gzip_and_zstd_compressed_captures_read_as_the_capture() {
+    use std::io::Write;
+    let plain = pcap_with(LinkType::RAW, &syn_v4());
+    let (format, packets) = read_all(plain.clone());
+    assert_eq!(format, Format::Pcap);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let zst = zstd::stream::encode_all(&plain[..], 3).unwrap();
+    for bytes in [gz.finish().unwrap(), zst] {
+        let (f, p) = read_all(bytes);
+        assert_eq!(f, Format::Pcap);
+        assert_eq!(p, packets);
+        check_syn(&p[0]);
+    }
+    // A damaged compressed stream is an error, not a panic.
+    let mut cut = zstd::stream::encode_all(&plain[..], 3).unwrap();
+    cut.truncate(cut.len() / 2);
+    let mut r = CaptureReader::from_reader("cut.zst", Box::new(std::io::Cursor::new(cut)));
+    if let Ok(r) = r.as_mut() {
+        while let Ok(Some(_)) = r.next() {}
+    }
+}

@@ -39,8 +39,9 @@ pub(super) fn expand(
 }
 
 /// A capture point's name from its file: the name without the endings
-/// captures carry, so that `x.pcap`, `x.pcapng` and a printout of it
-/// (`x.txt`, `x.pcap.txt`) name the same point.
+/// captures carry, so that `x.pcap`, `x.pcapng`, a printout of it
+/// (`x.txt`, `x.pcap.txt`) and a compressed one (`x.pcap.gz`,
+/// `x.pcapng.zst`) name the same point.
 pub(super) fn stem(path: &Path) -> String {
     if path.as_os_str() == "-" {
         return "stdin".into();
@@ -50,7 +51,9 @@ pub(super) fn stem(path: &Path) -> String {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     'strip: loop {
-        for ext in [".pcapng", ".pcap", ".cap", ".txt", ".log", ".dump", ".out"] {
+        for ext in [
+            ".pcapng", ".pcap", ".cap", ".txt", ".log", ".dump", ".out", ".gz", ".zst",
+        ] {
             if let Some(s) = name.strip_suffix(ext).filter(|s| !s.is_empty()) {
                 name = s.to_string();
                 continue 'strip;
