@@ -231,3 +231,24 @@ fn a_printout_of_arp_alone_or_of_nothing_is_a_capture_without_ip() {
     let (p, w) = parse_all("\n  \n");
     assert!(p.is_empty() && w.is_empty());
 }
+
+/// Zeek's traces printed by tcpdump: UDP protocols tcpdump names instead
+/// of printing "UDP" (babel, BFD, PTP) were refused as "no tcpdump
+/// packet line"; they are UDP datagrams, their length read where printed.
+#[test]
+fn udp_that_tcpdump_names_by_protocol_is_read() {
+    let (p, w) = parse_all(
+        "12:00:00.000000 IP 192.0.2.1.6696 > 198.51.100.2.6696: babel 2 (44) hello\n\
+         12:00:00.100000 IP 192.0.2.1.49152 > 198.51.100.2.3784: BFDv1, Control, State Up, Flags: [none], length: 24\n\
+         12:00:00.200000 IP 192.0.2.1.319 > 198.51.100.2.319: PTPv2, v1 compat : no, msg type : sync msg, length : 44\n",
+    );
+    assert!(w.is_empty(), "{w:?}");
+    let lens: Vec<(u16, u32)> = p
+        .iter()
+        .map(|p| match &p.transport {
+            Transport::Udp(u) => (u.dst_port, u.payload_len),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(lens, [(6696, 44), (3784, 24), (319, 44)]);
+}

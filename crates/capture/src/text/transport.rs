@@ -286,6 +286,26 @@ pub(super) fn parse_udp(body: &str, sp: u16, dp: u16) -> Option<u32> {
         let close = body[open..].find(')')? + open;
         return body[open + 1..close].parse().ok();
     }
+    // Protocols that only run over UDP, which tcpdump names instead of
+    // printing "UDP" (babel, BFD, PTP, RIP, HSRP, RADIUS, L2TP, SSDP,
+    // ISAKMP, LLMNR, VXLAN, Geneve): their length where printed
+    // ("length: 24", "length 44", "(44)"), else unknown (0).
+    const NAMED_UDP: &[u16] = &[
+        319, 320, 500, 520, 521, 1645, 1646, 1701, 1812, 1813, 1900, 1985, 3784, 4500, 4784, 4789,
+        5355, 6081, 6696,
+    ];
+    if NAMED_UDP.contains(&sp) || NAMED_UDP.contains(&dp) {
+        let after_length = body.rfind("length").and_then(|i| {
+            let r = body[i + "length".len()..].trim_start_matches([' ', ':']);
+            let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        });
+        let in_parens = body.rfind('(').and_then(|open| {
+            let close = body[open..].find(')')? + open;
+            body[open + 1..close].parse().ok()
+        });
+        return Some(after_length.or(in_parens).unwrap_or(0));
+    }
     None
 }
 
