@@ -167,6 +167,19 @@ impl Matcher {
                 }
                 continue;
             }
+            // NAT rewrites one end of a connection, not both: a view
+            // whose client and server both differ from every view in the
+            // group is another connection that happens to share the key
+            // (synthetic traces with fixed ISNs, a folder of unrelated
+            // captures: clock offsets of years).
+            let plausible = self.groups.get(&gid).is_some_and(|g| {
+                g.members.iter().any(|o| {
+                    o.seen.client.host == c.client.host || o.seen.server.host == c.server.host
+                })
+            });
+            if !plausible {
+                continue;
+            }
             found = Some((gid, *k));
             break;
         }

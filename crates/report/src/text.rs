@@ -256,6 +256,30 @@ fn matching(o: &mut String, report: &Report, width: usize, l: Lang) {
         );
         wrap(o, "  ", "    ", &line, width);
     }
+    // Points that share no conversation with any other (a folder of
+    // unrelated captures): no clock is set against them, no path drawn.
+    if report.points.len() > 1 {
+        let alone: Vec<&str> = report
+            .points
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|n| !m.paths.iter().any(|path| path.iter().any(|x| x == n)))
+            .collect();
+        if !alone.is_empty() {
+            let line = tr!(
+                l,
+                format!(
+                    "sharing no conversation with another point, so analysed on its own: {}",
+                    alone.join(", ")
+                ),
+                format!(
+                    "与其他捕获点没有共同的会话，因此单独分析：{}",
+                    alone.join("、")
+                )
+            );
+            wrap(o, "  ", "    ", &line, width);
+        }
+    }
     for c in &m.offsets {
         let drift = c
             .drift_ppm

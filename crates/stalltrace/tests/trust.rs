@@ -770,3 +770,42 @@ fn segments_resent_together_round_after_round_are_one_loss() {
     // From the first resend (0.5 s) to the last (0.5 + 0.3 × 127 s).
     assert!((x.span.secs_f64() - 38.1).abs() < 0.3, "{:?}", x.span);
 }
+
+/// A folder of unrelated captures is no network: files that share no
+/// conversation get no clock offset against each other, no path, and the
+/// report says each was analysed on its own.
+#[test]
+fn unrelated_captures_are_said_to_be_analysed_each_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = |client: &str, server: &str, at: f64| {
+        let mut s = Scene::new();
+        let mut c = s.connect(at, client, server, 0.001);
+        s.send(at + 0.01, &mut c, false, b"GET / HTTP/1.1\r\n\r\n");
+        s.send(at + 0.02, &mut c, true, b"HTTP/1.1 200 OK\r\n\r\n");
+        s.frames()
+    };
+    let a = pcap(
+        dir.path(),
+        "a.pcap",
+        &one("192.0.2.1:40000", "198.51.100.1:80", 0.0),
+    );
+    let b = pcap(
+        dir.path(),
+        "b.pcap",
+        &one("192.0.2.7:40000", "203.0.113.9:80", 1.0e9),
+    );
+    let r = run(&[a, b]);
+    assert!(r.report.matching.offsets.is_empty());
+    let text = stalltrace_report::text::render(
+        &r.report,
+        &stalltrace_report::text::TextOptions {
+            lang: stalltrace_diagnosis::Lang::En,
+            width: 200,
+            ..Default::default()
+        },
+    );
+    assert!(
+        text.contains("sharing no conversation with another point, so analysed on its own: a, b"),
+        "{text}"
+    );
+}
