@@ -74,6 +74,9 @@ pub struct Turn {
     /// had sent by then (it included): where in the dialogue it came.
     pub request_len: u32,
     pub nth_request: u32,
+    /// How long the requester took after the responder's previous data:
+    /// a person reads and types in seconds, a program in milliseconds.
+    pub think: Option<TimeDelta>,
     /// The requester's next segment after the answer had the request's
     /// length: the same request again (an encrypted login tried anew).
     pub retried: bool,

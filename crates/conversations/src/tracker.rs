@@ -274,6 +274,7 @@ impl Live {
                     request_start: self.last_start[side.other().index()],
                     request_len: req.len,
                     nth_request: self.payloads[side.other().index()],
+                    think: c.last_payload[s].map(|prev| req.packet.ts - prev.packet.ts),
                     retried: false,
                     repeated_answer,
                 };

@@ -140,15 +140,22 @@ fn responses(c: &Conversation, service: Option<&Service>, threshold: TimeDelta) 
     let irc = service.is_some_and(|s| s.name == "IRC");
     // Every slow answer, not only the slowest: a second slow request in
     // the same connection is a wait of its own.
-    for t in c.longest_turns.iter().filter(|t| {
-        owes_answers
-            && (!tunnel || Some(t.request) == first_request)
-            && !(ssh && t.nth_request > SSH_LOGIN_SEGMENTS)
-            && !tls_alert(&t.request_start)
-            && (!irc || irc_registration(&t.request_start, t.nth_request))
-            && t.responder == Side::Server
-            && t.wait() >= threshold
-    }) {
+    let owed = |t: &&stalltrace_conversations::Turn| {
+        if !owes_answers || t.responder != Side::Server || t.wait() < threshold {
+            return false;
+        }
+        if tunnel && Some(t.request) != first_request {
+            return false;
+        }
+        if ssh && t.nth_request > SSH_LOGIN_SEGMENTS {
+            return false;
+        }
+        if tls_alert(&t.request_start) || typed_over_tls(t) {
+            return false;
+        }
+        !irc || irc_registration(&t.request_start, t.nth_request)
+    };
+    for t in c.longest_turns.iter().filter(owed) {
         out.push(Wait {
             kind: WaitKind::Response,
             start: t.request,
@@ -177,6 +184,20 @@ fn irc_registration(start: &[u8; 4], nth: u32) -> bool {
 /// (Zeek's tls/ssl.v3.pcap: 3 s between the two, "a late answer").
 fn tls_alert(start: &[u8; 4]) -> bool {
     start[0] == 0x15 && start[1] == 0x03
+}
+
+/// A person at `openssl s_client`: the first application record, small,
+/// sent seconds after the handshake ended. A program sends its first
+/// request at once (an HTTP/2 client its preface with it); what answers
+/// a person typing is another person, or a test server, not a wait
+/// (Zeek's tls/tls13_psk_succesfull.pcap: 25, 28, 24-byte records typed
+/// 1.5 s apart).
+fn typed_over_tls(t: &stalltrace_conversations::Turn) -> bool {
+    t.request_start[0] == 0x17
+        && t.request_start[1] == 0x03
+        && t.nth_request <= 4
+        && t.request_len <= 100
+        && t.think.is_some_and(|d| d >= TimeDelta::from_secs(1))
 }
 
 /// The client segments of an SSH login: the version, KEXINIT, the key
