@@ -232,17 +232,9 @@ fn net_of<'a>(s: &LaxSlicedPacket<'a>) -> Result<Net<'a>, Skip> {
                 !ip.fragment || offset == Some(0),
             )
         }
-        Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp { ether_type: 0x0806 }),
-        None => {
-            let et = match &s.link {
-                Some(etherparse::LinkSlice::Ethernet2(e)) => e.ether_type().0,
-                _ => 0,
-            };
-            return Err(match s.stop_err {
-                Some(_) if et == 0x0800 || et == 0x86dd => Skip::Malformed("IP header"),
-                _ => Skip::NotIp { ether_type: et },
-            });
-        }
+        // Sliced from the IP header on (the link layers are peeled by
+        // `encap`): no network layer is a damaged IP header.
+        Some(LaxNetSlice::Arp(_)) | None => return Err(Skip::Malformed("IP header")),
     };
     Ok(Net {
         src,
