@@ -147,9 +147,10 @@ impl CaptureReader {
     }
 
     /// Reads from any byte stream; `name` is used in messages. A stream
-    /// compressed with gzip or zstd (`tcpdump -w - | gzip`, a rotated
-    /// `.pcap.zst`) is read through its decompressor, streamed: offsets
-    /// in messages are then offsets in the decompressed capture.
+    /// compressed with gzip, zstd, xz or bzip2 (`tcpdump -w - | gzip`,
+    /// `tcpdump -z xz`, a rotated `.pcap.zst`) is told by its content and
+    /// read through its decompressor, streamed: offsets in messages are
+    /// then offsets in the decompressed capture.
     pub fn from_reader(name: &str, input: Input) -> Result<Self, CaptureError> {
         let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let input: Input = Box::new(Counting {
@@ -203,10 +204,16 @@ impl CaptureReader {
         // file inside a compressed file is no capture).
         let gzip = prefix.starts_with(&[0x1f, 0x8b]);
         let zstd = prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-        if depth == 0 && (gzip || zstd) {
+        let xz = prefix.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]);
+        let bzip2 = prefix.starts_with(b"BZh");
+        if depth == 0 && (gzip || zstd || xz || bzip2) {
             let rest: Input = Box::new(Cursor::new(prefix).chain(input));
             let d: Input = if gzip {
                 Box::new(flate2::read::MultiGzDecoder::new(rest))
+            } else if xz {
+                Box::new(xz2::read::XzDecoder::new_multi_decoder(rest))
+            } else if bzip2 {
+                Box::new(bzip2::read::MultiBzDecoder::new(rest))
             } else {
                 Box::new(zstd::stream::read::Decoder::new(rest).map_err(|source| {
                     CaptureError::Read {

@@ -284,10 +284,11 @@ fn a_snaplen_cut_tcp_header_still_decodes() {
     assert!(t.flags.syn());
 }
 
-/// A capture compressed with gzip or zstd (`tcpdump -w - | gzip`, a
-/// rotated `.pcap.zst`) reads as the capture itself, streamed.
+/// A capture compressed with gzip, zstd, xz or bzip2 (`tcpdump -w - |
+/// gzip`, `tcpdump -z xz`, a rotated `.pcap.zst`) reads as the capture
+/// itself, streamed.
 #[test]
-fn gzip_and_zstd_compressed_captures_read_as_the_capture() {
+fn compressed_captures_read_as_the_capture() {
     use std::io::Write;
     let plain = pcap_with(LinkType::RAW, &syn_v4());
     let (format, packets) = read_all(plain.clone());
@@ -295,7 +296,16 @@ fn gzip_and_zstd_compressed_captures_read_as_the_capture() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&plain).unwrap();
     let zst = zstd::stream::encode_all(&plain[..], 3).unwrap();
-    for bytes in [gz.finish().unwrap(), zst] {
+    let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(&plain).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    bz.write_all(&plain).unwrap();
+    for bytes in [
+        gz.finish().unwrap(),
+        zst,
+        xz.finish().unwrap(),
+        bz.finish().unwrap(),
+    ] {
         let (f, p) = read_all(bytes);
         assert_eq!(f, Format::Pcap);
         assert_eq!(p, packets);

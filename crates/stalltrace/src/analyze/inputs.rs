@@ -52,7 +52,8 @@ pub(super) fn stem(path: &Path) -> String {
         .unwrap_or_default();
     'strip: loop {
         for ext in [
-            ".pcapng", ".pcap", ".cap", ".txt", ".log", ".dump", ".out", ".gz", ".zst",
+            ".pcapng", ".pcap", ".cap", ".txt", ".log", ".dump", ".out", ".gz", ".zst", ".xz",
+            ".bz2",
         ] {
             if let Some(s) = name.strip_suffix(ext).filter(|s| !s.is_empty()) {
                 name = s.to_string();
