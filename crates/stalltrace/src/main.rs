@@ -9,7 +9,7 @@ use stalltrace::analyze::{analyze, parse_seconds, AnalyzeOptions, InputSpec};
 mod lab;
 use stalltrace_decode::TimeDelta;
 use stalltrace_diagnosis::{tr, Lang, Severity};
-use stalltrace_report::{html, json, text};
+use stalltrace_report::{html, json, summary, text};
 
 /// Exit codes, stable for scripts.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -105,6 +105,7 @@ Examples:
   stalltrace analyze fw-outside.pcap fw-inside.pcap
   tcpdump -nr big.pcap 'tcp port 110 or tcp port 113' | stalltrace analyze -
   stalltrace analyze --json captures/ > findings.json
+  stalltrace analyze --summary rotated.pcap.gz | grep CRITICAL
   stalltrace analyze --fail-on warning --threshold 0.5 login.pcap || alert
   stalltrace analyze --html report.html --lang zh-CN outside.pcap inside.pcap
 
@@ -122,8 +123,13 @@ struct AnalyzeArgs {
     point: Vec<String>,
 
     /// Write the report as JSON (schema: 'stalltrace schema').
-    #[arg(long)]
+    #[arg(long, conflicts_with = "summary")]
     json: bool,
+
+    /// One line per finding (severity, cost, what, where, the first fix),
+    /// for chat and monitoring.
+    #[arg(long)]
+    summary: bool,
 
     /// A greeting or answer later than this many seconds is a wait.
     #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
@@ -275,6 +281,8 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut out = stdout.lock();
     if a.json {
         json::write(report, lang, &mut out)?;
+    } else if a.summary {
+        out.write_all(summary::render(report, lang).as_bytes())?;
     } else {
         let width = a
             .width

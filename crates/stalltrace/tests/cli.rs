@@ -448,3 +448,39 @@ fn folders_analyse_their_captures_and_warn_about_the_rest() {
     assert!(out.contains("1 capture point"), "{out}");
     assert!(out.contains("CRITICAL application-wait"), "{out}");
 }
+
+/// `--summary`: one line per finding for chat and monitoring, with its
+/// severity, cost, finding, point, what happened and the first fix.
+#[test]
+fn summary_is_one_line_per_finding() {
+    let o = stalltrace(&[
+        "analyze",
+        "--summary",
+        "--lang",
+        "en",
+        example("env1-fw-eth1-outside.txt").to_str().unwrap(),
+        example("env1-fw-eth2-inside.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("CRITICAL 34.3 s application-wait @ env1-fw-eth1-outside: "),
+        "{out}"
+    );
+    assert!(lines[0].contains("ident (RFC 1413)"), "{out}");
+    assert!(lines[0].ends_with("| fix: stop the USERID lookup: remove USERID from log_on_success and log_on_failure, then reload xinetd: log_on_success -= USERID"), "{out}");
+    assert!(
+        lines[1].starts_with("WARNING 4.2 s syn-ack-retransmitted"),
+        "{out}"
+    );
+    let none = stalltrace(&[
+        "analyze",
+        "--summary",
+        "--lang",
+        "en",
+        example("env3-fw-eth2-inside.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(stdout(&none), "no stall found\n");
+}
