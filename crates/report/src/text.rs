@@ -77,11 +77,34 @@ fn width_of(s: &str) -> usize {
 /// Wraps `text` at `width` display columns, every line starting with
 /// `indent` (the first with `first` instead). Chinese text has no spaces,
 /// so it may break between any two characters.
+/// The words of `text`, a number kept with the unit after it ("34.3 s",
+/// "1400 bytes"): a line never ends between them.
+fn glued(text: &str) -> Vec<String> {
+    const UNITS: &[&str] = &[
+        "ns", "µs", "ms", "s", "s,", "s.", "s:", "s)", "min", "h", "bytes", "MiB", "KiB", "ppm",
+        "times",
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        if let Some(prev) = out.last_mut() {
+            let number = prev.ends_with(|c: char| c.is_ascii_digit());
+            if number && UNITS.contains(&word) {
+                prev.push(' ');
+                prev.push_str(word);
+                continue;
+            }
+        }
+        out.push(word.to_string());
+    }
+    out
+}
+
 fn wrap(out: &mut String, first: &str, indent: &str, text: &str, width: usize) {
     let mut line = String::from(first);
     let mut w = width_of(first);
     let mut fresh = true;
-    for word in text.split(' ') {
+    for word in glued(text) {
+        let word = word.as_str();
         let ww = width_of(word);
         if !fresh && w + 1 + ww > width {
             out.push_str(line.trim_end());
@@ -617,5 +640,25 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
                 let _ = writeln!(o, "        {}", paint.green(line));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    /// A number is never split from its unit at a line's end ("34.3⏎s").
+    #[test]
+    fn a_number_stays_with_its_unit() {
+        let mut o = String::new();
+        wrap(&mut o, "", "", "the greeting came 34.3 s after the SYN", 22);
+        assert_eq!(o, "the greeting came\n34.3 s after the SYN\n");
+        let mut o = String::new();
+        wrap(&mut o, "", "", "it sent 1400 bytes 12 times", 12);
+        assert!(
+            o.lines()
+                .all(|l| !l.ends_with("1400") && !l.ends_with("12")),
+            "{o}"
+        );
     }
 }
