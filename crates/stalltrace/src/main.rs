@@ -158,7 +158,8 @@ struct AnalyzeArgs {
     #[arg(long, short = 'j', value_name = "N", default_value_t = stalltrace::analyze::default_threads(), value_parser = parse_threads)]
     threads: usize,
 
-    /// Also write the report as one self-contained HTML file.
+    /// Also write the report as one self-contained HTML file ('-': write
+    /// the page to standard output instead of the text report).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
 
@@ -272,14 +273,24 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     if nothing_read && !analysis.errors.is_empty() {
         return Ok(EXIT_ERROR);
     }
-    if let Some(path) = &a.html {
+    let html_to_stdout = a.html.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if html_to_stdout && (a.json || a.summary) {
+        anyhow::bail!(
+            "--html - writes the page to standard output: it cannot go with --json or --summary"
+        );
+    }
+    if let Some(path) = a.html.as_ref().filter(|_| !html_to_stdout) {
         std::fs::write(path, html::render(report, lang))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let stdout = io::stdout();
     let tty = stdout.is_terminal();
     let mut out = stdout.lock();
-    if a.json {
+    if html_to_stdout {
+        // `--html -`: the page is the output (for a pipe to a mail or a
+        // ticket tool), in place of the text report.
+        out.write_all(html::render(report, lang).as_bytes())?;
+    } else if a.json {
         json::write(report, lang, &mut out)?;
     } else if a.summary {
         out.write_all(summary::render(report, lang).as_bytes())?;

@@ -484,3 +484,32 @@ fn summary_is_one_line_per_finding() {
     ]);
     assert_eq!(stdout(&none), "no stall found\n");
 }
+
+/// `--html -` writes the page to standard output, in place of the text.
+#[test]
+fn html_to_stdout() {
+    let o = stalltrace(&[
+        "analyze",
+        "--html",
+        "-",
+        example("env1-fw-eth1-outside.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("<!DOCTYPE html>"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+    assert!(out.contains("application-wait"));
+    assert!(!std::path::Path::new("-").exists());
+    let both = stalltrace(&[
+        "analyze",
+        "--html",
+        "-",
+        "--json",
+        example("env1-fw-eth1-outside.txt").to_str().unwrap(),
+    ]);
+    assert_ne!(both.status.code(), Some(0));
+    assert!(stderr(&both).contains("--html -"), "{}", stderr(&both));
+}
