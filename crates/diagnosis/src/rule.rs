@@ -103,7 +103,8 @@ impl Cx<'_> {
     }
 
     /// Keeps a finding about something that began at `t`.
-    pub fn emit(&mut self, t: Timestamp, f: Finding) {
+    pub fn emit(&mut self, t: Timestamp, mut f: Finding) {
+        f.wireshark_filter = f.display_filter();
         self.out.add(t, f);
     }
 

@@ -527,6 +527,14 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
     if let Some(line) = f.conversation.as_ref().and_then(|c| carried(c, l)) {
         wrap(o, "  ", "  ", &line, width);
     }
+    // Verbatim, unwrapped: it is pasted into Wireshark's filter bar.
+    if let Some(filter) = &f.wireshark_filter {
+        let _ = writeln!(
+            o,
+            "  {} {filter}",
+            tr!(l, "Wireshark:", "Wireshark 过滤器：")
+        );
+    }
     let section = |o: &mut String, title: &str| {
         let _ = writeln!(o, "\n  {}", paint.bold(title));
     };

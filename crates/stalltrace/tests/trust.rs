@@ -855,3 +855,27 @@ fn a_person_typing_over_tls_owes_no_answer() {
     let a = run(&[pcap(dir.path(), "program.pcap", &trace(0.001))]);
     one(&a, FindingId::ApplicationWait);
 }
+
+/// Each finding carries Wireshark's conversation filter for its packets
+/// at its point, with the callback that explains it (the lab's env1 at
+/// the firewall's outside: the POP3 login and the dropped ident lookup).
+/// A capture that masked addresses gets none.
+#[test]
+fn a_finding_carries_its_wireshark_filter() {
+    let lab = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/precision/lab/env1-drop");
+    let a = run(&[lab]);
+    let f = one(&a, FindingId::ApplicationWait);
+    assert_eq!(f.point, "fw-eth1");
+    let c = f.conversation.as_ref().unwrap();
+    let cb = f.cause().unwrap();
+    let expected = format!(
+        "(ip.addr=={} && tcp.port=={} && ip.addr=={} && tcp.port=={}) || (ip.addr=={} && tcp.port=={} && ip.addr=={} && tcp.port==113)",
+        c.client.host, c.client.port, c.server.host, c.server.port,
+        cb.conversation.client.host, cb.conversation.client.port, cb.conversation.server.host
+    );
+    assert_eq!(f.wireshark_filter.as_deref(), Some(expected.as_str()));
+    let seed = run(&[example("env1-fw-eth1-outside.txt")]);
+    let f = one(&seed, FindingId::ApplicationWait);
+    assert!(f.wireshark_filter.is_none(), "{:?}", f.wireshark_filter);
+}

@@ -284,12 +284,50 @@ pub struct Finding {
     /// server, cause and fate; a cost within a tenth), told here once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeats: Option<Repeats>,
+    /// A Wireshark display filter for its packets at its point: the
+    /// conversation (Wireshark's own conversation filter), and the
+    /// callback that explains it. None where the capture masked an address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wireshark_filter: Option<String>,
     #[serde(skip)]
     #[schemars(skip)]
     pub(crate) cross: Option<Box<CrossFacts>>,
 }
 
+/// Wireshark's conversation filter for one conversation.
+fn conversation_filter(c: &ConversationRef) -> Option<String> {
+    let addr = |h: &stalltrace_decode::Host| match h {
+        stalltrace_decode::Host::V4(a) => Some(format!("ip.addr=={a}")),
+        stalltrace_decode::Host::V6(a) => Some(format!("ipv6.addr=={a}")),
+        stalltrace_decode::Host::Named(_) => None,
+    };
+    let port = match c.protocol {
+        stalltrace_conversations::Protocol::Tcp => "tcp.port",
+        stalltrace_conversations::Protocol::Udp => "udp.port",
+    };
+    Some(format!(
+        "{} && {port}=={} && {} && {port}=={}",
+        addr(&c.client.host)?,
+        c.client.port,
+        addr(&c.server.host)?,
+        c.server.port
+    ))
+}
+
 impl Finding {
+    /// The display filter of its conversation and of the callback that
+    /// explains it, as `Finding::wireshark_filter` holds it.
+    pub(crate) fn display_filter(&self) -> Option<String> {
+        let subject = conversation_filter(self.conversation.as_ref()?)?;
+        match self
+            .cause()
+            .and_then(|cb| conversation_filter(&cb.conversation))
+        {
+            Some(cb) => Some(format!("({subject}) || ({cb})")),
+            None => Some(subject),
+        }
+    }
+
     /// A finding with nothing but its id, severity, point and facts.
     pub(crate) fn new(id: FindingId, severity: Severity, point: String, facts: Facts) -> Finding {
         Finding {
@@ -297,6 +335,7 @@ impl Finding {
             severity,
             point,
             cost: None,
+            wireshark_filter: None,
             conversation: None,
             facts,
             evidence: Vec::new(),
