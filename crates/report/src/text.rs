@@ -531,8 +531,8 @@ fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
     if let Some(filter) = &f.wireshark_filter {
         let _ = writeln!(
             o,
-            "  {} {filter}",
-            tr!(l, "Wireshark:", "Wireshark 过滤器：")
+            "  {}{filter}",
+            tr!(l, "Wireshark: ", "Wireshark 过滤器：")
         );
     }
     let section = |o: &mut String, title: &str| {
