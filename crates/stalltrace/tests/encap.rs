@@ -197,13 +197,7 @@ fn packets_in_a_tunnel_not_opened_are_counted_and_no_stall_is_not_claimed() {
         "{:#?}",
         a.report.warnings
     );
-    let text = stalltrace_report::text::render(
-        &a.report,
-        &stalltrace_report::text::TextOptions {
-            lang: stalltrace_diagnosis::Lang::En,
-            ..Default::default()
-        },
-    );
+    let text = text_en(&a);
     assert!(text.contains("Nothing to diagnose"), "{text}");
     assert!(!text.contains("No stall found"), "{text}");
 }

@@ -153,13 +153,7 @@ fn a_capture_of_one_direction_is_no_unanswered_connection() {
         w.kind,
         stalltrace_capture::WarningKind::OneDirection { count: 1 }
     )));
-    let text = stalltrace_report::text::render(
-        &a.report,
-        &stalltrace_report::text::TextOptions {
-            lang: stalltrace_diagnosis::Lang::En,
-            ..Default::default()
-        },
-    );
+    let text = text_en(&a);
     assert!(text.contains("seen one way only"), "{text}");
 }
 
@@ -797,14 +791,7 @@ fn unrelated_captures_are_said_to_be_analysed_each_on_its_own() {
     );
     let r = run(&[a, b]);
     assert!(r.report.matching.offsets.is_empty());
-    let text = stalltrace_report::text::render(
-        &r.report,
-        &stalltrace_report::text::TextOptions {
-            lang: stalltrace_diagnosis::Lang::En,
-            width: 200,
-            ..Default::default()
-        },
-    );
+    let text = text_en(&r);
     assert!(
         text.contains("sharing no conversation with another point, so analysed on its own: a, b"),
         "{text}"

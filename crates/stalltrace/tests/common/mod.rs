@@ -52,6 +52,18 @@ pub fn pcap(dir: &std::path::Path, name: &str, frames: &[stalltrace_testkit::Fra
     p
 }
 
+/// The text report in English, wide enough that no line of it wraps.
+pub fn text_en(a: &Analysis) -> String {
+    stalltrace_report::text::render(
+        &a.report,
+        &stalltrace_report::text::TextOptions {
+            lang: Lang::En,
+            width: 200,
+            ..Default::default()
+        },
+    )
+}
+
 /// A finding's words in English, for the tests that check wording.
 pub fn en(f: &Finding) -> Words {
     f.words(Lang::En)
