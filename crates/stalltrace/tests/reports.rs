@@ -216,6 +216,112 @@ fn the_page_is_the_same_from_text_and_from_pcap() {
     assert_eq!(from_pcap, from_text);
 }
 
+/// Every line of the text report within `--width`, in both languages, on
+/// the seed's captures and each of the lab's scenarios (all points
+/// together): tables wrap their cells, verbatim lines continue, nothing
+/// is cut away.
+#[test]
+fn the_text_report_keeps_within_its_width() {
+    use unicode_width::UnicodeWidthStr;
+    let lab_dir = Path::new("tests/data/precision/lab");
+    let mut sets: Vec<Vec<PathBuf>> = vec![
+        seed_pair("env1"),
+        seed_pair("env3"),
+        vec![rel("env1-fw-eth1-outside.txt")],
+        lab(),
+    ];
+    let mut scenarios: Vec<PathBuf> = fs::read_dir(lab_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    scenarios.sort();
+    sets.extend(scenarios.into_iter().map(|d| vec![d]));
+    let mut lines = 0;
+    for set in &sets {
+        let r = report(set, Lang::En);
+        for lang in [Lang::En, Lang::ZhCn] {
+            for width in [40, 60, 80] {
+                let t = text::render(
+                    &r,
+                    &text::TextOptions {
+                        width,
+                        color: false,
+                        lang,
+                    },
+                );
+                for line in t.lines() {
+                    assert!(
+                        line.width() <= width,
+                        "{set:?} {lang:?} at {width}: {} columns: {line}",
+                        line.width()
+                    );
+                    lines += 1;
+                }
+                // Nothing dropped to fit: every word of the wide report is here.
+                let wide = text::render(
+                    &r,
+                    &text::TextOptions {
+                        width: 400,
+                        color: false,
+                        lang,
+                    },
+                );
+                let squash = |s: &str| -> String {
+                    s.chars()
+                        .filter(|c| !c.is_whitespace() && *c != '\\')
+                        .collect()
+                };
+                let narrow = squash(&t);
+                for word in wide.split_whitespace() {
+                    assert!(
+                        narrow.contains(&squash(word)),
+                        "{set:?} {lang:?} at {width}: '{word}' lost"
+                    );
+                }
+            }
+        }
+    }
+    assert!(lines > 10_000, "only {lines} lines checked");
+}
+
+/// `--width 60` on the command line: no line over 60 columns (the issue's
+/// check), coloured or not.
+#[test]
+fn width_60_on_the_command_line() {
+    use unicode_width::UnicodeWidthStr;
+    for color in ["never", "always"] {
+        let out = Command::new(bin())
+            .args(["analyze", "-q", "--width", "60", "--color", color])
+            .args(seed_pair("env1"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let plain = strip_ansi(&text);
+        assert!(plain.lines().count() > 80);
+        for line in plain.lines() {
+            assert!(line.width() <= 60, "{} columns: {line}", line.width());
+        }
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .iter()
