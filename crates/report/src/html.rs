@@ -106,10 +106,15 @@ pub fn render(report: &Report, l: Lang) -> String {
         esc(&tr!(
             l,
             format!(
-                "stalltrace {} · {} capture point(s) · {packets} packets · {} finding(s)",
+                "stalltrace {} · {} · {} · {}",
                 report.tool.version,
-                report.points.len(),
-                report.findings.len()
+                l.count(
+                    report.points.len() as u64,
+                    "capture point",
+                    "capture points"
+                ),
+                l.count(packets, "packet", "packets"),
+                l.count(report.findings.len() as u64, "finding", "findings")
             ),
             format!(
                 "stalltrace {} · {} 个捕获点 · {packets} 个数据包 · {} 项发现",

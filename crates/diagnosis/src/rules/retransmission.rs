@@ -349,7 +349,10 @@ fn said(x: &LossFacts, l: Lang) -> Said {
     } else if x.dupacks > 0 {
         details.push(tr!(
             l,
-            format!("The peer sent {} duplicate ACKs meanwhile.", x.dupacks),
+            format!(
+                "The peer sent {} meanwhile.",
+                l.count(x.dupacks.into(), "duplicate ACK", "duplicate ACKs")
+            ),
             format!("期间对端发送了 {} 个重复 ACK。", x.dupacks)
         ));
     }

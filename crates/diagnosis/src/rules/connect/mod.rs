@@ -508,6 +508,30 @@ mod tests {
         assert_eq!(f.evidence.len(), 3);
     }
 
+    /// One of a thing is said in the singular: "for 1 attempts" and
+    /// "1 further ... were" were printed (issue 15).
+    #[test]
+    fn one_attempt_is_singular() {
+        let r = RefusedFacts {
+            client: "192.0.2.10:50000".parse().unwrap(),
+            server: "198.51.100.25:8080".parse().unwrap(),
+            attempts: 1,
+            refuser: Refuser::Host,
+            took: TimeDelta::from_millis(1000),
+            syns: 3,
+        };
+        let said = words::refused(&r, Lang::En);
+        assert!(
+            said.details[0].starts_with("The client sent 3 SYNs for 1 attempt:"),
+            "{said:?}"
+        );
+        let said = words::overflow(1, Lang::En);
+        assert_eq!(
+            said.summary,
+            "1 further failed connection attempt was counted but not listed."
+        );
+    }
+
     #[test]
     fn past_two_hundred_attempts_a_scan_is_one_finding() {
         let trace: String = (0..250)

@@ -62,7 +62,14 @@ pub(super) fn overflow(count: u64, l: Lang) -> Said {
     Said {
         summary: tr!(
             l,
-            format!("{count} further failed connection attempts were counted but not listed."),
+            format!(
+                "{} counted but not listed.",
+                l.count(
+                    count,
+                    "further failed connection attempt was",
+                    "further failed connection attempts were"
+                )
+            ),
             format!("另有 {count} 次失败的连接尝试，只计数未列出。")
         ),
         details: Vec::new(),
@@ -98,9 +105,10 @@ pub(super) fn storm(s: &StormFacts, scan: bool, l: Lang) -> Said {
     };
     let summary = match (scan, l) {
         (false, Lang::En) => format!(
-            "SYN flood: {} connection attempts ({} SYNs) from {sources} sources over {} were {fate_en} at this capture point; most went to {}.",
+            "SYN flood: {} connection attempts ({} SYNs) from {sources} {} over {} were {fate_en} at this capture point; most went to {}.",
             s.attempts,
             s.syns,
+            if s.sources == 1 && !s.sources_capped { "source" } else { "sources" },
             l.dur(s.span),
             first(&top_targets)
         ),
@@ -203,8 +211,8 @@ pub(super) fn refused(r: &RefusedFacts, l: Lang) -> Said {
         details.push(tr!(
             l,
             format!(
-                "The client sent {} SYNs for {} attempts: its stack tries again after a refusal (Windows does, twice, 0.5 s apart), so each refusal costs it {} rather than a round trip.",
-                r.syns, r.attempts, l.dur(r.took)
+                "The client sent {} SYNs for {}: its stack tries again after a refusal (Windows does, twice, 0.5 s apart), so each refusal costs it {} rather than a round trip.",
+                r.syns, l.count(r.attempts, "attempt", "attempts"), l.dur(r.took)
             ),
             format!(
                 "客户端为 {} 次尝试发送了 {} 个 SYN：它的协议栈在被拒绝后还会重试（Windows 会以 0.5 秒间隔重试两次），所以每次拒绝让它付出 {}，而不是一个往返时间。",
