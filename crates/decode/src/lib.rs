@@ -34,6 +34,7 @@ mod lang;
 pub mod link;
 mod packet;
 mod seq;
+pub mod tcpdump;
 mod time;
 pub mod transport;
 

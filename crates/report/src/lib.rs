@@ -5,6 +5,7 @@
 //! and a module per output format over it: [`text`] for people, [`json`]
 //! for programs (its schema: [`json::schema`], committed as
 //! `docs/report.schema.json` and checked by the tests), [`html`] to share,
+//! [`markdown`] for tickets,
 //! [`summary`] one line per finding for chat and monitoring.
 //! The model holds typed facts only; each renderer words them in the
 //! reader's language (`Finding::words`), which is where sentences are made.
@@ -26,6 +27,7 @@
 
 pub mod html;
 pub mod json;
+pub mod markdown;
 mod model;
 pub mod summary;
 pub mod text;

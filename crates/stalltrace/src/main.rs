@@ -4,12 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use stalltrace::analyze::{analyze, parse_seconds, AnalyzeOptions, InputSpec};
+use stalltrace::analyze::{analyze, evidence_lines, parse_seconds, AnalyzeOptions, InputSpec};
 
 mod lab;
 use stalltrace_decode::TimeDelta;
 use stalltrace_diagnosis::{tr, Lang, Severity};
-use stalltrace_report::{html, json, summary, text};
+use stalltrace_report::{html, json, markdown, summary, text};
 
 /// Exit codes, stable for scripts.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -108,6 +108,8 @@ Examples:
   stalltrace analyze --summary rotated.pcap.gz | grep CRITICAL
   stalltrace analyze --fail-on warning --threshold 0.5 login.pcap || alert
   stalltrace analyze --html report.html --lang zh-CN outside.pcap inside.pcap
+  stalltrace analyze --markdown - login.pcap.gz > ticket.md
+  stalltrace analyze --point fw=cap.pcap0,cap.pcap1,cap.pcap2 server.pcap
 
 Exit codes: 0 analysed; 1 a finding at or above --fail-on; 2 an input could
 not be read (the others are still analysed), or bad usage.";
@@ -118,8 +120,11 @@ struct AnalyzeArgs {
     #[arg(value_name = "INPUT", required_unless_present = "point")]
     inputs: Vec<PathBuf>,
 
-    /// Name a capture point: NAME=FILE (repeatable).
-    #[arg(long, value_name = "NAME=FILE")]
+    /// Name a capture point: NAME=FILE (repeatable). NAME=FILE1,FILE2,...
+    /// reads rotated files of one point (tcpdump -C/-G, dumpcap's ring
+    /// buffer) one after the other as that point; packet numbers count
+    /// on across them, as in the files joined by 'mergecap -a'.
+    #[arg(long, value_name = "NAME=FILE[,FILE...]")]
     point: Vec<String>,
 
     /// Write the report as JSON (schema: 'stalltrace schema').
@@ -162,6 +167,12 @@ struct AnalyzeArgs {
     /// the page to standard output instead of the text report).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+
+    /// Also write the report as Markdown for a ticket ('-': to standard
+    /// output instead of the text report). Its evidence quotes the packets
+    /// as tcpdump prints them, read again from the files.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
 
     /// Language of the report: en or zh-CN (default: from LANG).
     #[arg(long, value_name = "LANG", value_parser = parse_lang)]
@@ -242,12 +253,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut inputs: Vec<InputSpec> = a.inputs.iter().map(InputSpec::new).collect();
     for p in &a.point {
-        let (name, file) = p
+        let (name, files) = p
             .split_once('=')
-            .with_context(|| format!("--point takes NAME=FILE, not '{p}'"))?;
+            .filter(|(n, f)| !n.is_empty() && !f.is_empty())
+            .with_context(|| format!("--point takes NAME=FILE or NAME=FILE1,FILE2, not '{p}'"))?;
+        // A name that is a file itself holds no comma: one file whole.
+        let mut files: Vec<PathBuf> = if std::path::Path::new(files).exists() {
+            vec![PathBuf::from(files)]
+        } else {
+            files.split(',').map(PathBuf::from).collect()
+        };
+        let first = files.remove(0);
         inputs.push(InputSpec {
             name: Some(name.to_string()),
-            ..InputSpec::new(file)
+            more: files,
+            ..InputSpec::new(first)
         });
     }
     let lang = a.lang.unwrap_or_else(Lang::from_env);
@@ -274,19 +294,32 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         return Ok(EXIT_ERROR);
     }
     let html_to_stdout = a.html.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    if html_to_stdout && (a.json || a.summary) {
+    let md_to_stdout = a.markdown.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if (html_to_stdout || md_to_stdout) && (a.json || a.summary) {
         anyhow::bail!(
-            "--html - writes the page to standard output: it cannot go with --json or --summary"
+            "--html - and --markdown - write to standard output: they cannot go with --json or --summary"
         );
+    }
+    if html_to_stdout && md_to_stdout {
+        anyhow::bail!("--html - and --markdown - cannot both write to standard output");
     }
     if let Some(path) = a.html.as_ref().filter(|_| !html_to_stdout) {
         std::fs::write(path, html::render(report, lang))
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    let md = a.markdown.as_ref().map(|_| {
+        let lines = evidence_lines(&analysis.read, report);
+        markdown::render(report, lang, &lines)
+    });
+    if let (Some(path), Some(md)) = (a.markdown.as_ref().filter(|_| !md_to_stdout), &md) {
+        std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))?;
+    }
     let stdout = io::stdout();
     let tty = stdout.is_terminal();
     let mut out = stdout.lock();
-    if html_to_stdout {
+    if let Some(md) = md.as_ref().filter(|_| md_to_stdout) {
+        out.write_all(md.as_bytes())?;
+    } else if html_to_stdout {
         // `--html -`: the page is the output (for a pipe to a mail or a
         // ticket tool), in place of the text report.
         out.write_all(html::render(report, lang).as_bytes())?;

@@ -129,6 +129,48 @@ fn verbose_two_line_form_and_icmp() {
     assert_eq!((q.protocol, q.dst_port), (IPPROTO_TCP, Some(113)));
 }
 
+/// tcpdump's other ICMP errors, as print-icmp.c and print-icmp6.c print
+/// them: the firewall's "admin prohibited filter", a PMTU "need to frag",
+/// ICMPv6's port unreachable and packet too big (were read as unknown).
+#[test]
+fn icmp_errors_as_tcpdump_prints_them() {
+    let (p, w) = parse_all(
+        "13:00:00.000000 IP 192.168.1.1 > 192.168.1.200: ICMP host 203.0.113.25 unreachable - admin prohibited filter, length 68
+         13:00:00.100000 IP 192.0.2.1 > 198.51.100.25: ICMP 203.0.113.9 unreachable - need to frag (mtu 1280), length 556
+         13:00:00.200000 IP6 2001:db8::25 > 2001:db8::10: ICMP6, destination unreachable, unreachable port 2001:db8::25 tcp port 80, length 88
+         13:00:00.300000 IP6 2001:db8::1 > 2001:db8::10: ICMP6, destination unreachable, unreachable prohibited 2001:db8::25, length 88
+         13:00:00.400000 IP6 2001:db8::1 > 2001:db8::10: ICMP6, packet too big, mtu 1280, length 1240
+         13:00:00.500000 IP 192.168.1.1 > 192.168.1.200: ICMP host 203.0.113.25 unreachable, length 68
+",
+    );
+    assert!(w.is_empty(), "{w:?}");
+    let icmp: Vec<_> = p
+        .iter()
+        .map(|p| match &p.transport {
+            Transport::Icmp(i) => (
+                i.kind,
+                i.quoted.as_ref().map(|q| (q.dst.to_string(), q.dst_port)),
+            ),
+            t => panic!("{t:?}"),
+        })
+        .collect();
+    let at = |h: &str, port| Some((h.to_string(), port));
+    assert_eq!(
+        icmp,
+        [
+            (IcmpKind::Unreachable { code: 13 }, at("203.0.113.25", None)),
+            (IcmpKind::PacketTooBig, at("203.0.113.9", None)),
+            (
+                IcmpKind::Unreachable { code: 4 },
+                at("2001:db8::25", Some(80))
+            ),
+            (IcmpKind::Unreachable { code: 1 }, at("2001:db8::25", None)),
+            (IcmpKind::PacketTooBig, None),
+            (IcmpKind::Unreachable { code: 1 }, at("203.0.113.25", None)),
+        ]
+    );
+}
+
 #[test]
 fn unreadable_lines_are_counted_with_their_numbers() {
     let (p, w) = parse_all(

@@ -330,6 +330,58 @@ pub(super) fn parse_icmp(body: &str) -> Option<IcmpMessage> {
         code: 255,
     };
     let mut quoted = None;
+    let about = |dst: &str, protocol: u8, port: Option<u16>| {
+        Some(QuotedHeader {
+            src: None,
+            dst: host(dst),
+            protocol,
+            src_port: None,
+            dst_port: port,
+            seq: None,
+        })
+    };
+    if v6 {
+        // print-icmp6.c: "destination unreachable, unreachable port
+        // 2001:db8::25 tcp port 80", "... unreachable prohibited <dst>",
+        // "packet too big, mtu 1280".
+        if let Some(u) = r.strip_prefix("destination unreachable, unreachable ") {
+            let w: Vec<&str> = u.split_whitespace().collect();
+            let code = match w.first().copied() {
+                Some("route") => 0,
+                Some("prohibited") => 1,
+                Some("beyond") => 2,
+                Some("address") => 3,
+                Some("port") => 4,
+                _ => 255,
+            };
+            let dst = if code == 2 { w.get(2) } else { w.get(1) };
+            let (proto, port) = match (w.get(2).copied(), w.get(3), w.get(4)) {
+                (Some("tcp"), Some(&"port"), Some(p)) => (IPPROTO_TCP, p.parse().ok()),
+                (Some("udp"), Some(&"port"), Some(p)) => (IPPROTO_UDP, p.parse().ok()),
+                _ => (0, None),
+            };
+            return Some(IcmpMessage {
+                v6,
+                kind: IcmpKind::Unreachable { code },
+                quoted: dst.and_then(|d| about(d, proto, port)),
+            });
+        }
+        if r.starts_with("packet too big") {
+            return Some(IcmpMessage {
+                v6,
+                kind: IcmpKind::PacketTooBig,
+                quoted: None,
+            });
+        }
+    }
+    if r.contains("unreachable - need to frag") {
+        // "198.51.100.25 unreachable - need to frag (mtu 1280)"
+        return Some(IcmpMessage {
+            v6,
+            kind: IcmpKind::PacketTooBig,
+            quoted: words.first().and_then(|d| about(d, 0, None)),
+        });
+    }
     if r.starts_with("echo request") {
         kind = IcmpKind::EchoRequest;
     } else if r.starts_with("echo reply") {
@@ -367,8 +419,21 @@ pub(super) fn parse_icmp(body: &str) -> Option<IcmpMessage> {
         && (words[0] == "host" || words[0] == "net")
         && words[2].starts_with("unreachable")
     {
+        // "host <dst> unreachable - admin prohibited filter" (code 13),
+        // "... - admin prohibited" (host 10, net 9).
+        let prohibited = r.contains("admin prohibited");
         kind = IcmpKind::Unreachable {
-            code: if words[0] == "host" { 1 } else { 0 },
+            code: match (
+                words[0] == "host",
+                prohibited,
+                r.contains("prohibited filter"),
+            ) {
+                (_, true, true) => 13,
+                (true, true, false) => 10,
+                (false, true, false) => 9,
+                (true, false, _) => 1,
+                (false, false, _) => 0,
+            },
         };
         quoted = Some(QuotedHeader {
             src: None,

@@ -17,7 +17,7 @@ pub(super) fn expand(
     folder: Option<&Path>,
     out: &mut Vec<InputSpec>,
 ) -> std::io::Result<()> {
-    if spec.path.is_dir() {
+    if spec.path.is_dir() && spec.more.is_empty() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&spec.path)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
@@ -85,6 +85,16 @@ pub(super) struct Source {
     /// later at most, long before its slot is taken by another.
     pub(super) recent: Box<[(u64, Timestamp); DUPLICATE_SLOTS]>,
     pub(super) duplicates: u64,
+    /// The files still to read after this one, as the same point.
+    more: std::collections::VecDeque<std::path::PathBuf>,
+    /// Added to the packet numbers of the file being read: the records
+    /// of the files before it.
+    number_base: u64,
+    last_number: u64,
+    /// Warnings of the files read before this one.
+    earlier_warnings: Vec<stalltrace_capture::Warning>,
+    /// Bytes of the files read before this one, for progress.
+    bytes_before: u64,
 }
 
 /// Frames closer than this with the same IPv4 ID and contents are one frame
@@ -173,11 +183,85 @@ impl Source {
 }
 
 impl Source {
+    pub(super) fn new(spec: InputSpec, reader: CaptureReader) -> Source {
+        let file = std::iter::once(reader.name().to_string())
+            .chain(spec.more.iter().map(|p| p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Source {
+            file,
+            format: reader.format(),
+            more: spec.more.iter().cloned().collect(),
+            reader,
+            spec,
+            by_interface: Vec::new(),
+            skipped: BTreeMap::new(),
+            not_capture: None,
+            records: 0,
+            head: None,
+            recent: Box::new([(0, Timestamp::ZERO); DUPLICATE_SLOTS]),
+            duplicates: 0,
+            number_base: 0,
+            last_number: 0,
+            earlier_warnings: Vec::new(),
+            bytes_before: 0,
+        }
+    }
+
+    pub(super) fn bytes_read(&self) -> u64 {
+        self.bytes_before + self.reader.bytes_read()
+    }
+
+    /// Bytes in all, the files still to read included, when all are files.
+    pub(super) fn size(&self) -> Option<u64> {
+        let rest: Option<u64> = self
+            .more
+            .iter()
+            .map(|p| std::fs::metadata(p).ok().map(|m| m.len()))
+            .sum();
+        Some(self.bytes_before + self.reader.size()? + rest?)
+    }
+
+    /// The reader's warnings, and those of the files read before it.
+    pub(super) fn take_warnings(&mut self) -> Vec<stalltrace_capture::Warning> {
+        let mut w = std::mem::take(&mut self.earlier_warnings);
+        w.append(&mut self.reader.take_warnings());
+        w
+    }
+
+    /// Goes on to the next file of a rotated capture; false when there is
+    /// none (or it cannot be opened: an error, and the point ends there).
+    fn next_file(&mut self, errors: &mut Vec<CaptureError>) -> bool {
+        let Some(path) = self.more.pop_front() else {
+            return false;
+        };
+        match CaptureReader::open(&path) {
+            Ok(next) => {
+                let old = std::mem::replace(&mut self.reader, next);
+                let mut old = old;
+                self.earlier_warnings.append(&mut old.take_warnings());
+                self.bytes_before += old.bytes_read();
+                self.number_base = self.last_number;
+                true
+            }
+            Err(e) => {
+                errors.push(e);
+                self.more.clear();
+                false
+            }
+        }
+    }
+
     /// The next decodable packet; skipped frames are counted by reason.
     pub(super) fn pull(&mut self, errors: &mut Vec<CaptureError>) -> Option<Packet> {
         loop {
             match self.reader.next() {
-                Ok(None) => return None,
+                Ok(None) => {
+                    if self.next_file(errors) {
+                        continue;
+                    }
+                    return None;
+                }
                 Err(e) => {
                     match NotCapture::of(&e).filter(|_| self.spec.folder.is_some()) {
                         Some(why) => self.not_capture = Some(why),
@@ -185,13 +269,18 @@ impl Source {
                     }
                     return None;
                 }
-                Ok(Some(Record::Packet(p))) => {
+                Ok(Some(Record::Packet(mut p))) => {
                     self.records += 1;
+                    p.meta.number += self.number_base;
+                    self.last_number = p.meta.number;
                     return Some(p);
                 }
                 Ok(Some(Record::Frame(f))) => {
                     self.records += 1;
-                    match decode_frame(f.link, f.data, f.meta) {
+                    let mut meta = f.meta;
+                    meta.number += self.number_base;
+                    self.last_number = meta.number;
+                    match decode_frame(f.link, f.data, meta) {
                         Ok(p) => return Some(p),
                         Err(skip) => {
                             *self.skipped.entry(SkipReason::from(skip)).or_default() += 1;

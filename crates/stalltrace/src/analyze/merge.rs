@@ -73,11 +73,11 @@ impl Reader {
     }
 
     pub(super) fn bytes_read(&self) -> u64 {
-        self.sources.iter().map(|s| s.reader.bytes_read()).sum()
+        self.sources.iter().map(|s| s.bytes_read()).sum()
     }
 
     pub(super) fn total(&self) -> Option<u64> {
-        self.sources.iter().map(|s| s.reader.size()).sum()
+        self.sources.iter().map(|s| s.size()).sum()
     }
 
     /// Adds about `max` items to `out`; false once every input has ended.
@@ -210,7 +210,7 @@ impl Reader {
             source: i,
             points,
             file: src.file.clone(),
-            reader_warnings: src.reader.take_warnings(),
+            reader_warnings: src.take_warnings(),
             duplicates: src.duplicates,
             summary: InputSummary {
                 file: src.file.clone(),

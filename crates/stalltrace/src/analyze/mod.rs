@@ -19,22 +19,24 @@
 //! two sides on one thread or two).
 
 mod analyser;
+mod evidence;
 mod inputs;
 mod merge;
 mod threads;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use stalltrace_capture::{CaptureError, CaptureReader, Format, NotCapture, Warning, WarningKind};
 use stalltrace_conversations::{Points, TrackerConfig};
 use stalltrace_decode::{TimeDelta, Timestamp};
+
+pub use evidence::evidence_lines;
 use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
 use stalltrace_matching::{Matcher, MatcherConfig};
 use stalltrace_report::{Report, Tool, SCHEMA_VERSION};
 
 use analyser::{Analyser, Pipeline};
-use inputs::{expand, Source, DUPLICATE_SLOTS};
+use inputs::{expand, Source};
 use merge::Reader;
 use threads::run;
 
@@ -47,6 +49,11 @@ pub struct InputSpec {
     /// The folder it was found in, when it was not named itself: a file
     /// there that is no capture is left out with a warning, not an error.
     pub folder: Option<PathBuf>,
+    /// Files that continue this one, read after it as the same capture
+    /// point (`--point NAME=FILE1,FILE2`: tcpdump's `-C`/`-G` rotation,
+    /// dumpcap's ring buffer). Packet numbers count on across them, as in
+    /// the files joined by `mergecap -a`.
+    pub more: Vec<PathBuf>,
 }
 
 impl InputSpec {
@@ -55,6 +62,7 @@ impl InputSpec {
             path: path.into(),
             name: None,
             folder: None,
+            more: Vec::new(),
         }
     }
 }
@@ -168,19 +176,7 @@ pub fn analyze_readers(
 ) -> Analysis {
     let sources: Vec<Source> = readers
         .into_iter()
-        .map(|(spec, reader)| Source {
-            file: reader.name().to_string(),
-            format: reader.format(),
-            reader,
-            spec,
-            by_interface: Vec::new(),
-            skipped: BTreeMap::new(),
-            not_capture: None,
-            records: 0,
-            head: None,
-            recent: Box::new([(0, Timestamp::ZERO); DUPLICATE_SLOTS]),
-            duplicates: 0,
-        })
+        .map(|(spec, reader)| Source::new(spec, reader))
         .collect();
     let inputs = sources.len();
     // One pcap file is one capture point (one interface); any other input
