@@ -148,7 +148,18 @@ pub struct Timeline {
     pub points: Vec<String>,
     /// Each column's clock offset, already applied to its times.
     pub offsets: Vec<TimeDelta>,
+    /// Each column's view of the waiting connection: its client and
+    /// server as they appear there (NAT rewrites them). None where only
+    /// the callback passed.
+    pub ends: Vec<Option<ColumnEnds>>,
     pub rows: Vec<TimelineRow>,
+}
+
+/// A connection's two ends as one capture point saw them.
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ColumnEnds {
+    pub client: Endpoint,
+    pub server: Endpoint,
 }
 
 /// Which conversation a timeline row belongs to.
@@ -197,6 +208,10 @@ pub struct TimelineRow {
     pub times: Vec<Option<Timestamp>>,
     /// Per column: the packet's number in that point's capture.
     pub packets: Vec<Option<u64>>,
+    /// Lost past the last point that saw it, on its way to its addressee:
+    /// the handshake ACK that passed every point, after which the server
+    /// sent its SYN-ACK again (it never had the ACK).
+    pub lost: bool,
 }
 
 impl TimelineRow {

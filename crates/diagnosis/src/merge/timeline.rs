@@ -88,6 +88,7 @@ pub(super) fn build(
                         again,
                         times: vec![None; cols.len()],
                         packets: vec![None; cols.len()],
+                        lost: false,
                     });
                     rows.len() - 1
                 });
@@ -111,6 +112,7 @@ pub(super) fn build(
                 again: false,
                 times: vec![None; cols.len()],
                 packets: vec![None; cols.len()],
+                lost: false,
             };
             let c = col(k.point);
             row.times[c] = Some(e.packet.ts.saturating_add(ctx.offset(k.point)));
@@ -119,10 +121,52 @@ pub(super) fn build(
         }
     }
     rows.sort_by_key(|r| r.times.iter().flatten().min().copied());
+    mark_lost_handshake_acks(&mut rows);
+    let mut ends = vec![None; cols.len()];
+    for s in subject {
+        ends[col(s.point)].get_or_insert_with(|| ColumnEnds {
+            client: s.client.clone(),
+            server: s.server.clone(),
+        });
+    }
     Timeline {
         points: cols.iter().map(|&p| ctx.name(p)).collect(),
         offsets: cols.iter().map(|&p| ctx.offset(p)).collect(),
+        ends,
         rows,
+    }
+}
+
+/// The server sent its SYN-ACK again: the client's handshake ACK before
+/// it never reached the server, wherever the capture last saw it (what
+/// `syn-ack-retransmitted` says in words).
+fn mark_lost_handshake_acks(rows: &mut [TimelineRow]) {
+    let is_again_syn_ack = |r: &TimelineRow| {
+        r.subject == Subject::Connection
+            && r.sender == Sender::Server
+            && r.packet == PacketKind::SynAck
+            && r.again
+    };
+    for i in 0..rows.len() {
+        if !is_again_syn_ack(&rows[i]) {
+            continue;
+        }
+        let ack = rows[..i].iter().rposition(|r| {
+            r.subject == Subject::Connection
+                && r.sender == Sender::Client
+                && r.packet == PacketKind::Ack
+        });
+        // Only the ACK that answered the SYN-ACK before this one.
+        let syn_ack = rows[..i].iter().rposition(|r| {
+            r.subject == Subject::Connection
+                && r.sender == Sender::Server
+                && r.packet == PacketKind::SynAck
+        });
+        if let (Some(a), Some(s)) = (ack, syn_ack) {
+            if a > s {
+                rows[a].lost = true;
+            }
+        }
     }
 }
 

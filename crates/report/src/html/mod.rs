@@ -5,10 +5,12 @@
 
 use std::fmt::Write as _;
 
-use stalltrace_decode::{TimeDelta, Timestamp};
-use stalltrace_diagnosis::{tr, Finding, Lang, SegmentKind, Severity, Subject, Timeline, Words};
+use stalltrace_decode::TimeDelta;
+use stalltrace_diagnosis::{tr, Finding, Lang, SegmentKind, Severity, Words};
 
 use crate::Report;
+
+mod ladder;
 
 /// Escapes text for HTML and XML (the SVG is parsed as XML).
 fn esc(s: &str) -> String {
@@ -29,33 +31,79 @@ fn esc(s: &str) -> String {
 const STYLE: &str = r#"
 :root { --ink:#1d2330; --muted:#5b6474; --line:#d5dae3; --net:#3b82c4; --srv:#8a94a6; --dep:#e08a1e; --cli:#7b5ea7; --bad:#c62828; --ok:#2e7d32; --bg:#fbfcfe; }
 * { box-sizing: border-box; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; color: var(--ink); background: var(--bg); margin: 0; padding: 1.5rem; max-width: 72rem; margin-inline: auto; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; color: var(--ink); background: var(--bg); margin: 0; padding: 1.5rem; max-width: 72rem; margin-inline: auto; overflow-wrap: anywhere; }
 h1 { font-size: 1.45rem; line-height: 1.35; margin: 0 0 .5rem; }
 h2 { font-size: 1.1rem; margin: 1.6rem 0 .6rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; }
 h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
-.verdict { font-size: 1.05rem; margin: .2rem 0 1rem; color: #7a2e00; }
+.verdict { font-size: 1.05rem; margin: .2rem 0 .6rem; color: #7a2e00; }
+.fix { border-left: 4px solid var(--ok); background: #f1f8f2; padding: .5rem .8rem; margin: .6rem 0 1rem; }
+.fix p { margin: 0 0 .3rem; }
 .meta, .muted { color: var(--muted); font-size: .9rem; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: .6rem; font-size: .8rem; font-weight: 600; color: #fff; margin-right: .4rem; vertical-align: middle; }
 .critical { background: var(--bad); } .warning { background: #b26a00; } .info { background: #2f6f9f; }
 .bar { display: flex; height: 2rem; border-radius: .3rem; overflow: hidden; border: 1px solid var(--line); margin: .4rem 0; }
 .bar div { display: flex; align-items: center; justify-content: center; color: #fff; font-size: .8rem; white-space: nowrap; overflow: hidden; min-width: 3px; }
 .k-network { background: var(--net); } .k-server { background: var(--srv); } .k-dependency { background: var(--dep); } .k-client { background: var(--cli); }
-.legend span { margin-right: 1rem; font-size: .85rem; } .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: .15rem; margin-right: .3rem; vertical-align: -1px; }
-.ladder { overflow-x: auto; border: 1px solid var(--line); border-radius: .3rem; background: #fff; }
-.ladder svg { display: block; width: 100%; min-width: 640px; height: auto; }
+.legend span, .ladder-legend span { margin-right: 1rem; font-size: .85rem; display: inline-block; } .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: .15rem; margin-right: .3rem; vertical-align: -1px; }
+.ladder { border: 1px solid var(--line); border-radius: .3rem; background: #fff; }
+.ladder svg { display: block; width: 100%; height: auto; }
+.ladder-narrow { display: none !important; }
+.ladder-legend { margin: .4rem 0 .2rem; color: var(--muted); }
+.ladder-legend b { display: inline-block; min-width: 1rem; margin-right: .3rem; text-align: center; }
+.lg-x { color: var(--bad); } .lg-cb { color: #b35c00; }
+.lg-wait { width: 1.2rem; height: .8rem; background: rgba(224,138,30,.15); border: 1px dashed var(--dep); vertical-align: -1px; }
+.lg-col { width: 0; height: .9rem; border-left: 2px dashed var(--srv); vertical-align: -1px; }
+.ladder-columns { list-style: none; padding: 0; margin: 0 0 .8rem; font-size: .85rem; color: var(--muted); }
+.ladder-columns li { display: inline-block; margin-right: 1.2rem; }
+.ladder-columns b { color: var(--ink); font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-size: .88rem; }
-.scroll { overflow-x: auto; }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 600; }
 td.num, td.t { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; white-space: nowrap; }
 ul { padding-left: 1.2rem; } li { margin: .25rem 0; }
 .remedy { margin: .6rem 0; }
-pre { background: #f1f3f7; border: 1px solid var(--line); border-radius: .3rem; padding: .5rem .7rem; margin: .3rem 0; overflow-x: auto; font: 13px/1.45 ui-monospace, Menlo, Consolas, monospace; position: relative; }
-button.copy { float: right; font-size: .75rem; border: 1px solid var(--line); background: #fff; border-radius: .25rem; padding: .05rem .45rem; cursor: pointer; }
+pre { background: #f1f3f7; border: 1px solid var(--line); border-radius: .3rem; padding: .5rem .7rem; margin: .3rem 0; font: 13px/1.45 ui-monospace, Menlo, Consolas, monospace; position: relative; white-space: pre-wrap; overflow-wrap: anywhere; }
+code { font: 13px/1.45 ui-monospace, Menlo, Consolas, monospace; }
+.filter code { background: #f1f3f7; padding: .05rem .3rem; border-radius: .2rem; }
+button.copy { float: right; font-size: .75rem; border: 1px solid var(--line); background: #fff; border-radius: .25rem; padding: .05rem .45rem; cursor: pointer; margin-left: .5rem; }
 .finding { margin-bottom: 2rem; }
+details.ladder-block > summary { cursor: pointer; color: var(--muted); margin: .8rem 0 .4rem; }
 footer { margin-top: 2rem; font-size: .8rem; color: var(--muted); }
-@media (max-width: 40rem) { body { padding: .8rem; font-size: 14px; } h1 { font-size: 1.2rem; } }
-@media print { button.copy { display: none; } .finding, .ladder, table { break-inside: avoid; } body { background: #fff; padding: 0; } .ladder { overflow: visible; } .ladder svg { min-width: 0; } }
+@media (max-width: 40rem) {
+  body { padding: .8rem; font-size: 14px; }
+  h1 { font-size: 1.2rem; }
+  .ladder-wide { display: none !important; }
+  .ladder-narrow { display: block !important; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%; }
+  table.stack tr:first-child { display: none; }
+  table.stack tr { border-bottom: 1px solid var(--line); padding: .3rem 0; }
+  table.stack td { border: 0; padding: 0 .2rem; }
+  table.stack td.num, table.stack td.t, table.stack td.p { display: inline; width: auto; margin-right: .6rem; }
+}
+@page { margin: 11mm 12mm; }
+@media print {
+  body { background: #fff; padding: 0; max-width: none; font-size: 9.5pt; line-height: 1.35; }
+  h1 { font-size: 13pt; } h2 { font-size: 11.5pt; margin: .8rem 0 .3rem; } h3 { font-size: 10pt; margin: .5rem 0 .2rem; }
+  h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
+  button.copy, .bar, .legend { display: none; }
+  .ladder, tr, .remedy, .fix, li, pre { break-inside: avoid; page-break-inside: avoid; }
+  .ladder-narrow { display: none !important; } .ladder-wide { display: block !important; }
+  .fix { margin: .3rem 0 .5rem; padding: .3rem .6rem; }
+  ul { margin: .2rem 0; } li { margin: .1rem 0; }
+  pre, code { font-size: 8.5pt; } pre { padding: .25rem .5rem; margin: .15rem 0; }
+  table { font-size: 8.5pt; } th, td { padding: .1rem .4rem; }
+  .finding { margin-bottom: .8rem; }
+  .ladder-legend, .ladder-columns { font-size: 8.5pt; margin: .2rem 0; }
+  footer { margin-top: .6rem; font-size: 8pt; }
+  .as-title { display: none; }
+  .ladder-wide { width: 88% !important; margin: 0 auto; }
+  /* Printed, a diagram is one block (an SVG cannot break across pages):
+     it goes after the words, the evidence and the fix, which fill the page
+     it would otherwise leave half empty. */
+  .finding { display: flex; flex-direction: column; }
+  .finding > .remedies { order: 1; }
+  .finding > .ladder-block { order: 2; }
+}
 "#;
 
 const SCRIPT: &str = r#"
@@ -99,6 +147,28 @@ pub fn render(report: &Report, l: Lang) -> String {
     if let Some(v) = top.as_ref().and_then(|w| w.path.first()) {
         let _ = writeln!(o, "<p class=\"verdict\">{}</p>", esc(v));
     }
+    // The fix next to the answer: what the reader came for.
+    if let (Some(f), Some(w)) = (report.findings.first(), top.as_ref()) {
+        if let (Some(r), Some(rw)) = (f.remedies.first(), w.remedies.first()) {
+            let _ = writeln!(
+                o,
+                "<div class=\"fix\" id=\"fix\"><p><strong>{}</strong> <strong>{}</strong>{}{}</p>",
+                esc(tr!(l, "Fix:", "修复：")),
+                esc(&rw.target),
+                tr!(l, ": ", "："),
+                esc(&rw.action)
+            );
+            if !r.lines.is_empty() {
+                let (label, done) = (tr!(l, "copy", "复制"), tr!(l, "copied", "已复制"));
+                let _ = writeln!(
+                    o,
+                    "<pre><button class=\"copy\" type=\"button\" data-label=\"{label}\" data-done=\"{done}\">{label}</button><code>{}</code></pre>",
+                    esc(&r.lines.join("\n"))
+                );
+            }
+            o.push_str("</div>\n");
+        }
+    }
     let packets: u64 = report.points.iter().map(|p| p.stats.packets).sum();
     let _ = writeln!(
         o,
@@ -125,7 +195,16 @@ pub fn render(report: &Report, l: Lang) -> String {
         ))
     );
     for (i, f) in report.findings.iter().enumerate() {
-        finding(&mut o, f, i, l);
+        // A diagram whose every row an earlier one drew (the handshake of
+        // the connection whose wait is above) is folded away.
+        let shown_in = f.timeline.as_ref().and_then(|t| {
+            report.findings[..i].iter().find(|e| {
+                e.timeline.as_ref().is_some_and(|u| {
+                    u.points == t.points && t.rows.iter().all(|r| u.rows.contains(r))
+                })
+            })
+        });
+        finding(&mut o, f, i, shown_in, l);
     }
     points(&mut o, report, l);
     let _ = write!(
@@ -144,7 +223,7 @@ fn severity_class(s: Severity) -> &'static str {
     }
 }
 
-fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
+fn finding(o: &mut String, f: &Finding, i: usize, shown_in: Option<&Finding>, l: Lang) {
     let words = f.words(l);
     let sev = match f.severity {
         Severity::Critical => tr!(l, "critical", "严重"),
@@ -153,21 +232,54 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
     };
     let _ = writeln!(
         o,
-        "<section class=\"finding\" id=\"finding-{i}\">\n<h2><span class=\"badge {}\">{}</span>{} <span class=\"muted\">· {}{}</span></h2>\n<p>{}</p>",
+        "<section class=\"finding\" id=\"finding-{i}\">\n<h2><span class=\"badge {}\">{}</span>{} <span class=\"muted\">· {}{}</span></h2>\n<p{}>{}</p>",
         severity_class(f.severity),
         esc(sev),
         esc(&words.title),
         esc(&f.point),
         f.cost.map(|c| format!(" · {}", esc(&l.dur(c)))).unwrap_or_default()
             + &f.repeats.as_ref().map(|r| format!(" · ×{}", r.count)).unwrap_or_default(),
+        // The first finding's summary is the page's title: printed once.
+        if i == 0 { " class=\"as-title\"" } else { "" },
         esc(&words.summary)
     );
+    if let Some(filter) = &f.wireshark_filter {
+        let _ = writeln!(
+            o,
+            "<p class=\"filter\">{} <code>{}</code></p>",
+            esc(tr!(l, "Wireshark:", "Wireshark 过滤器：")),
+            esc(filter)
+        );
+    }
     if !f.breakdown.is_empty() {
         breakdown(o, f, &words, l);
     }
     if let Some(t) = &f.timeline {
-        let _ = writeln!(o, "<h3>{}</h3>", esc(tr!(l, "Ladder diagram", "时序图")));
-        ladder(o, f, t, &words, l);
+        match shown_in {
+            None => {
+                let _ = writeln!(
+                    o,
+                    "<div class=\"ladder-block\">\n<h3>{}</h3>",
+                    esc(tr!(l, "Ladder diagram", "时序图"))
+                );
+                ladder::render(o, f, t, &words, l);
+                o.push_str("</div>\n");
+            }
+            Some(e) => {
+                let title = e.words(l).title;
+                let _ = writeln!(
+                    o,
+                    "<details class=\"ladder-block\">\n<summary>{}</summary>",
+                    esc(&tr!(
+                        l,
+                        format!("Ladder diagram: its packets are all in {title}'s above"),
+                        format!("时序图：其中的数据包都已在上面 {title} 的时序图中")
+                    ))
+                );
+                ladder::render(o, f, t, &words, l);
+                o.push_str("</details>\n");
+            }
+        }
     }
     let lists: [(&str, &Vec<String>); 2] = [
         (tr!(l, "Along the path", "路径上的情况"), &words.path),
@@ -186,7 +298,7 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
     if !f.evidence.is_empty() {
         let _ = writeln!(
             o,
-            "<h3>{}</h3>\n<div class=\"scroll\"><table class=\"evidence\">\n<tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            "<h3>{}</h3>\n<div><table class=\"evidence stack\">\n<tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr>",
             esc(tr!(l, "Evidence", "证据")),
             esc(tr!(l, "time", "时间")),
             esc(tr!(l, "capture point", "捕获点")),
@@ -195,7 +307,7 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
         for (e, what) in f.evidence.iter().zip(&words.evidence) {
             let _ = writeln!(
                 o,
-                "<tr><td class=\"num\">{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"num\">#{}</td><td class=\"t\">{}</td><td class=\"p\">{}</td><td>{}</td></tr>",
                 e.packet,
                 esc(&e.time_of_day),
                 esc(&e.point),
@@ -208,7 +320,7 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
         let more = r.count - 1;
         let _ = writeln!(
             o,
-            "<h3>{}</h3>\n<div class=\"scroll\"><table class=\"evidence\">\n<tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            "<h3>{}</h3>\n<div><table class=\"evidence stack\">\n<tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr>",
             esc(&tr!(
                 l,
                 format!("The same for {more} more conversations ({} in all)", l.dur(r.total_cost)),
@@ -221,7 +333,7 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
         for x in &r.others {
             let _ = writeln!(
                 o,
-                "<tr><td class=\"num\">{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"num\">#{}</td><td class=\"t\">{}</td><td class=\"p\">{}</td><td>{}</td></tr>",
                 x.packet,
                 esc(&x.time_of_day),
                 esc(&x.client.as_ref().map(|c| c.to_string()).unwrap_or_default()),
@@ -244,7 +356,7 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
     if !f.remedies.is_empty() {
         let _ = writeln!(
             o,
-            "<h3>{}</h3>",
+            "<div class=\"remedies\">\n<h3>{}</h3>",
             esc(tr!(
                 l,
                 "Fix (most likely first)",
@@ -269,6 +381,7 @@ fn finding(o: &mut String, f: &Finding, i: usize, l: Lang) {
                 esc(&r.lines.join("\n"))
             );
         }
+        o.push_str("</div>\n");
     }
     o.push_str("</section>\n");
 }
@@ -314,180 +427,10 @@ fn breakdown(o: &mut String, f: &Finding, words: &Words, l: Lang) {
     o.push_str("</ul>\n");
 }
 
-fn ladder(o: &mut String, f: &Finding, t: &Timeline, words: &Words, l: Lang) {
-    const W: f64 = 1000.0;
-    const LABEL_W: f64 = 250.0;
-    const TOP: f64 = 56.0;
-    const ROW: f64 = 30.0;
-    const GAP: f64 = 26.0;
-    let n = t.points.len();
-    // Columns: the client, the capture points, the server.
-    let x0 = LABEL_W + 40.0;
-    let x1 = W - 40.0;
-    let col_x = |c: usize| x0 + (x1 - x0) * c as f64 / (n + 1) as f64;
-    let client_x = col_x(0);
-    let server_x = col_x(n + 1);
-    let point_x = |i: usize| col_x(i + 1);
-    let row_time = |r: &stalltrace_diagnosis::TimelineRow| r.times.iter().flatten().min().copied();
-
-    // Rows, with compressed gaps where time jumps.
-    let mut ys = Vec::new();
-    let mut gaps: Vec<(f64, TimeDelta)> = Vec::new();
-    let mut y = TOP + 20.0;
-    let mut last: Option<Timestamp> = None;
-    for r in &t.rows {
-        if let (Some(prev), Some(now)) = (last, row_time(r)) {
-            let dt = now - prev;
-            if dt >= TimeDelta::from_millis(500) {
-                gaps.push((y + GAP / 2.0 - 4.0, dt));
-                y += GAP;
-            }
-        }
-        ys.push(y);
-        y += ROW;
-        last = row_time(r).or(last);
-    }
-    let height = y + 20.0;
-    let _ = writeln!(
-        o,
-        "<div class=\"ladder\"><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {height:.0}\" role=\"img\" aria-label=\"{}\" font-family=\"system-ui, sans-serif\" font-size=\"12\">",
-        esc(tr!(l, "ladder diagram", "时序图"))
-    );
-    let _ = writeln!(
-        o,
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#1d2330\"/></marker><marker id=\"arrow-cb\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#b35c00\"/></marker></defs>"
-    );
-    // The wait, shaded: the dependency part of the breakdown.
-    for s in f
-        .breakdown
-        .iter()
-        .filter(|s| s.kind == SegmentKind::Dependency)
-    {
-        let rows_in: Vec<f64> = t
-            .rows
-            .iter()
-            .zip(&ys)
-            .filter(|(r, _)| row_time(r).is_some_and(|rt| rt >= s.from && rt <= s.to))
-            .map(|(_, y)| *y)
-            .collect();
-        let (Some(a), Some(b)) = (rows_in.first(), rows_in.last()) else {
-            continue;
-        };
-        let top = a - ROW / 2.0 + 4.0;
-        let bottom = (b + ROW / 2.0 - 4.0).min(height - 10.0);
-        let _ = writeln!(
-            o,
-            "<rect class=\"wait\" x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#e08a1e\" fill-opacity=\"0.12\" stroke=\"#e08a1e\" stroke-opacity=\"0.5\" stroke-dasharray=\"4 3\"/>",
-            x0 - 30.0,
-            x1 - x0 + 60.0,
-            bottom - top
-        );
-        // In the margin right of the server's line, written upwards, where
-        // no arrow runs.
-        let (lx, ly) = (x1 + 30.0, (top + bottom) / 2.0);
-        let _ = writeln!(
-            o,
-            "<text class=\"wait-label\" x=\"{lx:.1}\" y=\"{ly:.1}\" transform=\"rotate(-90 {lx:.1} {ly:.1})\" text-anchor=\"middle\" fill=\"#9a5500\" font-weight=\"600\">{}</text>",
-            esc(&tr!(l, format!("wait {}", l.dur(s.duration)), format!("等待 {}", l.dur(s.duration))))
-        );
-    }
-    // Column heads and life lines.
-    let heads: Vec<(f64, String, bool)> =
-        std::iter::once((client_x, tr!(l, "client", "客户端").to_string(), false))
-            .chain(
-                t.points
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (point_x(i), p.clone(), true)),
-            )
-            .chain(std::iter::once((
-                server_x,
-                tr!(l, "server", "服务器").to_string(),
-                false,
-            )))
-            .collect();
-    for (x, name, is_point) in &heads {
-        let _ = writeln!(
-            o,
-            "<line class=\"column\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{}\" stroke-width=\"{}\"{}/>",
-            TOP,
-            height - 10.0,
-            if *is_point { "#8a94a6" } else { "#1d2330" },
-            if *is_point { 1.2 } else { 2.0 },
-            if *is_point { " stroke-dasharray=\"5 4\"" } else { "" }
-        );
-        let _ = writeln!(
-            o,
-            "<text class=\"column-name\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"600\">{}</text>",
-            TOP - 12.0,
-            esc(name)
-        );
-    }
-    for (gy, dt) in &gaps {
-        let _ = writeln!(
-            o,
-            "<text class=\"gap\" x=\"{:.1}\" y=\"{gy:.1}\" text-anchor=\"middle\" fill=\"#5b6474\" font-style=\"italic\">⋯ {} ⋯</text>",
-            (x0 + x1) / 2.0,
-            esc(&l.dur(*dt))
-        );
-    }
-    // One arrow per packet, through the points that saw it.
-    for ((r, &y), label) in t.rows.iter().zip(&ys).zip(&words.timeline) {
-        let callback = r.subject != Subject::Connection;
-        let color = if callback { "#b35c00" } else { "#1d2330" };
-        let marker = if callback { "arrow-cb" } else { "arrow" };
-        let _ = writeln!(
-            o,
-            "<text class=\"row-label\" x=\"10\" y=\"{:.1}\" fill=\"{color}\">{}</text>",
-            y + 4.0,
-            esc(label)
-        );
-        let seen: Vec<usize> = (0..n).filter(|&i| r.times[i].is_some()).collect();
-        let (Some(&first), Some(&last_seen)) = (seen.first(), seen.last()) else {
-            continue;
-        };
-        let rightward = r.rightward();
-        // Where the packet came from, and how far it got.
-        let (start_x, end_x, died_at) = if rightward {
-            let died =
-                (last_seen + 1 < n).then(|| (point_x(last_seen) + point_x(last_seen + 1)) / 2.0);
-            let _ = first;
-            (client_x, died.unwrap_or(server_x), died)
-        } else {
-            let died = (first > 0).then(|| (point_x(first) + point_x(first - 1)) / 2.0);
-            (server_x, died.unwrap_or(client_x), died)
-        };
-        let _ = writeln!(
-            o,
-            "<line class=\"packet\" x1=\"{start_x:.1}\" y1=\"{y:.1}\" x2=\"{end_x:.1}\" y2=\"{y:.1}\" stroke=\"{color}\" stroke-width=\"1.6\"{}/>",
-            if died_at.is_none() { format!(" marker-end=\"url(#{marker})\"") } else { String::new() }
-        );
-        if let Some(dx) = died_at {
-            let _ = writeln!(
-                o,
-                "<g class=\"dropped\" stroke=\"#c62828\" stroke-width=\"2.5\"><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/></g>",
-                dx - 6.0, y - 6.0, dx + 6.0, y + 6.0, dx - 6.0, y + 6.0, dx + 6.0, y - 6.0
-            );
-        }
-        for &i in &seen {
-            let ts = r.times[i].expect("seen").time_of_day();
-            let _ = writeln!(
-                o,
-                "<circle cx=\"{:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{color}\"/><text class=\"time\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#5b6474\">{}</text>",
-                point_x(i),
-                point_x(i),
-                y - 5.0,
-                esc(&ts)
-            );
-        }
-    }
-    o.push_str("</svg></div>\n");
-}
-
 fn points(o: &mut String, report: &Report, l: Lang) {
     let _ = writeln!(
         o,
-        "<section id=\"points\"><h2>{}</h2>\n<div class=\"scroll\"><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<section id=\"points\"><h2>{}</h2>\n<div><table class=\"stack\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
         esc(tr!(l, "Capture points", "捕获点")),
         esc(tr!(l, "point", "捕获点")),
         esc(tr!(l, "file", "文件")),
