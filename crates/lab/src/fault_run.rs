@@ -52,12 +52,12 @@ pub fn run_fault(s: &Scenario, out: &Path) -> Result<FaultOutcome, LabError> {
     })?;
     fault.prepare(&nodes)?;
     let points = start_captures(&nodes)?;
-    std::fs::create_dir_all(out)
-        .map_err(crate::error::io_err(format!("creating {}", out.display())))?;
+    let folder = crate::netns::OutDir::create(out)?;
     let measured = fault.exercise(&nodes, out);
     // Let the last packets pass every capture point.
     std::thread::sleep(Duration::from_millis(300));
     let captures = write_captures(points, out)?;
+    folder.keep();
     drop(nodes);
     Ok(FaultOutcome {
         scenario: s.clone(),

@@ -16,8 +16,15 @@ use crate::error::{io_err, LabError};
 
 static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static SEQ: AtomicU64 = AtomicU64::new(0);
+/// Held while a namespace is being made, and by the interrupt watcher from
+/// its start: a namespace whose `ip netns add` was under way when the
+/// signal came is made before the watcher looks, never after it deleted.
+static CREATING: Mutex<()> = Mutex::new(());
 static WATCH: Once = Once::new();
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Output folders a run made and has not yet filled: removed if it is
+/// interrupted, so that no empty or half-written folder is left.
+static OUT_DIRS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
 
 /// A SIGINT or SIGTERM came: the watcher is deleting the namespaces and
 /// will end the process.
@@ -67,14 +74,33 @@ pub fn install_interrupt_cleanup() {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 INTERRUPTED.store(true, Ordering::SeqCst);
+                let _no_more = CREATING.lock().unwrap_or_else(|p| p.into_inner());
                 let names: Vec<String> = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
                 for n in &names {
                     remove(n);
                 }
+                let dirs: Vec<std::path::PathBuf> =
+                    OUT_DIRS.lock().map(|l| l.clone()).unwrap_or_default();
+                for d in &dirs {
+                    let _ = std::fs::remove_dir_all(d);
+                }
                 eprintln!(
-                    "stalltrace lab: interrupted; removed {} network namespace(s)",
-                    names.len()
+                    "stalltrace lab: interrupted; removed {} network namespace{}{}",
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    if dirs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " and the unfinished {}",
+                            dirs.iter()
+                                .map(|d| d.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
                 );
+                // 130 after SIGINT, 143 after SIGTERM, as a shell reports.
                 std::process::exit(128 + sig);
             }
         });
@@ -124,10 +150,12 @@ impl Netns {
     pub fn create(role: &str) -> Result<Netns, LabError> {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let name = format!("st{}-{n}-{role}", std::process::id());
+        let making = CREATING.lock().unwrap_or_else(|p| p.into_inner());
         // Registered first, so an interrupt during creation still removes it.
         LIVE.lock().expect("registry").push(name.clone());
         let ns = Netns { name };
         run(Command::new("ip").args(["netns", "add", &ns.name]), None)?;
+        drop(making);
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
     }
@@ -315,4 +343,122 @@ impl Drop for Launched {
 /// Namespaces this process still holds (for tests of the cleanup).
 pub fn live_namespaces() -> Vec<String> {
     LIVE.lock().map(|l| l.clone()).unwrap_or_default()
+}
+
+/// A run's output folder. Made by the run (it did not exist), it is
+/// removed again when the run is interrupted, and when the run ends
+/// without [`OutDir::keep`] while still empty; a folder that existed is
+/// left as it was.
+pub struct OutDir {
+    path: std::path::PathBuf,
+    created: bool,
+}
+
+impl OutDir {
+    pub fn create(path: &std::path::Path) -> Result<OutDir, LabError> {
+        let created = !path.exists();
+        std::fs::create_dir_all(path).map_err(io_err(format!("creating {}", path.display())))?;
+        if created {
+            OUT_DIRS.lock().expect("registry").push(path.to_path_buf());
+        }
+        Ok(OutDir {
+            path: path.to_path_buf(),
+            created,
+        })
+    }
+
+    /// The run finished writing: the folder stays.
+    pub fn keep(mut self) {
+        self.forget();
+        self.created = false;
+    }
+
+    fn forget(&self) {
+        if let Ok(mut l) = OUT_DIRS.lock() {
+            l.retain(|d| d != &self.path);
+        }
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        self.forget();
+        // Ended early (an error): what it holds (a daemon's log) may tell
+        // why, so only an empty folder goes.
+        if self.created {
+            let _ = std::fs::remove_dir(&self.path);
+        }
+    }
+}
+
+/// Namespaces left by runs that were killed (`kill -9`, a crash): named
+/// `st<pid>-...` after a process that no longer runs. Deletes each, with
+/// the programs still running in it and its `/etc/netns` files, and
+/// returns their names.
+pub fn remove_stale() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Files of namespaces already gone.
+    let etc: Vec<String> = std::fs::read_dir("/etc/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in etc {
+        if !names.contains(&e) {
+            names.push(e);
+        }
+    }
+    names.sort();
+    let mut removed = Vec::new();
+    for name in names {
+        let Some(pid) = stale_owner(&name) else {
+            continue;
+        };
+        // kill(pid, 0): ESRCH means no such process.
+        let gone = unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        // Looked at again now that its owner is known dead: one that was
+        // exiting may have removed it itself meanwhile.
+        let still = std::path::Path::new(&format!("/run/netns/{name}")).exists()
+            || std::path::Path::new(&format!("/etc/netns/{name}")).exists();
+        if gone && still {
+            remove(&name);
+            removed.push(name);
+        }
+    }
+    removed
+}
+
+/// The process a lab namespace name `st<pid>-<n>-<role>` belongs to.
+fn stale_owner(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix("st")?;
+    let (pid, tail) = rest.split_once('-')?;
+    let (n, role) = tail.split_once('-')?;
+    (n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() && !role.is_empty())
+        .then(|| pid.parse().ok())
+        .flatten()
+        .filter(|&p: &i32| p > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stale_owner;
+
+    #[test]
+    fn only_the_labs_own_names_are_taken_for_stale() {
+        assert_eq!(stale_owner("st4242-0-client"), Some(4242));
+        assert_eq!(stale_owner("st4242-12-fw"), Some(4242));
+        assert_eq!(stale_owner("steam-0-x"), None);
+        assert_eq!(stale_owner("st4242"), None);
+        assert_eq!(stale_owner("st4242-x-client"), None);
+        assert_eq!(stale_owner("myns"), None);
+    }
 }

@@ -119,7 +119,7 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
     }
     check_prerequisites()?;
     install_interrupt_cleanup();
-    std::fs::create_dir_all(out).map_err(io_err(format!("creating {}", out.display())))?;
+    let folder = crate::netns::OutDir::create(out)?;
     let ident_timeout = if s.ident {
         s.ident_timeout_or(ident_timeout)
     } else {
@@ -216,6 +216,7 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
         });
 
     let captures = write_captures(points, out)?;
+    folder.keep();
     drop(nodes);
 
     let served = served

@@ -65,8 +65,16 @@ Examples:
   stalltrace lab run ssh-usedns --out /tmp/ssh
   stalltrace lab matrix --ident-timeout 3
 
+Namespaces are named st<pid>-<n>-<role>. A run killed outright (kill -9)
+cannot clean up after itself: the next run finds the namespaces of a
+process that no longer runs, removes them with the programs left in them,
+and says so; 'stalltrace lab clean' does only that.
+
 Exit codes: 0 as expected; 1 a measurement (or, for a fault, where it is
-named) differed from the scenario's expectation; 2 the lab could not run.";
+named) differed from the scenario's expectation; 2 the lab could not run;
+130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM, after removing
+what the run made (its namespaces, its programs, an --out folder it
+created).";
 
 #[derive(Subcommand)]
 pub(crate) enum LabCommand {
@@ -74,6 +82,7 @@ pub(crate) enum LabCommand {
     List,
     /// Run one scenario (a built-in name or a TOML file) and analyse its captures.
     Run {
+        /// A built-in scenario ('stalltrace lab list') or a scenario TOML file.
         scenario: String,
         /// Where to write the captures (default: lab-captures/<scenario>).
         #[arg(long, value_name = "DIR")]
@@ -83,6 +92,9 @@ pub(crate) enum LabCommand {
         #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
         ident_timeout: TimeDelta,
     },
+    /// Remove what runs that were killed left behind (network namespaces,
+    /// the programs in them, their /etc/netns files), and say what.
+    Clean,
     /// Run every built-in scenario and print a table of what happened.
     Matrix {
         /// Where to write the captures (default: lab-captures/<scenario>).

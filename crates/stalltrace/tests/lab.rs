@@ -448,8 +448,9 @@ fn ctrl_c_removes_the_namespaces() {
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("interrupted; removed 3 network namespace(s)"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted; removed 3 network namespaces")
+    );
     assert!(our_namespaces(pid).is_empty());
     // No process of the run is left either.
     assert!(
@@ -457,6 +458,86 @@ fn ctrl_c_removes_the_namespaces() {
             || std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .map(|s| s.contains(") Z "))
                 .unwrap_or(true)
+    );
+}
+
+/// Starts `lab run env1-drop` with `--out out` and waits until its three
+/// namespaces stand.
+fn started_run(out: &Path) -> std::process::Child {
+    let child = Command::new(bin())
+        .args(["lab", "run", "env1-drop", "--ident-timeout", "30", "--out"])
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while our_namespaces(child.id()).len() < 3 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(our_namespaces(child.id()).len(), 3, "the run did not start");
+    child
+}
+
+/// SIGTERM ends a run with 143, and the --out folder it made (it did not
+/// exist) goes with its namespaces: nothing empty or half-written is left.
+#[test]
+fn sigterm_removes_the_run_and_the_folder_it_made() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("new").join("env1");
+    let child = started_run(&out);
+    let pid = child.id();
+    assert!(out.is_dir(), "the run makes its folder first");
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(143));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("interrupted; removed 3 network namespaces and the unfinished"),
+        "{err}"
+    );
+    assert!(!out.exists(), "{} left", out.display());
+    assert!(our_namespaces(pid).is_empty());
+}
+
+/// A run killed outright (SIGKILL) leaves its namespaces: `lab clean`
+/// finds them by the dead process's id in their names, removes them and
+/// names them; then there is nothing left to clean.
+#[test]
+fn a_killed_runs_namespaces_are_found_and_removed() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = started_run(dir.path());
+    let pid = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = our_namespaces(pid);
+    assert_eq!(left.len(), 3, "SIGKILL leaves them: {left:?}");
+    let o = Command::new(bin()).args(["lab", "clean"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&o.stdout);
+    // (Other tests' runs end meanwhile; only a dead one's are taken.)
+    assert!(
+        said.starts_with("removed ")
+            && said.contains(" network namespaces left by a run that was killed: "),
+        "{said}"
+    );
+    for n in &left {
+        assert!(said.contains(n.as_str()), "{n} not named: {said}");
+        assert!(!Path::new(&format!("/etc/netns/{n}")).exists());
+    }
+    assert!(our_namespaces(pid).is_empty());
+    // Clean again: this process's own namespaces (alive) are never taken.
+    let o = Command::new(bin()).args(["lab", "clean"]).output().unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said == "nothing left by an earlier run\n" || !said.contains(&format!("st{pid}-")),
+        "{said}"
     );
 }
 

@@ -17,9 +17,47 @@ fn timeout(t: stalltrace_decode::TimeDelta) -> Duration {
     Duration::from_nanos(t.nanos().max(0) as u64)
 }
 
+/// Removes what killed runs left, saying what; `quiet_when_none` for the
+/// runs, which say nothing when there was nothing.
+fn clean(out: &mut impl Write, quiet_when_none: bool) -> anyhow::Result<()> {
+    if let Err(e) = stalltrace_lab::netns::check_prerequisites() {
+        if quiet_when_none {
+            return Ok(());
+        }
+        return Err(e.into());
+    }
+    let removed = stalltrace_lab::netns::remove_stale();
+    if removed.is_empty() {
+        if !quiet_when_none {
+            writeln!(out, "nothing left by an earlier run")?;
+        }
+        return Ok(());
+    }
+    // On stderr during a run: its report stays what stdout carries.
+    let line = format!(
+        "removed {} network namespace{} left by a run that was killed: {}",
+        removed.len(),
+        if removed.len() == 1 { "" } else { "s" },
+        removed.join(", ")
+    );
+    if quiet_when_none {
+        eprintln!("stalltrace lab: {line}");
+    } else {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
 pub fn run(cmd: LabCommand) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
+    if matches!(cmd, LabCommand::Run { .. } | LabCommand::Matrix { .. }) {
+        clean(&mut out, true)?;
+    }
     match cmd {
+        LabCommand::Clean => {
+            clean(&mut out, false)?;
+            Ok(EXIT_OK)
+        }
         LabCommand::List => {
             for s in Scenario::built_in() {
                 writeln!(out, "{:<22} {}\n{:<22} {}", s.name, s.title, "", s.question)?;
