@@ -358,6 +358,19 @@ fn colour_only_when_asked_or_on_a_terminal_and_language_from_lang() {
     assert!(!stdout(&plain).contains('\x1b'));
     let forced = stalltrace(&["analyze", "--color", "always", f]);
     assert!(stdout(&forced).contains("\x1b[1;31mCRITICAL\x1b[0m"));
+    // NO_COLOR silences `auto`; an explicit `--color always` outranks it
+    // (what the README says); `never` is never.
+    let o = Command::new(bin())
+        .args(["analyze", "--color", "always", f])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("\x1b[1;31mCRITICAL\x1b[0m"));
+    let o = Command::new(bin())
+        .args(["analyze", "--color", "never", f])
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains('\x1b'));
     let o = Command::new(bin())
         .args(["analyze", f])
         .env("LANG", "zh_CN.UTF-8")
