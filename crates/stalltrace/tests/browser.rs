@@ -185,7 +185,8 @@ fn cases() -> Vec<Case> {
 /// the capture points each once, the shaded wait begins at the first
 /// ident SYN's row, the ✕s are on the rows the diagnosis lost; no text
 /// under 12 px; at 420 px nothing is wider than the screen. Printed, the
-/// env1 report takes at most 3 pages on Letter and on A4.
+/// env1 report takes at most 3 pages on Letter and on A4 (the lab's is
+/// printed too, for a person to look at).
 #[test]
 fn the_report_reads_on_a_wide_screen_a_phone_and_paper() {
     let Some(browser) = chromium() else {
@@ -292,10 +293,14 @@ fn the_report_reads_on_a_wide_screen_a_phone_and_paper() {
             assert!(png.starts_with(b"\x89PNG") && png.len() > 30_000);
             eprintln!("screenshot: {}", shot.display());
         }
-        if case.name != "env1" {
-            continue;
-        }
-        for paper in ["Letter", "A4"] {
+        // Printed: every report to PDF; the seed's on two papers, in at
+        // most 3 pages.
+        let papers: &[&str] = if case.name == "env1" {
+            &["Letter", "A4"]
+        } else {
+            &["A4"]
+        };
+        for &paper in papers {
             let sized = dir.path().join(format!("{}-{paper}.html", case.name));
             fs::write(
                 &sized,
@@ -303,7 +308,9 @@ fn the_report_reads_on_a_wide_screen_a_phone_and_paper() {
             )
             .unwrap();
             let pdf = keep.join(format!("{}-{paper}.pdf", case.name));
-            let profile = dir.path().join(format!("profile-pdf-{paper}"));
+            let profile = dir
+                .path()
+                .join(format!("profile-pdf-{}-{paper}", case.name));
             browse(
                 &browser,
                 &profile,
@@ -328,7 +335,9 @@ fn the_report_reads_on_a_wide_screen_a_phone_and_paper() {
             };
             let pages = pages.expect("pdfinfo names the pages");
             eprintln!("{}: {pages} pages on {paper}: {}", case.name, pdf.display());
-            assert!(pages <= 3, "{pages} pages on {paper}");
+            if case.name == "env1" {
+                assert!(pages <= 3, "{pages} pages on {paper}");
+            }
         }
     }
 }
