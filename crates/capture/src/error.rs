@@ -37,6 +37,12 @@ pub enum CaptureError {
     /// A folder (or the folders given) held no capture at all.
     #[error("{}", self.say(Lang::En))]
     NoCapture { what: String, files: u64 },
+    /// The packet filter cannot be applied to this input.
+    #[error("{}", self.say(Lang::En))]
+    Filter {
+        file: String,
+        source: crate::bpf::FilterError,
+    },
 }
 
 /// What is wrong with a binary capture's structure.
@@ -103,7 +109,8 @@ impl CaptureError {
             | CaptureError::Read { file, .. }
             | CaptureError::UnknownFormat { file, .. }
             | CaptureError::Malformed { file, .. }
-            | CaptureError::NoPacketLines { file, .. } => file,
+            | CaptureError::NoPacketLines { file, .. }
+            | CaptureError::Filter { file, .. } => file,
             CaptureError::NoCapture { what, .. } => what,
         }
     }
@@ -150,6 +157,12 @@ impl CaptureError {
                     l.count(*lines, "line", "lines")
                 ),
                 format!("{file}：全部 {lines} 行中没有 tcpdump 数据包行（第 {first_line} 行：“{excerpt}”）")
+            ),
+            // libpcap's message stays as libpcap wrote it.
+            CaptureError::Filter { file, source } => tr!(
+                l,
+                format!("{file}: {}", source.say(l)),
+                format!("{file}：{}", source.say(l))
             ),
             CaptureError::NoCapture { what, files } => match (l, files) {
                 (Lang::En, 0) => format!("{what}: no capture found: it holds no file"),

@@ -22,6 +22,7 @@
 //! assert_eq!(p.dst.to_string(), "220.xxx.160.xxx");
 //! ```
 
+pub mod bpf;
 mod bytes;
 mod error;
 mod pcap;

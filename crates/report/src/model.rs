@@ -46,6 +46,10 @@ pub struct InputSummary {
     pub records: u64,
     /// Records that gave no IP packet, by reason.
     pub skipped: Vec<Skipped>,
+    /// Frames and packets left out by the filters asked for (`--filter`,
+    /// `--host`, `--port`, `--since`, `--until`).
+    #[serde(default)]
+    pub filtered_out: u64,
 }
 
 /// Frames skipped for one reason.

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use stalltrace::analyze::{analyze, evidence_lines, parse_seconds, AnalyzeOptions, InputSpec};
+use stalltrace::analyze::{
+    analyze, evidence_lines, parse_seconds, AnalyzeOptions, InputSpec, Select, TimeBound,
+};
 
 mod lab;
 use stalltrace_decode::TimeDelta;
@@ -122,6 +124,8 @@ Examples:
   stalltrace analyze --html report.html --lang zh-CN outside.pcap inside.pcap
   stalltrace analyze --markdown - login.pcap.gz > ticket.md
   stalltrace analyze --point fw=cap.pcap0,cap.pcap1,cap.pcap2 server.pcap
+  stalltrace analyze --filter 'tcp port 110 or tcp port 113' fw-outside.pcap
+  stalltrace analyze --host 192.0.2.10 --since 13:05:00 --until +60 big.pcap
 
 Exit codes: 0 analysed; 1 a finding at or above --fail-on; 2 an input could
 not be read (the others are still analysed), or bad usage.";
@@ -147,6 +151,32 @@ struct AnalyzeArgs {
     /// for chat and monitoring.
     #[arg(long)]
     summary: bool,
+
+    /// Only the frames this BPF filter keeps, in tcpdump's syntax and
+    /// meaning (libpcap compiles and runs it): 'tcp port 110 or port 113'.
+    /// For pcap and pcapng input; printed text is an error (filter it when
+    /// printing, or use --host and --port).
+    #[arg(long, value_name = "BPF")]
+    filter: Option<String>,
+
+    /// Only packets to or from this host (repeatable: any of them).
+    #[arg(long, value_name = "ADDRESS")]
+    host: Vec<String>,
+
+    /// Only packets to or from this port (repeatable: any of them); ICMP
+    /// errors count by the packet they quote.
+    #[arg(long, value_name = "PORT")]
+    port: Vec<u16>,
+
+    /// Only packets from this time: HH:MM:SS[.frac] (UTC, the capture's
+    /// day), 'YYYY-MM-DD HH:MM:SS' (UTC), epoch seconds, or +SECONDS after
+    /// the first packet.
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
+    since: Option<TimeBound>,
+
+    /// Only packets up to this time (the same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
+    until: Option<TimeBound>,
 
     /// A greeting or answer later than this many seconds is a wait.
     #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
@@ -283,9 +313,29 @@ fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         });
     }
     let lang = a.lang.unwrap_or_else(Lang::from_env);
+    // A filter that cannot be compiled is a usage error, before any input.
+    if let Some(expr) = &a.filter {
+        stalltrace_capture::bpf::BpfFilter::new(expr)?;
+    }
+    let hosts = a
+        .host
+        .iter()
+        .map(|h| {
+            h.parse::<std::net::IpAddr>()
+                .map(stalltrace_decode::Host::from)
+                .with_context(|| format!("--host takes an IPv4 or IPv6 address, not '{h}'"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut opts = AnalyzeOptions {
         inputs,
         wait_threshold: a.threshold,
+        filter: a.filter.clone(),
+        select: Select {
+            hosts,
+            ports: a.port.clone(),
+            since: a.since,
+            until: a.until,
+        },
         ..Default::default()
     };
     opts.tracker.max_live = a.max_conversations.max(1);

@@ -5,6 +5,7 @@
 //! prose, the copywriting conventions kept). Each list is built through an
 //! exhaustive `match`, so a new variant does not compile until it is here.
 
+use stalltrace_capture::bpf::FilterError;
 use stalltrace_capture::{
     CaptureError, Damage, Location, NotCapture, SkipReason, Warning, WarningKind,
 };
@@ -174,6 +175,26 @@ fn every_warning_and_capture_error_in_both_languages() {
             what: "captures/".into(),
             files: 2,
         },
+        CaptureError::Filter {
+            file: "a.txt".into(),
+            source: FilterError::PrintedText {
+                expr: "port 110".into(),
+            },
+        },
+        CaptureError::Filter {
+            file: "a.pcap".into(),
+            source: FilterError::NoLibpcap {
+                tried: "libpcap.so.0.8".into(),
+            },
+        },
+        CaptureError::Filter {
+            file: "a.pcap".into(),
+            source: FilterError::LinkType {
+                expr: "ether host 1:2:3:4:5:6".into(),
+                link: 101,
+                message: "ethernet address used in non-ether expression".into(),
+            },
+        },
     ];
     for e in &errors {
         match e {
@@ -182,7 +203,8 @@ fn every_warning_and_capture_error_in_both_languages() {
             | CaptureError::UnknownFormat { .. }
             | CaptureError::Malformed { .. }
             | CaptureError::NoPacketLines { .. }
-            | CaptureError::NoCapture { .. } => {}
+            | CaptureError::NoCapture { .. }
+            | CaptureError::Filter { .. } => {}
         }
         both(&format!("{e:?}"), e.say(Lang::En), e.say(Lang::ZhCn));
     }

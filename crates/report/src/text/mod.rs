@@ -137,6 +137,18 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
         );
         wrap(&mut o, "  ", "    ", &line, width);
     }
+    for i in report.inputs.iter().filter(|i| i.filtered_out > 0) {
+        let line = tr!(
+            l,
+            format!(
+                "{}: {} left out by the filter",
+                i.file,
+                l.count(i.filtered_out, "packet", "packets")
+            ),
+            format!("{}：{} 个数据包被过滤器排除", i.file, i.filtered_out)
+        );
+        wrap(&mut o, "  ", "    ", &line, width);
+    }
     matching(&mut o, report, width, l);
     o.push('\n');
     if report.findings.is_empty() {

@@ -95,6 +95,10 @@ pub(super) struct Source {
     earlier_warnings: Vec<stalltrace_capture::Warning>,
     /// Bytes of the files read before this one, for progress.
     bytes_before: u64,
+    /// The BPF filter, when one was asked for.
+    pub(super) bpf: Option<stalltrace_capture::bpf::BpfFilter>,
+    /// Frames and packets the filters left out.
+    pub(super) filtered_out: u64,
 }
 
 /// Frames closer than this with the same IPv4 ID and contents are one frame
@@ -205,6 +209,8 @@ impl Source {
             last_number: 0,
             earlier_warnings: Vec::new(),
             bytes_before: 0,
+            bpf: None,
+            filtered_out: 0,
         }
     }
 
@@ -270,6 +276,8 @@ impl Source {
                     return None;
                 }
                 Ok(Some(Record::Packet(mut p))) => {
+                    // (A BPF filter never gets here: printed text is
+                    // refused with it before reading, in `analyze_readers`.)
                     self.records += 1;
                     p.meta.number += self.number_base;
                     self.last_number = p.meta.number;
@@ -280,6 +288,20 @@ impl Source {
                     let mut meta = f.meta;
                     meta.number += self.number_base;
                     self.last_number = meta.number;
+                    if let Some(bpf) = &mut self.bpf {
+                        match bpf.matches(f.link, f.data, f.wire_len) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                self.filtered_out += 1;
+                                continue;
+                            }
+                            Err(source) => {
+                                let file = self.file.clone();
+                                errors.push(CaptureError::Filter { file, source });
+                                return None;
+                            }
+                        }
+                    }
                     match decode_frame(f.link, f.data, meta) {
                         Ok(p) => return Some(p),
                         Err(skip) => {

@@ -58,6 +58,10 @@ pub(super) struct Reader {
     pub(super) started: bool,
     /// The one input has ended.
     pub(super) ended: bool,
+    /// Hosts, ports and times kept.
+    pub(super) select: super::Select,
+    /// The first packet of all the inputs, where `--since +N` counts from.
+    first: Option<Timestamp>,
 }
 
 impl Reader {
@@ -69,6 +73,8 @@ impl Reader {
             errors: Vec::new(),
             started: false,
             ended: false,
+            select: super::Select::default(),
+            first: None,
         }
     }
 
@@ -97,6 +103,12 @@ impl Reader {
             };
             let src = &mut self.sources[i];
             let packet = src.head.take().expect("a queued input has a packet");
+            let first = *self.first.get_or_insert(packet.meta.ts);
+            if !self.select.is_empty() && !self.select.keeps(&packet, first) {
+                src.filtered_out += 1;
+                self.advance(i, out);
+                continue;
+            }
             let duplicate = src.is_duplicate(&packet);
             src.duplicates += u64::from(duplicate);
             let point = self.point_for(i, &packet, out);
@@ -124,6 +136,11 @@ impl Reader {
                 return false;
             };
             let src = &mut self.sources[0];
+            let first = *self.first.get_or_insert(packet.meta.ts);
+            if !self.select.is_empty() && !self.select.keeps(&packet, first) {
+                src.filtered_out += 1;
+                continue;
+            }
             let duplicate = src.is_duplicate(&packet);
             src.duplicates += u64::from(duplicate);
             let point = self.point_for(0, &packet, out);
@@ -217,6 +234,7 @@ impl Reader {
                 format: src.format.name().into(),
                 records: src.records,
                 skipped: InputSummary::skipped_from(std::mem::take(&mut src.skipped)),
+                filtered_out: src.filtered_out,
             },
         }
     }

@@ -22,6 +22,7 @@ mod analyser;
 mod evidence;
 mod inputs;
 mod merge;
+mod select;
 mod threads;
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ use stalltrace_conversations::{Points, TrackerConfig};
 use stalltrace_decode::{TimeDelta, Timestamp};
 
 pub use evidence::evidence_lines;
+pub use select::{Select, TimeBound};
 use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
 use stalltrace_matching::{Matcher, MatcherConfig};
 use stalltrace_report::{Report, Tool, SCHEMA_VERSION};
@@ -78,6 +80,11 @@ pub struct AnalyzeOptions {
     /// and decoded on a thread of their own, beside the analysis. The
     /// report is the same either way.
     pub threads: usize,
+    /// A BPF filter (tcpdump's syntax) on the frames of pcap and pcapng
+    /// inputs; an input of printed text is then an error.
+    pub filter: Option<String>,
+    /// Hosts, ports and times kept, on the packets of every input.
+    pub select: Select,
 }
 
 impl Default for AnalyzeOptions {
@@ -88,6 +95,8 @@ impl Default for AnalyzeOptions {
             tracker: TrackerConfig::default(),
             progress: None,
             threads: default_threads(),
+            filter: None,
+            select: Select::default(),
         }
     }
 }
@@ -174,15 +183,40 @@ pub fn analyze_readers(
     readers: Vec<(InputSpec, CaptureReader)>,
     opts: &AnalyzeOptions,
 ) -> Analysis {
-    let sources: Vec<Source> = readers
-        .into_iter()
-        .map(|(spec, reader)| Source::new(spec, reader))
-        .collect();
+    let mut errors_early = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
+    for (spec, reader) in readers {
+        let mut s = Source::new(spec, reader);
+        if let Some(expr) = opts.filter.as_ref().filter(|_| s.format == Format::Text) {
+            // Printed lines have no frames to run BPF on: never analysed
+            // unfiltered, the input is left out.
+            errors_early.push(CaptureError::Filter {
+                file: s.file.clone(),
+                source: stalltrace_capture::bpf::FilterError::PrintedText { expr: expr.clone() },
+            });
+            continue;
+        }
+        if let Some(expr) = &opts.filter {
+            match stalltrace_capture::bpf::BpfFilter::new(expr) {
+                Ok(f) => s.bpf = Some(f),
+                // Never analysed unfiltered: the input is left out.
+                Err(source) => {
+                    errors_early.push(CaptureError::Filter {
+                        file: s.file.clone(),
+                        source,
+                    });
+                    continue;
+                }
+            }
+        }
+        sources.push(s);
+    }
     let inputs = sources.len();
     // One pcap file is one capture point (one interface); any other input
     // may hold several, whose findings must be merged before they fold.
     let one_point = inputs == 1 && sources[0].format == Format::Pcap;
-    let reader = Reader::new(sources);
+    let mut reader = Reader::new(sources);
+    reader.select = opts.select.clone();
     let mut an = Analyser {
         opts,
         pipe: Pipeline {
@@ -207,7 +241,8 @@ pub fn analyze_readers(
         seen: 0,
         now: Timestamp::ZERO,
     };
-    let (errors, sources) = run(reader, &mut an, opts.threads);
+    let (mut errors, sources) = run(reader, &mut an, opts.threads);
+    errors.splice(0..0, errors_early);
     let Analyser {
         mut pipe,
         summaries,
