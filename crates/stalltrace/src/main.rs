@@ -1,17 +1,15 @@
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
-use stalltrace::analyze::{
-    analyze, evidence_lines, parse_seconds, AnalyzeOptions, InputSpec, Select, TimeBound,
-};
+use clap::{Parser, Subcommand};
+use stalltrace::analyze::parse_seconds;
 
+mod analyze_cmd;
 mod lab;
+use analyze_cmd::{run_analyze, AnalyzeArgs, ANALYZE_EXAMPLES};
 use stalltrace_decode::TimeDelta;
-use stalltrace_diagnosis::{tr, Lang, Severity};
-use stalltrace_report::{html, json, markdown, summary, text};
+use stalltrace_report::json;
 
 /// Exit codes, stable for scripts.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -34,7 +32,7 @@ struct Cli {
 enum Command {
     /// Find where time was lost in captures and name the cause.
     #[command(after_help = ANALYZE_EXAMPLES)]
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Rebuild the seed's test environments on real Linux networking (root).
     #[command(subcommand, after_help = LAB_HELP)]
     Lab(LabCommand),
@@ -109,151 +107,6 @@ pub(crate) enum LabCommand {
     },
 }
 
-const ANALYZE_EXAMPLES: &str = "\
-Inputs are pcap, pcapng or tcpdump's printed text (3.x or 4.x form, any -t
-option, as pasted into a ticket); the format is told from the content. A
-folder means every file in it; '-' is standard input.
-
-Examples:
-  stalltrace analyze capture.pcapng
-  stalltrace analyze fw-outside.pcap fw-inside.pcap
-  tcpdump -nr big.pcap 'tcp port 110 or tcp port 113' | stalltrace analyze -
-  stalltrace analyze --json captures/ > findings.json
-  stalltrace analyze --summary rotated.pcap.gz | grep CRITICAL
-  stalltrace analyze --fail-on warning --threshold 0.5 login.pcap || alert
-  stalltrace analyze --html report.html --lang zh-CN outside.pcap inside.pcap
-  stalltrace analyze --markdown - login.pcap.gz > ticket.md
-  stalltrace analyze --point fw=cap.pcap0,cap.pcap1,cap.pcap2 server.pcap
-  stalltrace analyze --filter 'tcp port 110 or tcp port 113' fw-outside.pcap
-  stalltrace analyze --host 192.0.2.10 --since 13:05:00 --until +60 big.pcap
-
-Exit codes: 0 analysed; 1 a finding at or above --fail-on; 2 an input could
-not be read (the others are still analysed), or bad usage.";
-
-#[derive(clap::Args)]
-struct AnalyzeArgs {
-    /// Capture files or folders; '-' reads standard input.
-    #[arg(value_name = "INPUT", required_unless_present = "point")]
-    inputs: Vec<PathBuf>,
-
-    /// Name a capture point: NAME=FILE (repeatable). NAME=FILE1,FILE2,...
-    /// reads rotated files of one point (tcpdump -C/-G, dumpcap's ring
-    /// buffer) one after the other as that point; packet numbers count
-    /// on across them, as in the files joined by 'mergecap -a'.
-    #[arg(long, value_name = "NAME=FILE[,FILE...]")]
-    point: Vec<String>,
-
-    /// Write the report as JSON (schema: 'stalltrace schema').
-    #[arg(long, conflicts_with = "summary")]
-    json: bool,
-
-    /// One line per finding (severity, cost, what, where, the first fix),
-    /// for chat and monitoring.
-    #[arg(long)]
-    summary: bool,
-
-    /// Only the frames this BPF filter keeps, in tcpdump's syntax and
-    /// meaning (libpcap compiles and runs it): 'tcp port 110 or port 113'.
-    /// For pcap and pcapng input; printed text is an error (filter it when
-    /// printing, or use --host and --port).
-    #[arg(long, value_name = "BPF")]
-    filter: Option<String>,
-
-    /// Only packets to or from this host (repeatable: any of them).
-    #[arg(long, value_name = "ADDRESS")]
-    host: Vec<String>,
-
-    /// Only packets to or from this port (repeatable: any of them); ICMP
-    /// errors count by the packet they quote.
-    #[arg(long, value_name = "PORT")]
-    port: Vec<u16>,
-
-    /// Only packets from this time: HH:MM:SS[.frac] (UTC, the capture's
-    /// day), 'YYYY-MM-DD HH:MM:SS' (UTC), epoch seconds, or +SECONDS after
-    /// the first packet.
-    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
-    since: Option<TimeBound>,
-
-    /// Only packets up to this time (the same forms as --since).
-    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse)]
-    until: Option<TimeBound>,
-
-    /// A greeting or answer later than this many seconds is a wait.
-    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
-    threshold: TimeDelta,
-
-    /// Exit with 1 when a finding is at least this severe.
-    #[arg(long, value_name = "SEVERITY")]
-    fail_on: Option<FailOn>,
-
-    /// Wrap text at this many columns (default: the terminal's, or 100).
-    #[arg(long, value_name = "COLUMNS")]
-    width: Option<usize>,
-
-    /// No progress bar and no warnings on stderr (they stay in the report).
-    #[arg(long, short)]
-    quiet: bool,
-
-    /// At most this many live conversations per capture point; past it the
-    /// longest idle are closed early (and counted). Bounds memory on floods.
-    #[arg(long, value_name = "N", default_value_t = 500_000)]
-    max_conversations: usize,
-
-    /// Threads: 1 does everything on one; 2 (or more) reads and decodes the captures
-    /// beside the analysis (the default on two cores or more). The report
-    /// is the same either way.
-    #[arg(long, short = 'j', value_name = "N", default_value_t = stalltrace::analyze::default_threads(), value_parser = parse_threads)]
-    threads: usize,
-
-    /// Also write the report as one self-contained HTML file ('-': write
-    /// the page to standard output instead of the text report).
-    #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
-
-    /// Also write the report as Markdown for a ticket ('-': to standard
-    /// output instead of the text report). Its evidence quotes the packets
-    /// as tcpdump prints them, read again from the files.
-    #[arg(long, value_name = "FILE")]
-    markdown: Option<PathBuf>,
-
-    /// Language of the report: en or zh-CN (default: from LANG).
-    #[arg(long, value_name = "LANG", value_parser = parse_lang)]
-    lang: Option<Lang>,
-
-    /// Colour: auto (a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    color: ColorWhen,
-}
-
-#[derive(Copy, Clone, ValueEnum)]
-enum ColorWhen {
-    Auto,
-    Always,
-    Never,
-}
-
-fn parse_lang(s: &str) -> Result<Lang, String> {
-    Lang::parse(s)
-        .ok_or_else(|| format!("'{s}' is not a language stalltrace speaks: use en or zh-CN"))
-}
-
-#[derive(Copy, Clone, ValueEnum)]
-enum FailOn {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl From<FailOn> for Severity {
-    fn from(f: FailOn) -> Severity {
-        match f {
-            FailOn::Info => Severity::Info,
-            FailOn::Warning => Severity::Warning,
-            FailOn::Critical => Severity::Critical,
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -287,175 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             io::stdout().lock().write_all(json::schema().as_bytes())?;
             Ok(EXIT_OK)
         }
-        Command::Analyze(a) => run_analyze(a),
+        Command::Analyze(a) => run_analyze(*a),
         Command::Lab(l) => lab::run(l),
     }
-}
-
-fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
-    let mut inputs: Vec<InputSpec> = a.inputs.iter().map(InputSpec::new).collect();
-    for p in &a.point {
-        let (name, files) = p
-            .split_once('=')
-            .filter(|(n, f)| !n.is_empty() && !f.is_empty())
-            .with_context(|| format!("--point takes NAME=FILE or NAME=FILE1,FILE2, not '{p}'"))?;
-        // A name that is a file itself holds no comma: one file whole.
-        let mut files: Vec<PathBuf> = if std::path::Path::new(files).exists() {
-            vec![PathBuf::from(files)]
-        } else {
-            files.split(',').map(PathBuf::from).collect()
-        };
-        let first = files.remove(0);
-        inputs.push(InputSpec {
-            name: Some(name.to_string()),
-            more: files,
-            ..InputSpec::new(first)
-        });
-    }
-    let lang = a.lang.unwrap_or_else(Lang::from_env);
-    // A filter that cannot be compiled is a usage error, before any input.
-    if let Some(expr) = &a.filter {
-        stalltrace_capture::bpf::BpfFilter::new(expr)?;
-    }
-    let hosts = a
-        .host
-        .iter()
-        .map(|h| {
-            h.parse::<std::net::IpAddr>()
-                .map(stalltrace_decode::Host::from)
-                .with_context(|| format!("--host takes an IPv4 or IPv6 address, not '{h}'"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut opts = AnalyzeOptions {
-        inputs,
-        wait_threshold: a.threshold,
-        filter: a.filter.clone(),
-        select: Select {
-            hosts,
-            ports: a.port.clone(),
-            since: a.since,
-            until: a.until,
-        },
-        ..Default::default()
-    };
-    opts.tracker.max_live = a.max_conversations.max(1);
-    opts.threads = a.threads;
-    if !a.quiet && io::stderr().is_terminal() {
-        opts.progress = Some(progress);
-    }
-    let analysis = analyze(&opts);
-    if let Some(bar) = BAR.get() {
-        bar.finish_and_clear();
-    }
-    for e in &analysis.errors {
-        eprintln!("stalltrace: {}", e.say(lang));
-    }
-    let report = &analysis.report;
-    let nothing_read = report.points.is_empty();
-    if nothing_read && !analysis.errors.is_empty() {
-        return Ok(EXIT_ERROR);
-    }
-    let html_to_stdout = a.html.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    let md_to_stdout = a.markdown.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    if (html_to_stdout || md_to_stdout) && (a.json || a.summary) {
-        anyhow::bail!(
-            "--html - and --markdown - write to standard output: they cannot go with --json or --summary"
-        );
-    }
-    if html_to_stdout && md_to_stdout {
-        anyhow::bail!("--html - and --markdown - cannot both write to standard output");
-    }
-    if let Some(path) = a.html.as_ref().filter(|_| !html_to_stdout) {
-        std::fs::write(path, html::render(report, lang))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    let md = a.markdown.as_ref().map(|_| {
-        let lines = evidence_lines(&analysis.read, report);
-        markdown::render(report, lang, &lines)
-    });
-    if let (Some(path), Some(md)) = (a.markdown.as_ref().filter(|_| !md_to_stdout), &md) {
-        std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))?;
-    }
-    let stdout = io::stdout();
-    let tty = stdout.is_terminal();
-    let mut out = stdout.lock();
-    if let Some(md) = md.as_ref().filter(|_| md_to_stdout) {
-        out.write_all(md.as_bytes())?;
-    } else if html_to_stdout {
-        // `--html -`: the page is the output (for a pipe to a mail or a
-        // ticket tool), in place of the text report.
-        out.write_all(html::render(report, lang).as_bytes())?;
-    } else if a.json {
-        json::write(report, lang, &mut out)?;
-    } else if a.summary {
-        out.write_all(summary::render(report, lang).as_bytes())?;
-    } else {
-        let width = a
-            .width
-            .or_else(|| if tty { terminal_width() } else { None })
-            .unwrap_or(100);
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match a.color {
-            ColorWhen::Always => true,
-            ColorWhen::Never => false,
-            ColorWhen::Auto => tty && !no_color,
-        };
-        if !a.quiet {
-            for w in &report.warnings {
-                // Warnings also go to stderr, where scripts and people look for them.
-                eprintln!(
-                    "stalltrace: {}{}",
-                    tr!(lang, "warning: ", "警告："),
-                    w.say(lang)
-                );
-            }
-        }
-        out.write_all(text::render(report, &text::TextOptions { width, color, lang }).as_bytes())?;
-    }
-    out.flush()?;
-    if !analysis.errors.is_empty() {
-        return Ok(EXIT_ERROR);
-    }
-    if let (Some(f), Some(worst)) = (a.fail_on, report.most_severe()) {
-        if worst >= Severity::from(f) {
-            return Ok(EXIT_FINDINGS);
-        }
-    }
-    Ok(EXIT_OK)
-}
-
-fn parse_threads(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n @ 1..=64) => Ok(n),
-        _ => Err(format!("'{s}' is not a number of threads from 1 to 64")),
-    }
-}
-
-static BAR: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
-
-/// Drawn on stderr once the input proves long (16 MiB read): short runs
-/// never flash a bar.
-fn progress(read: u64, total: Option<u64>) {
-    if BAR.get().is_none() && read < 16 << 20 {
-        return;
-    }
-    let bar = BAR.get_or_init(|| {
-        let b = match total {
-            Some(t) => indicatif::ProgressBar::new(t),
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        let style = indicatif::ProgressStyle::with_template(
-            "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        b.set_style(style);
-        b
-    });
-    bar.set_position(read);
-}
-
-fn terminal_width() -> Option<usize> {
-    terminal_size::terminal_size()
-        .map(|(w, _)| w.0 as usize)
-        .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
 }

@@ -196,3 +196,65 @@ fn hosts_and_times_choose_packets_of_any_input() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a time"));
 }
+
+/// `--conversation` on the seed's two points: the login's 14 packets, by
+/// its outside addresses and, through the NAT mapping, its inside ones, in
+/// time order; then the findings about it. Unknown ends say so.
+#[test]
+fn one_conversation_at_every_point() {
+    let o = Command::new(bin())
+        .args([
+            "analyze",
+            "-q",
+            "--width",
+            "200",
+            "--conversation",
+            "218.104.68.171:42390-220.xxx.160.xxx:110",
+        ])
+        .arg(example("env1-fw-eth1-outside.txt"))
+        .arg(example("env1-fw-eth2-inside.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Conversation 218.104.68.171:42390 ↔ 220.xxx.160.xxx:110, seen as 192.168.1.200:1523 ↔ 220.xxx.160.xxx:110: 14 packets at 2 capture points (each point's own clock)"
+    );
+    let rows: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 14, "{text}");
+    assert!(rows[0].starts_with("  +0.000000   env1-fw-eth2-inside       #1  13:05:08.533096 IP 192.168.1.200.1523 > 220.xxx.160.xxx.110: Flags [S]"), "{}", rows[0]);
+    assert!(
+        rows[1].contains("env1-fw-eth1-outside") && rows[1].contains("IP 218.104.68.171.42390 >")
+    );
+    assert!(
+        rows[13].starts_with("  +34.723817  env1-fw-eth1-outside     #11"),
+        "{}",
+        rows[13]
+    );
+    assert!(text.contains("CRITICAL application-wait at env1-fw-eth1-outside"));
+    let o = Command::new(bin())
+        .args(["analyze", "-q", "--conversation", "192.0.2.1:1-192.0.2.2:2"])
+        .arg(example("env1-fw-eth1-outside.txt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("Conversation 192.0.2.1:1 ↔ 192.0.2.2:2: 0 packets at 0 capture points"),
+        "{text}"
+    );
+    assert!(text.contains("No packet of it"));
+    assert!(!text.contains("CRITICAL"), "{text}");
+    let o = Command::new(bin())
+        .args([
+            "analyze",
+            "--json",
+            "--conversation",
+            "192.0.2.1:1-192.0.2.2:2",
+        ])
+        .arg(example("env1-fw-eth1-outside.txt"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

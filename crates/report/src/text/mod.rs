@@ -8,6 +8,7 @@ use stalltrace_diagnosis::{tr, Lang, Severity};
 
 use crate::Report;
 
+pub mod conversation;
 mod finding;
 mod wrap;
 

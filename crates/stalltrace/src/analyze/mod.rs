@@ -19,6 +19,7 @@
 //! two sides on one thread or two).
 
 mod analyser;
+mod conversation;
 mod evidence;
 mod inputs;
 mod merge;
@@ -31,6 +32,9 @@ use stalltrace_capture::{CaptureError, CaptureReader, Format, NotCapture, Warnin
 use stalltrace_conversations::{Points, TrackerConfig};
 use stalltrace_decode::{TimeDelta, Timestamp};
 
+pub use conversation::{
+    conversation_ends, conversation_packets, parse_conversation, Seen, CONVERSATION_MAX,
+};
 pub use evidence::evidence_lines;
 pub use select::{Select, TimeBound};
 use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
