@@ -292,7 +292,7 @@ pub(crate) fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
             )?,
             Some((x, y)) => {
                 let ends = conversation_ends(report, x, y);
-                let (seen, more) = conversation_packets(&analysis.read, &ends);
+                let (seen, more) = conversation_packets(&analysis.read, &ends, &opts);
                 let rows: Vec<text::conversation::PacketRow> = seen
                     .iter()
                     .map(|s| text::conversation::PacketRow {

@@ -234,6 +234,22 @@ fn one_conversation_at_every_point() {
         rows[13]
     );
     assert!(text.contains("CRITICAL application-wait at env1-fw-eth1-outside"));
+    // The analysis's window is the conversation's too.
+    let o = Command::new(bin())
+        .args([
+            "analyze",
+            "-q",
+            "--until",
+            "+10",
+            "--conversation",
+            "218.104.68.171:42390-220.xxx.160.xxx:110",
+        ])
+        .arg(example("env1-fw-eth1-outside.txt"))
+        .arg(example("env1-fw-eth2-inside.txt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(": 10 packets at 2 capture points"), "{text}");
     let o = Command::new(bin())
         .args(["analyze", "-q", "--conversation", "192.0.2.1:1-192.0.2.2:2"])
         .arg(example("env1-fw-eth1-outside.txt"))

@@ -96,6 +96,7 @@ pub struct Seen {
 pub fn conversation_packets(
     inputs: &[InputSpec],
     pairs: &[(Endpoint, Endpoint)],
+    opts: &super::AnalyzeOptions,
 ) -> (Vec<Seen>, u64) {
     let mut out = Vec::new();
     let mut more = 0;
@@ -104,13 +105,22 @@ pub fn conversation_packets(
     }
     let mut sources = Vec::new();
     for spec in inputs {
-        match CaptureReader::open(&spec.path) {
-            Ok(r) => sources.push(Source::new(spec.clone(), r)),
-            Err(_) => return (out, more),
+        let Ok(r) = CaptureReader::open(&spec.path) else {
+            return (out, more);
+        };
+        let mut s = Source::new(spec.clone(), r);
+        // The packets the analysis saw: its filters apply here too.
+        if let Some(expr) = &opts.filter {
+            let Ok(f) = stalltrace_capture::bpf::BpfFilter::new(expr) else {
+                return (out, more);
+            };
+            s.bpf = Some(f);
         }
+        sources.push(s);
     }
     let hosts: Vec<&Host> = pairs.iter().flat_map(|(a, b)| [&a.host, &b.host]).collect();
     let mut reader = Reader::new(sources);
+    reader.select = opts.select.clone();
     let mut names: Vec<String> = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
