@@ -67,7 +67,9 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "BPF")]
     filter: Option<String>,
 
-    /// Only packets to or from this host (repeatable: any of them).
+    /// Only packets to or from this host (repeatable: any of them): an
+    /// address, or a host as a printed capture shows it (a name, a masked
+    /// address such as 220.xxx.160.xxx).
     #[arg(long, value_name = "ADDRESS")]
     host: Vec<String>,
 
@@ -193,13 +195,20 @@ pub(crate) fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     if let Some(expr) = &a.filter {
         stalltrace_capture::bpf::BpfFilter::new(expr)?;
     }
+    // An address, or a host as a printout shows it (a name, a masked
+    // address like 220.xxx.160.xxx), matched as written.
     let hosts = a
         .host
         .iter()
         .map(|h| {
-            h.parse::<std::net::IpAddr>()
-                .map(stalltrace_decode::Host::from)
-                .with_context(|| format!("--host takes an IPv4 or IPv6 address, not '{h}'"))
+            let h = h.trim();
+            if h.is_empty() || h.contains(char::is_whitespace) {
+                anyhow::bail!("--host takes an address or a host name, not '{h}'");
+            }
+            Ok(match h.parse::<std::net::IpAddr>() {
+                Ok(ip) => stalltrace_decode::Host::from(ip),
+                Err(_) => stalltrace_decode::Host::named(h),
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut opts = AnalyzeOptions {

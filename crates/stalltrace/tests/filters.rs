@@ -186,6 +186,9 @@ fn hosts_and_times_choose_packets_of_any_input() {
     assert_eq!(late["inputs"][0]["filtered_out"], 5);
     let (_, window, _) = json(&["--since", "13:05:08", "--until", "13:05:44"], &seed);
     assert_eq!(findings(&window), findings(&whole));
+    // A masked address, as the printout has it.
+    let (_, masked, _) = json(&["--host", "220.xxx.160.xxx"], &seed);
+    assert_eq!(findings(&masked), findings(&whole));
     let (_, none, _) = json(&["--host", "192.0.2.1"], &seed);
     assert_eq!(none["inputs"][0]["filtered_out"], 11);
     let o = Command::new(bin())
