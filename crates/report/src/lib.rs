@@ -25,6 +25,7 @@
 //! assert!(text::render(&r, &Default::default()).contains("Nothing to diagnose"));
 //! ```
 
+mod headline;
 pub mod html;
 pub mod json;
 pub mod markdown;

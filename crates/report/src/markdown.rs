@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use stalltrace_diagnosis::say::{self, long};
+use stalltrace_diagnosis::say;
 use stalltrace_diagnosis::{tr, Finding, Lang};
 
 use crate::Report;
@@ -216,31 +216,7 @@ fn finding(
     evidence: &EvidenceLines,
 ) {
     let w = f.words(l);
-    let at = if f.point.is_empty() {
-        tr!(l, "all points", "所有捕获点").to_string()
-    } else {
-        f.point.clone()
-    };
-    let cost = f
-        .cost
-        .map(|c| tr!(l, format!(", cost {c}"), format!("，耗时 {}", l.dur(c))))
-        .unwrap_or_default();
-    let times = f
-        .repeats
-        .as_ref()
-        .map(|r| {
-            tr!(
-                l,
-                format!(", {} times ({} in all)", r.count, long(l, r.total_cost)),
-                format!("，共 {} 次（合计 {}）", r.count, long(l, r.total_cost))
-            )
-        })
-        .unwrap_or_default();
-    let head = tr!(
-        l,
-        format!("{} at {at}{cost}{times}", w.title),
-        format!("{}，位于 {at}{cost}{times}", w.title)
-    );
+    let head = crate::headline::headline(f, &w.title, l);
     let _ = writeln!(
         o,
         "## {n}. {} {}\n",

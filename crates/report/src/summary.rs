@@ -50,11 +50,7 @@ pub fn render(report: &Report, l: Lang) -> String {
             .as_ref()
             .map(|r| tr!(l, format!(" ×{}", r.count), format!(" ×{}", r.count)))
             .unwrap_or_default();
-        let at = if f.point.is_empty() {
-            tr!(l, "all points", "所有捕获点").to_string()
-        } else {
-            f.point.clone()
-        };
+        let at = crate::headline::at(f, l);
         // The first sentence of the summary: what happened, and why.
         let what = first_sentence(&w.summary);
         let fix = f

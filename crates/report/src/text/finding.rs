@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use stalltrace_diagnosis::say::{self, long};
+use stalltrace_diagnosis::say;
 use stalltrace_diagnosis::{tr, Finding, Lang};
 
 use super::{lines, verbatim, width_of, wrap, Paint};
@@ -131,31 +131,7 @@ fn carried(c: &stalltrace_diagnosis::ConversationRef, l: Lang) -> Option<String>
 
 pub(super) fn finding(o: &mut String, f: &Finding, width: usize, l: Lang, paint: &Paint) {
     let words = f.words(l);
-    let cost = f
-        .cost
-        .map(|c| tr!(l, format!(", cost {c}"), format!("，耗时 {}", l.dur(c))))
-        .unwrap_or_default();
-    let at = if f.point.is_empty() {
-        tr!(l, "all points", "所有捕获点").to_string()
-    } else {
-        f.point.clone()
-    };
-    let times = f
-        .repeats
-        .as_ref()
-        .map(|r| {
-            tr!(
-                l,
-                format!(", {} times ({} in all)", r.count, long(l, r.total_cost)),
-                format!("，共 {} 次（合计 {}）", r.count, long(l, r.total_cost))
-            )
-        })
-        .unwrap_or_default();
-    let head = tr!(
-        l,
-        format!("{} at {at}{cost}{times}", words.title),
-        format!("{}，位于 {at}{cost}{times}", words.title)
-    );
+    let head = crate::headline::headline(f, &words.title, l);
     // Wrapped plain, then painted: escapes take no columns.
     let sev = say::severity(f.severity, l);
     for (i, line) in lines("", "  ", &format!("{sev} {head}"), width)
