@@ -117,6 +117,30 @@ fn chinese_reports_carry_no_english_and_follow_the_conventions() {
         "{t}"
     );
     assert!(t.contains("个数据包被抓包截短（snaplen）"), "{t}");
+    // The Markdown in Chinese too, its code blocks (configuration lines,
+    // tcpdump's) aside.
+    for paths in [seed_pair("env1"), lab()] {
+        let md = stalltrace_report::markdown::render(
+            &report(&paths, Lang::ZhCn),
+            Lang::ZhCn,
+            &Default::default(),
+        );
+        let mut fenced = false;
+        let prose: String = md
+            .lines()
+            .filter(|l| {
+                if l.starts_with("```") || l.trim_start().starts_with("```") {
+                    fenced = !fenced;
+                    return false;
+                }
+                !fenced
+            })
+            .map(|l| format!("{}\n", l.replace('\\', "")))
+            .collect();
+        let faults = chinese_faults(&prose);
+        assert!(faults.is_empty(), "{}\n\n{md}", faults.join("\n"));
+        assert!(md.contains("**修复：**"), "{md}");
+    }
 }
 
 #[test]
