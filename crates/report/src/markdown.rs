@@ -165,6 +165,25 @@ fn points(o: &mut String, report: &Report, l: Lang) {
         );
     }
     o.push('\n');
+    for i in report.inputs.iter().filter(|i| i.filtered_out > 0) {
+        let _ = writeln!(
+            o,
+            "{}\n",
+            tr!(
+                l,
+                format!(
+                    "{}: {} left out by the filter.",
+                    code(&i.file),
+                    l.count(i.filtered_out, "packet", "packets")
+                ),
+                format!(
+                    "{}：{} 个数据包被过滤器排除。",
+                    code(&i.file),
+                    i.filtered_out
+                )
+            )
+        );
+    }
     let m = &report.matching;
     for path in &m.paths {
         let _ = writeln!(

@@ -113,6 +113,29 @@ fn bpf_filter_as_tcpdump_filters() {
     assert_eq!(findings(&ours), findings(&theirs));
     assert_eq!(ours["inputs"][0]["filtered_out"], 7);
     assert_eq!(ours["points"][0]["stats"]["packets"], 11);
+    // Every format says what the filter left out.
+    for (flag, said) in [
+        ("--summary", None),
+        ("--markdown", Some("7 packets left out by the filter.")),
+        ("--html", Some("7 packets left out by the filter</p>")),
+    ] {
+        let mut c = Command::new(bin());
+        c.args(["analyze", "--lang", "en", "--filter", expr, flag]);
+        if flag != "--summary" {
+            c.arg("-");
+        }
+        let o = c.arg(&noisy).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        if let Some(said) = said {
+            assert!(out.contains(said), "{flag}: {out}");
+        }
+    }
+    let o = Command::new(bin())
+        .args(["analyze", "--filter", expr])
+        .arg(&noisy)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(": 7 packets left out by the filter"));
     // The evidence keeps the file's own numbers: the greeting is packet 17
     // of the noisy file, 10 of tcpdump's copy.
     let greeting = |v: &serde_json::Value| {

@@ -446,6 +446,21 @@ fn points(o: &mut String, report: &Report, l: Lang) {
         );
     }
     o.push_str("</table></div>\n");
+    for i in report.inputs.iter().filter(|i| i.filtered_out > 0) {
+        let _ = writeln!(
+            o,
+            "<p class=\"muted\">{}</p>",
+            esc(&tr!(
+                l,
+                format!(
+                    "{}: {} left out by the filter",
+                    i.file,
+                    l.count(i.filtered_out, "packet", "packets")
+                ),
+                format!("{}：{} 个数据包被过滤器排除", i.file, i.filtered_out)
+            ))
+        );
+    }
     let m = &report.matching;
     if !m.paths.is_empty() || !m.mappings.is_empty() {
         o.push_str("<ul>\n");
