@@ -25,6 +25,7 @@
 pub mod bpf;
 mod bytes;
 mod error;
+pub mod live;
 mod pcap;
 mod pcapng;
 mod text;

@@ -28,6 +28,7 @@ use crate::wait::waits;
 /// let m = Matcher::new(Default::default()).finish(&points);
 /// assert!(d.finish(&m).is_empty());
 /// ```
+#[derive(Clone)]
 pub struct Diagnoser {
     cfg: DiagnosisConfig,
     points: Points,

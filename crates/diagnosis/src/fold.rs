@@ -70,7 +70,7 @@ fn occurrence(t: Timestamp, f: &Finding) -> Occurrence {
 }
 
 /// Findings, each like one folded into the first of its kind.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Folder {
     /// Indices of the first findings of each kind (several when costs differ).
     firsts: HashMap<Key, Vec<usize>>,
@@ -122,6 +122,7 @@ pub(crate) fn fold_all(findings: Vec<(Timestamp, Finding)>) -> Vec<(Timestamp, F
 }
 
 /// Where findings go: kept, or folded into an earlier one like it.
+#[derive(Clone)]
 pub(crate) struct Out {
     findings: Vec<(Timestamp, Finding)>,
     folder: Folder,

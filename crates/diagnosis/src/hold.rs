@@ -21,11 +21,13 @@ use crate::wait::Wait;
 type WaitQueue = BTreeMap<(Timestamp, u64), (Conversation, Wait)>;
 
 /// A possible callback, kept for waits judged later.
+#[derive(Clone)]
 struct Recent {
     arrival: u64,
     conv: Conversation,
 }
 
+#[derive(Clone)]
 struct RecentKey {
     point: u32,
     opener: Host,
@@ -34,7 +36,7 @@ struct RecentKey {
     arrival: u64,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Hold {
     /// Possible callbacks by capture point and opener (the waiting server),
     /// by start time.

@@ -59,8 +59,10 @@ pub(crate) fn severity_of(cost: TimeDelta, cfg: &DiagnosisConfig) -> Severity {
     }
 }
 
-/// A rule's state during one run.
-pub(crate) trait Detect: Send {
+/// A rule's state during one run. Cloned with the rest of the diagnosis
+/// when a live run concludes on a copy (`Diagnoser` is `Clone`): a
+/// detector only needs `#[derive(Clone)]`.
+pub(crate) trait Detect: Send + DetectClone {
     /// A conversation ended at a capture point.
     fn conversation(&mut self, _c: &Conversation, _cx: &mut Cx) {}
 
@@ -69,6 +71,23 @@ pub(crate) trait Detect: Send {
 
     /// The stream ended.
     fn finish(&mut self, _cx: &mut Cx) {}
+}
+
+/// Boxed detectors cloned through the box.
+pub(crate) trait DetectClone {
+    fn clone_box(&self) -> Box<dyn Detect>;
+}
+
+impl<T: Detect + Clone + 'static> DetectClone for T {
+    fn clone_box(&self) -> Box<dyn Detect> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Detect> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
 }
 
 /// A rule's sentences for one finding.

@@ -9,7 +9,7 @@ use stalltrace_decode::Host;
 /// Space-saving top-k (Metwally et al.): at most `k` counters, whatever the
 /// number of distinct keys; a key's count is over-estimated by at most the
 /// smallest counter.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct TopK<K: std::hash::Hash + Eq + Clone> {
     k: usize,
     counts: HashMap<K, u64>,
@@ -52,7 +52,7 @@ impl<K: std::hash::Hash + Eq + Clone + Ord> TopK<K> {
 /// Distinct values counted exactly up to a cap, then only known to exceed it.
 const DISTINCT_CAP: usize = 100_000;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Storm {
     pub attempts: u64,
     pub syns: u64,

@@ -11,7 +11,7 @@ use crate::scenario::{
     ClientFirewall, ExpectCallback, ExpectGreeting, FirewallBehaviour, Scenario, Topology,
 };
 use crate::topology::{
-    build, nat_table, start_captures, write_captures, CaptureFile, Plan, SERVER,
+    build, nat_table, start_captures, write_captures, CaptureFile, Nodes, Plan, SERVER,
 };
 
 /// xinetd's USERID lookup waits 30 s.
@@ -111,6 +111,23 @@ pub fn firewall_ruleset(b: FirewallBehaviour) -> String {
 /// Runs one scenario: builds it, captures at every point, logs in once,
 /// writes the captures to `out` and removes everything it made.
 pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutcome, LabError> {
+    run_with(s, ident_timeout, out, |_| Ok(Box::new(|| ())))
+}
+
+/// What to do after the login, before everything is removed.
+pub type AfterLogin = Box<dyn FnOnce()>;
+
+/// [`run`], calling `before_login` once everything stands and captures,
+/// just before the client logs in, and what it returns after the login,
+/// before the namespaces (and whatever runs in them) are removed: to run
+/// something of one's own there (a `stalltrace watch` on the firewall's
+/// interfaces, stopped by the closure).
+pub fn run_with(
+    s: &Scenario,
+    ident_timeout: Duration,
+    out: &Path,
+    before_login: impl FnOnce(&Nodes) -> Result<AfterLogin, LabError>,
+) -> Result<RunOutcome, LabError> {
     if s.fault.is_some() {
         return Err(LabError::Scenario {
             name: s.name.clone(),
@@ -184,6 +201,7 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
         }
     }
 
+    let after_login = before_login(&nodes)?;
     let server_addr: SocketAddr = format!("{SERVER}:{}", protocol.port())
         .parse()
         .expect("address");
@@ -199,6 +217,7 @@ pub fn run(s: &Scenario, ident_timeout: Duration, out: &Path) -> Result<RunOutco
 
     // Let the closing packets pass every capture point.
     std::thread::sleep(Duration::from_millis(300));
+    after_login();
     stop.store(true, Ordering::SeqCst);
     let _ = server.join();
     if let Some(t) = identd_thread {

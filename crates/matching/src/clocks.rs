@@ -38,7 +38,7 @@ pub(crate) struct Sample {
 
 /// Best estimate for one ordered pair of points (a < b): clock of b minus
 /// clock of a, and which one is nearer the client.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Pair {
     pub samples: u64,
     /// (round trip, theta, time) of the best sample per minute bucket.

@@ -84,6 +84,7 @@ impl Member {
     }
 }
 
+#[derive(Clone)]
 struct Group {
     members: Vec<Member>,
     last: Timestamp,
@@ -94,6 +95,7 @@ struct Group {
 const MAX_AMBIGUOUS: usize = 1 << 20;
 
 /// Matches conversations across capture points as they finish.
+#[derive(Clone)]
 pub struct Matcher {
     cfg: MatcherConfig,
     groups: HashMap<u64, Group>,

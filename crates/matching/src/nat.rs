@@ -44,6 +44,7 @@ pub struct NatMapping {
 }
 
 /// A rewrite seen, before the path says which side is inside.
+#[derive(Clone)]
 struct Pending {
     /// The pairs of points that saw it, with the endpoint each saw.
     pairs: Vec<(u32, Endpoint, u32, Endpoint)>,
@@ -54,6 +55,7 @@ struct Pending {
 /// Mappings past the listing cap counted exactly up to this many.
 const MAX_OVERFLOW_TRACKED: usize = 1 << 20;
 
+#[derive(Clone)]
 pub(crate) struct NatBook {
     cap: usize,
     pending: HashMap<(NatKind, Endpoint, Endpoint), Pending>,

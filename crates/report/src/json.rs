@@ -70,6 +70,16 @@ pub fn write(report: &Report, lang: Lang, mut out: impl Write) -> io::Result<()>
     out.write_all(b"\n")
 }
 
+/// One finding as a JSON value: its facts and, beside them, its
+/// sentences in `lang` (as in the report's `findings`).
+pub fn finding_value(f: &Finding, lang: Lang) -> serde_json::Value {
+    serde_json::to_value(JsonFinding {
+        finding: f,
+        sentences: f.words(lang),
+    })
+    .expect("a finding serialises")
+}
+
 /// The JSON Schema of the report, as committed in `docs/report.schema.json`.
 pub fn schema() -> String {
     let s = schemars::schema_for!(Json<'static>);

@@ -42,6 +42,15 @@ pub fn render(report: &Report, l: Lang) -> String {
         return o;
     }
     for f in &report.findings {
+        let _ = writeln!(o, "{}", line(f, l));
+    }
+    o
+}
+
+/// One finding as one line: severity, cost, what, where, the first fix
+/// (what `stalltrace watch` prints as a finding happens, too).
+pub fn line(f: &stalltrace_diagnosis::Finding, l: Lang) -> String {
+    {
         let w = f.words(l);
         let sev = say::severity(f.severity, l);
         let cost = f.cost.map(|c| l.dur(c)).unwrap_or_else(|| "-".into());
@@ -70,9 +79,8 @@ pub fn render(report: &Report, l: Lang) -> String {
                 )
             })
             .unwrap_or_default();
-        let _ = writeln!(o, "{sev} {cost}{times} {} @ {at}: {what}{fix}", w.title);
+        format!("{sev} {cost}{times} {} @ {at}: {what}{fix}", w.title)
     }
-    o
 }
 
 /// Up to the first sentence end (". " or "。"), whole when there is none.

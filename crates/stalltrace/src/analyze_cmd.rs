@@ -148,7 +148,7 @@ enum ColorWhen {
     Never,
 }
 
-fn parse_lang(s: &str) -> Result<Lang, String> {
+pub(crate) fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::parse(s)
         .ok_or_else(|| format!("'{s}' is not a language stalltrace speaks: use en or zh-CN"))
 }

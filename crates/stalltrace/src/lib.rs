@@ -2,7 +2,8 @@
 //!
 //! Tells a network engineer why a connection or a login was slow, from
 //! packet captures. This crate wires the pipeline's stages together
-//! ([`analyze::analyze`]) and holds the command line in `main.rs`.
+//! ([`analyze::analyze`]), runs them live on interfaces and streams
+//! ([`watch::watch`]), and holds the command line in `main.rs`.
 //!
 //! ```no_run
 //! use stalltrace::analyze::{analyze, AnalyzeOptions, InputSpec};
@@ -15,3 +16,4 @@
 //! ```
 
 pub mod analyze;
+pub mod watch;

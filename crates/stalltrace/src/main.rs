@@ -7,9 +7,11 @@ use stalltrace::analyze::parse_seconds;
 
 mod analyze_cmd;
 mod lab;
+mod watch_cmd;
 use analyze_cmd::{run_analyze, AnalyzeArgs, ANALYZE_EXAMPLES};
 use stalltrace_decode::TimeDelta;
 use stalltrace_report::json;
+use watch_cmd::{run_watch, WatchArgs, WATCH_EXAMPLES};
 
 /// Exit codes, stable for scripts.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -33,6 +35,10 @@ enum Command {
     /// Find where time was lost in captures and name the cause.
     #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze(Box<AnalyzeArgs>),
+    /// The same diagnosis live, on interfaces or a stream: findings as
+    /// they happen (root or CAP_NET_RAW).
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch(Box<WatchArgs>),
     /// Rebuild the seed's test environments on real Linux networking (root).
     #[command(subcommand, after_help = LAB_HELP)]
     Lab(LabCommand),
@@ -141,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Analyze(a) => run_analyze(*a),
+        Command::Watch(w) => run_watch(*w),
         Command::Lab(l) => lab::run(l),
     }
 }

@@ -50,6 +50,7 @@ impl Idle {
     }
 }
 
+#[derive(Clone)]
 struct Judged {
     before: PacketRef,
     after: PacketRef,
@@ -58,7 +59,7 @@ struct Judged {
     last: PacketRef,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Live {
     survived: Option<TimeDelta>,
     /// Boxed: rare, and the live state is touched on every packet.

@@ -92,7 +92,7 @@ impl Sent {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Live {
     ring: [Sent; RING],
     next: u32,

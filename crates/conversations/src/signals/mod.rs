@@ -52,7 +52,7 @@ pub struct Signals {
 }
 
 /// The signals' live state.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct LiveSignals {
     loss: [loss::Live; 2],
     zero_window: [zero_window::Live; 2],

@@ -36,7 +36,7 @@ pub struct Nagle {
     pub first: [PacketRef; 3],
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Live {
     /// The last small segment sent, not yet acknowledged: (packet, end).
     small: Option<(PacketRef, SeqNumber)>,

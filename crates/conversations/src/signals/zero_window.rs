@@ -51,7 +51,7 @@ pub struct ZeroWindow {
     pub worst: ZeroWindowEpisode,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Live {
     /// Boxed: rare, and the live state is touched on every packet.
     open: Option<Box<ZeroWindowEpisode>>,

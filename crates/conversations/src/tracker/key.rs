@@ -59,6 +59,7 @@ impl Key {
 }
 
 /// A conversation's idle deadline; the heap's top is the earliest.
+#[derive(Clone)]
 pub(super) struct Due {
     pub(super) at: Timestamp,
     pub(super) generation: u64,

@@ -88,7 +88,7 @@ pub struct TrackerStats {
 }
 
 /// What a host is doing at this point, kept only while it serves.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct HostState {
     /// Live conversations in which it is the server and has answered (a
     /// SYN-ACK, data, a datagram): a host that only ever refused or ignored
@@ -103,7 +103,7 @@ struct HostState {
 /// A server host that some live conversation is sending its SYN to again,
 /// having heard nothing: how many first SYN-ACKs it sent meanwhile, to
 /// anyone.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Retrying {
     live: u32,
     syn_acks: u64,
@@ -123,7 +123,7 @@ fn settle(retrying: &mut HashMap<Host, Retrying, Hasher>, c: &mut Conversation, 
 
 /// A server host and one of its client hosts, kept while a conversation
 /// between them is live.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct PairState {
     live: u32,
     /// Conversations the server opened to the client host (a running count).
@@ -133,6 +133,7 @@ struct PairState {
 /// DNS: a lookup to any host may be about any conversation.
 const DNS_PORT: u16 = 53;
 
+#[derive(Clone)]
 struct Live {
     conv: Conversation,
     /// The server host's `opened` and `opened_dns` counts when it began to
@@ -231,6 +232,7 @@ impl Live {
 /// let all = t.finish();
 /// assert!(all.is_empty());
 /// ```
+#[derive(Clone)]
 pub struct Tracker {
     point: u32,
     cfg: TrackerConfig,

@@ -60,6 +60,7 @@ impl Rule for ApplicationWait {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

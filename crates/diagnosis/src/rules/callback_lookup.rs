@@ -96,6 +96,7 @@ impl Rule for CallbackLookup {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

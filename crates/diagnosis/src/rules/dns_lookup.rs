@@ -103,7 +103,7 @@ impl Query {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Detector {
     kept: Vec<Query>,
     fast: VecDeque<Query>,

@@ -62,6 +62,7 @@ impl Rule for DnsRace {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 /// The pair (answered at once, lost and resent) of a raced lookup.

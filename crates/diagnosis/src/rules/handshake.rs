@@ -74,13 +74,14 @@ impl Rule for Handshake {
     }
 }
 
+#[derive(Clone)]
 struct Kept {
     point: u32,
     window: (Timestamp, Timestamp),
     finding: Finding,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Detector {
     kept: Vec<Kept>,
 }

@@ -58,6 +58,7 @@ impl Rule for IdleTimeout {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

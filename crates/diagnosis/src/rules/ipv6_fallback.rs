@@ -108,7 +108,7 @@ impl Opening {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Detector {
     v4: VecDeque<Opening>,
     /// Unanswered IPv6 openings, with their SYNs.

@@ -76,6 +76,7 @@ impl Rule for Nagle {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

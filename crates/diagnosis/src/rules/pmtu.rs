@@ -67,6 +67,7 @@ impl Rule for Pmtu {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

@@ -63,6 +63,7 @@ impl Rule for Retransmission {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

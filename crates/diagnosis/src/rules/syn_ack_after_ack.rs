@@ -81,6 +81,7 @@ impl Rule for SynAckAfterAck {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

@@ -75,6 +75,7 @@ impl Rule for ZeroWindow {
     }
 }
 
+#[derive(Clone)]
 struct Detector;
 
 impl Detect for Detector {

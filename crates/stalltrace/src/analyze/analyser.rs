@@ -5,7 +5,8 @@ use stalltrace_capture::{Warning, WarningKind};
 use stalltrace_conversations::{Points, Tracker};
 use stalltrace_decode::{Packet, Timestamp};
 use stalltrace_diagnosis::Diagnoser;
-use stalltrace_matching::Matcher;
+use stalltrace_diagnosis::Finding;
+use stalltrace_matching::{Matcher, Matching};
 use stalltrace_report::{InputSummary, PointSummary};
 
 use super::merge::{Closed, Item};
@@ -14,11 +15,13 @@ use super::AnalyzeOptions;
 /// Hand finished conversations on this often (packets).
 const DRAIN_EVERY: u64 = 4096;
 
+#[derive(Clone)]
 pub(super) struct Point {
     pub(super) summary: PointSummary,
     pub(super) tracker: Option<Tracker>,
 }
 
+#[derive(Clone)]
 pub(super) struct Pipeline {
     /// More than one capture point: worth matching.
     pub(super) several: bool,
@@ -47,6 +50,23 @@ impl Pipeline {
                 t.recycle_log(log);
             }
         }
+    }
+
+    /// Ends the stream at `now`: every conversation still going ends
+    /// here, every wait is judged, the points matched, the findings made.
+    /// What `analyze` does at a capture's end; `watch` does it on a copy.
+    pub(super) fn conclude(mut self, now: Timestamp) -> (Matching, Vec<Finding>) {
+        for pi in 0..self.points.len() {
+            if let Some(t) = self.points[pi].tracker.take() {
+                let (done, _) = t.finish_keeping_stats();
+                self.hand_over(pi, done);
+            }
+        }
+        self.advance(now);
+        self.diag.flush(&self.matcher);
+        let matching = self.matcher.finish(&self.names);
+        let findings = self.diag.finish(&matching);
+        (matching, findings)
     }
 
     pub(super) fn advance(&mut self, now: Timestamp) {

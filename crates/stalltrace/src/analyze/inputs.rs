@@ -42,7 +42,7 @@ pub(super) fn expand(
 /// captures carry, so that `x.pcap`, `x.pcapng`, a printout of it
 /// (`x.txt`, `x.pcap.txt`) and a compressed one (`x.pcap.gz`,
 /// `x.pcapng.zst`) name the same point.
-pub(super) fn stem(path: &Path) -> String {
+pub(crate) fn stem(path: &Path) -> String {
     if path.as_os_str() == "-" {
         return "stdin".into();
     }

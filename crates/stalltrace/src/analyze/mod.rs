@@ -22,6 +22,7 @@ mod analyser;
 mod conversation;
 mod evidence;
 mod inputs;
+mod live;
 mod merge;
 mod select;
 mod threads;
@@ -36,12 +37,14 @@ pub use conversation::{
     conversation_ends, conversation_packets, parse_conversation, Seen, CONVERSATION_MAX,
 };
 pub use evidence::evidence_lines;
+pub use live::LiveAnalysis;
 pub use select::{Select, TimeBound};
 use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
 use stalltrace_matching::{Matcher, MatcherConfig};
 use stalltrace_report::{Report, Tool, SCHEMA_VERSION};
 
 use analyser::{Analyser, Pipeline};
+pub(crate) use inputs::stem;
 use inputs::{expand, Source};
 use merge::Reader;
 use threads::run;

@@ -104,7 +104,7 @@ enum Refusal {
     },
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Detector {
     attempts: Vec<Attempt>,
     overflow: u64,
