@@ -27,6 +27,9 @@ pub struct DiagnosisConfig {
     /// merged first, then folded). Memory then follows the conversations
     /// in progress and the kinds of trouble, not the length of the capture.
     pub one_point: bool,
+    /// Fold findings alike into one with its repeats (a report). A live
+    /// run (`stalltrace watch`) tells each as it happens: no folding.
+    pub fold: bool,
 }
 
 impl Default for DiagnosisConfig {
@@ -35,6 +38,7 @@ impl Default for DiagnosisConfig {
             wait_threshold: TimeDelta::from_secs(1),
             network_threshold: TimeDelta::from_millis(200),
             retain: TimeDelta::from_secs(900),
+            fold: true,
             resolve_delay: TimeDelta::from_secs(310),
             one_point: false,
         }

@@ -42,7 +42,7 @@ pub struct Diagnoser {
 impl Diagnoser {
     pub fn new(points: Points, cfg: DiagnosisConfig) -> Self {
         Diagnoser {
-            out: Out::new(cfg.one_point),
+            out: Out::new(cfg.one_point && cfg.fold),
             cfg,
             points,
             hold: Hold::default(),
@@ -152,6 +152,12 @@ impl Diagnoser {
         self.each(|d, cx| d.wait(&j, cx));
     }
 
+    /// Forgets the findings whose last packet is before `t`: a live run
+    /// (`stalltrace watch`) has told them, and keeps its memory flat.
+    pub fn forget_findings_before(&mut self, t: Timestamp) {
+        self.out.forget_before(t);
+    }
+
     /// Conversations held for judging later: waits not yet judged and
     /// possible callbacks. What the diagnosis's memory follows.
     pub fn held(&self) -> usize {
@@ -163,7 +169,7 @@ impl Diagnoser {
     pub fn finish(mut self, matching: &Matching) -> Vec<Finding> {
         self.each(|d, cx| d.finish(cx));
         let findings = crate::merge::merge(self.out.take(), matching, &self.points);
-        let mut f = if self.cfg.one_point {
+        let mut f = if self.cfg.one_point || !self.cfg.fold {
             findings
         } else {
             crate::fold::fold_all(findings)

@@ -138,6 +138,17 @@ impl Out {
         }
     }
 
+    /// Forgets the findings whose last packet is before `t` (a live run
+    /// keeps what it may still tell, not everything since it started; a
+    /// long wait judged now ends now). Not for a run that folds as it
+    /// finds, whose fold points into the list.
+    pub(crate) fn forget_before(&mut self, t: Timestamp) {
+        if !self.fold_as_found {
+            self.findings
+                .retain(|(at, f)| f.evidence.iter().map(|e| e.time).max().unwrap_or(*at) >= t);
+        }
+    }
+
     /// Everything kept so far.
     pub(crate) fn take(&mut self) -> Vec<(Timestamp, Finding)> {
         std::mem::take(&mut self.findings)

@@ -98,6 +98,7 @@ fn watch_the_lab(
     let s = stalltrace_lab::Scenario::find("env1-drop").unwrap();
     let (tx, rx) = mpsc::channel();
     let (status_tx, status_rx) = mpsc::channel();
+    let (left_tx, left_rx) = mpsc::channel();
     let r = stalltrace_lab::run_with(&s, Duration::from_secs(3), dir.path(), |nodes| {
         let fw = nodes
             .fw
@@ -128,6 +129,7 @@ fn watch_the_lab(
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let _ = left_tx.send((fw.clone(), child.id()));
         let out = child.stdout.take().unwrap();
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -162,6 +164,16 @@ fn watch_the_lab(
     let greeting = SystemTime::now();
     let _ = r;
     let code = status_rx.recv().unwrap();
+    // Nothing left: the firewall's namespace and the watch are gone.
+    let (fw, pid) = left_rx.recv().unwrap();
+    assert!(
+        !Path::new(&format!("/run/netns/{fw}")).exists(),
+        "{fw} left"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "watch {pid} left"
+    );
     let mut got = Vec::new();
     while let Ok((t, l)) = rx.recv_timeout(Duration::from_millis(500)) {
         got.push((
@@ -248,4 +260,59 @@ fn a_filter_that_hides_the_callback_hides_the_cause() {
         .unwrap_or_else(|| panic!("{got:#?}"));
     let cbs = &f["finding"]["facts"]["callbacks"];
     assert!(cbs.as_array().is_none_or(|c| c.is_empty()), "{f:#}");
+}
+
+/// A stream on standard input (`tcpdump -U -w - | stalltrace watch -r -`,
+/// compressed or not) is watched as it comes.
+#[test]
+fn a_stream_on_standard_input() {
+    let bytes = std::fs::read(lab_capture("fw-eth1")).unwrap();
+    let mut child = Command::new(bin())
+        .args(["watch", "--json", "-r", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let got = lines(&o.stdout);
+    assert_eq!(got[0]["sources"][0], "stdin");
+    assert!(got
+        .iter()
+        .any(|v| v["type"] == "finding" && v["finding"]["id"] == "application-wait"));
+}
+
+/// Without root or CAP_NET_RAW: a clear error naming the way out, exit 2.
+#[test]
+fn without_the_capability_a_clear_error() {
+    if unsafe { libc::geteuid() } != 0 {
+        // Not root here: the error is the one we check, as this user.
+        let o = Command::new(bin())
+            .args(["watch", "-i", "lo", "--duration", "1"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("CAP_NET_RAW"));
+        return;
+    }
+    let o = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", bin()])
+        .args(["watch", "-i", "lo", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("capturing on lo needs root or the CAP_NET_RAW capability"),
+        "{err}"
+    );
 }

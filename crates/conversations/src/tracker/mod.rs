@@ -407,6 +407,18 @@ impl Tracker {
     }
 }
 
+impl Tracker {
+    /// The conversation between `a` and `b` is still going on here (not
+    /// ended, not handed on).
+    pub fn is_live(&self, protocol: Protocol, vlan: u32, a: &Endpoint, b: &Endpoint) -> bool {
+        let proto = match protocol {
+            Protocol::Tcp => IPPROTO_TCP,
+            Protocol::Udp => IPPROTO_UDP,
+        };
+        self.live.contains_key(&Key::new(proto, vlan, a, b))
+    }
+}
+
 impl LiveView for Tracker {
     fn oldest_live_callback(&self, host: &Host) -> Option<Timestamp> {
         self.callbacks_by_opener

@@ -49,6 +49,11 @@ impl LiveAnalysis {
                     DiagnosisConfig {
                         wait_threshold: opts.wait_threshold,
                         resolve_delay: tracker.idle_timeout + tracker.closed_linger,
+                        // Each occurrence is news: told on its own.
+                        fold: false,
+                        // A callback older than this explains no wait
+                        // still to come (15 min in a capture read whole).
+                        retain: stalltrace_decode::TimeDelta::from_secs(180),
                         ..DiagnosisConfig::default()
                     },
                 ),
@@ -113,6 +118,23 @@ impl LiveAnalysis {
             }
         }
         pipe.advance(self.now);
+    }
+
+    /// Forgets the findings whose last packet is before `t` (told already).
+    pub fn forget_findings_before(&mut self, t: Timestamp) {
+        self.pipe.diag.forget_findings_before(t);
+    }
+
+    /// The conversation a finding is about is still going on at its
+    /// point: what is said of it may change (except a wait whose answer
+    /// came).
+    pub fn is_live(&self, c: &stalltrace_diagnosis::ConversationRef) -> bool {
+        self.pipe
+            .points
+            .iter()
+            .find(|p| p.summary.name == c.point)
+            .and_then(|p| p.tracker.as_ref())
+            .is_some_and(|t| t.is_live(c.protocol, c.vlan, &c.client, &c.server))
     }
 
     /// The newest packet's time.

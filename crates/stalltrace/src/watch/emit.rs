@@ -22,7 +22,10 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// packets have been quiet this long (stream time), or at the end.
 const QUIET: TimeDelta = TimeDelta::from_secs(60);
 
-type Key = (FindingId, String, String, String);
+/// A finding's identity across conclusions: what, where, which
+/// conversation, and when it began (a 4-tuple used again later is
+/// another conversation).
+type Key = (FindingId, String, String, String, Timestamp);
 
 pub(super) struct Teller {
     lang: Lang,
@@ -30,7 +33,8 @@ pub(super) struct Teller {
     evidence: Option<PathBuf>,
     /// Seen, not yet told: when first seen so, and as what.
     pending: HashMap<Key, (Instant, String)>,
-    told: HashSet<Key>,
+    /// Told, with the finding's last packet.
+    told: HashMap<Key, Timestamp>,
     files: usize,
     /// (stream time, frames dropped so far) at each conclusion.
     drop_marks: Vec<(Timestamp, u64)>,
@@ -48,7 +52,13 @@ fn key(f: &Finding) -> Key {
                 e.map(|e| e.packet.to_string()).unwrap_or_default(),
             )
         });
-    (f.id, f.point.clone(), c, s)
+    let began = f
+        .evidence
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .unwrap_or(Timestamp::ZERO);
+    (f.id, f.point.clone(), c, s, began)
 }
 
 /// What must not change for a finding to be settled.
@@ -78,10 +88,18 @@ impl Teller {
             json,
             evidence,
             pending: HashMap::new(),
-            told: HashSet::new(),
+            told: HashMap::new(),
             files: 0,
             drop_marks: Vec::new(),
         }
+    }
+
+    /// Forgets the told findings whose last packet is before `t`: the
+    /// pipeline has forgotten them too, and will not find them again.
+    pub fn forget_before(&mut self, t: Timestamp) {
+        self.told.retain(|_, last| *last >= t);
+        let keep = self.drop_marks.iter().rposition(|m| m.0 < t).unwrap_or(0);
+        self.drop_marks.drain(..keep);
     }
 
     /// Findings seen, not yet told.
@@ -93,7 +111,7 @@ impl Teller {
     pub fn seen(&self, report: &Report) -> bool {
         report.findings.iter().all(|f| {
             let k = key(f);
-            self.told.contains(&k) || self.pending.contains_key(&k)
+            self.told.contains_key(&k) || self.pending.contains_key(&k)
         })
     }
 
@@ -106,12 +124,15 @@ impl Teller {
     }
 
     /// Looks at a conclusion; tells what settled (everything, at the end).
+    /// `live` says whether a finding's conversation is still going on.
+    #[allow(clippy::too_many_arguments)]
     pub fn consider(
         &mut self,
         report: &Report,
         ring: &Ring,
         stats: &[SourceStats],
         end: bool,
+        live: &dyn Fn(&Finding) -> bool,
         out: &mut dyn FnMut(&str),
     ) {
         let now = report.points.iter().filter_map(|p| p.last).max();
@@ -129,7 +150,7 @@ impl Teller {
         self.pending.retain(|k, _| current.contains(k));
         for f in &report.findings {
             let k = key(f);
-            if self.told.contains(&k) {
+            if self.told.contains_key(&k) {
                 continue;
             }
             let sig = signature(f);
@@ -145,9 +166,19 @@ impl Teller {
                 (Some(n), Some(l)) => n - l >= QUIET,
                 _ => false,
             };
-            if end || (settled && (!absence(f.id) || quiet)) {
+            // A conversation still going on may still change what is said
+            // of it (a lookup whose greeting has not come yet): told when
+            // it ends. A wait whose answer came is over: told at once.
+            let over = f.id == FindingId::ApplicationWait || !live(f);
+            if end || (settled && over && (!absence(f.id) || quiet)) {
                 self.pending.remove(&k);
-                self.told.insert(k);
+                let last = f
+                    .evidence
+                    .iter()
+                    .map(|e| e.time)
+                    .max()
+                    .unwrap_or(Timestamp::ZERO);
+                self.told.insert(k, last);
                 self.tell(f, report, ring, out);
             }
         }
@@ -253,8 +284,27 @@ impl Teller {
         out(&line);
     }
 
-    /// The drop counters, one line per source.
-    pub fn drops(&self, stats: &[SourceStats], out: &mut dyn FnMut(&str)) {
+    /// The drop counters, one line per source, and the ring's.
+    pub fn drops(&self, stats: &[SourceStats], ring: &Ring, out: &mut dyn FnMut(&str)) {
+        if ring.evicted > 0 {
+            let since = ring
+                .evicted_until
+                .map(|t| t.time_of_day())
+                .unwrap_or_default();
+            out(&if self.json {
+                serde_json::json!({
+                    "type": "ring",
+                    "evicted": ring.evicted,
+                    "evidence_from": since,
+                })
+                .to_string()
+            } else {
+                format!(
+                    "stalltrace watch: the evidence ring let {} older frames go (--ring-mb); evidence files hold frames from {since} on",
+                    ring.evicted
+                )
+            });
+        }
         for s in stats.iter().filter(|s| s.live) {
             let line = if self.json {
                 serde_json::json!({

@@ -30,6 +30,11 @@ use crate::analyze::{AnalyzeOptions, LiveAnalysis};
 pub use sources::WatchSource;
 use sources::{Feed, SourceStats};
 
+/// Conclusions come at most this often ...
+const MIN_INTERVAL: Duration = Duration::from_millis(200);
+/// ... and at least this often, however much they cost.
+const MAX_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How to watch.
 #[derive(Clone, Debug)]
 pub struct WatchOptions {
@@ -97,6 +102,7 @@ pub fn watch(
     let mut teller = emit::Teller::new(opts.lang, opts.json, opts.evidence.clone());
     let begin = Instant::now();
     let mut last_conclusion = Instant::now();
+    let mut interval = MIN_INTERVAL;
     let mut last_stats = Instant::now();
     let mut fresh = false;
     let mut last_report: Option<stalltrace_report::Report> = None;
@@ -138,25 +144,46 @@ pub fn watch(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        if last_conclusion.elapsed() >= Duration::from_millis(200) {
+        // Five times a second, or less often when a conclusion costs more
+        // than a fifth of the time: packets come first, told a little later.
+        if last_conclusion.elapsed() >= interval {
             last_conclusion = Instant::now();
             live.drain();
             if fresh {
                 fresh = false;
+                let t = Instant::now();
                 last_report = Some(live.conclude());
+                interval = (t.elapsed() * 5).clamp(MIN_INTERVAL, MAX_INTERVAL);
             }
+            // What ended over 70 s ago has been told (an absence is told
+            // after 60 s of quiet), or never will be: forgotten, memory
+            // and the cost of a conclusion stay flat on a long watch.
+            let horizon = live
+                .now()
+                .saturating_add(stalltrace_decode::TimeDelta::from_secs(-70));
+            live.forget_findings_before(horizon);
+            // What was told is remembered as long as the pipeline may
+            // find it again: it holds a wait until its resolve delay
+            // (the idle timeout, 300 s) has passed.
+            teller.forget_before(
+                live.now()
+                    .saturating_add(stalltrace_decode::TimeDelta::from_secs(-400)),
+            );
             // Without new packets the last conclusion stands: what waits
             // to settle settles on it.
             if let Some(report) = &last_report {
                 if teller.pending() > 0 || !teller.seen(report) {
-                    teller.consider(report, &ring, &stats, false, out);
+                    let going = |f: &stalltrace_diagnosis::Finding| {
+                        f.conversation.as_ref().is_some_and(|c| live.is_live(c))
+                    };
+                    teller.consider(report, &ring, &stats, false, &going, out);
                 }
             }
         }
         if last_stats.elapsed() >= opts.stats_every {
             last_stats = Instant::now();
             stats = started.iter().map(|s| s.stats.clone()).collect();
-            teller.drops(&stats, out);
+            teller.drops(&stats, &ring, out);
         }
     }
     // The end: everything still untold is told, as `analyze` would.
@@ -196,8 +223,8 @@ pub fn watch(
     let stats: Vec<SourceStats> = started.iter().map(|s| s.stats.clone()).collect();
     live.drain();
     let report = live.conclude();
-    teller.consider(&report, &ring, &stats, true, out);
-    teller.drops(&stats, out);
+    teller.consider(&report, &ring, &stats, true, &|_| false, out);
+    teller.drops(&stats, &ring, out);
     summary.told = teller.told();
     summary.evidence_files = teller.evidence_files();
     summary.drops = stats
