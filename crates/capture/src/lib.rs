@@ -13,6 +13,11 @@
 //! Every error names the file and the byte or line; damage after the first
 //! good record becomes a [`Warning`] and the records before it still count.
 //!
+//! Beside the files: [`bpf`] (tcpdump's filters, compiled and run by
+//! libpcap, loaded only when asked for), [`live`] (frames from a Linux
+//! interface, with the kernel's timestamps and drop counter) and [`write`]
+//! (pcap and pcapng out).
+//!
 //! ```
 //! use stalltrace_capture::{CaptureReader, Format, Record};
 //! let text = "13:05:08.533163 218.104.68.171.42390 > 220.xxx.160.xxx.110: S 950786859:950786859(0) win 16384\n";

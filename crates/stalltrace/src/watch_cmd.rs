@@ -16,16 +16,18 @@ use stalltrace_diagnosis::Lang;
 use crate::{EXIT_ERROR, EXIT_OK};
 
 pub(crate) const WATCH_EXAMPLES: &str = "\
-Findings are printed the moment they are settled: unchanged for 300 ms
-(one that says something never came, such as an unanswered connection,
-once its packets have been quiet for a minute). At the end (Ctrl-C, SIGTERM, --duration, or the end of a
-stream) what is still untold is told, a summary follows, and the exit
-code is 0. Capturing needs root or CAP_NET_RAW.
+A wait is told once its answer came and it stayed the same for 300 ms; a
+finding about a conversation still going on, when it ends; one that says
+something never came (an unanswered connection, a scan, a flood), once
+its packets have been quiet for a minute. At the end (Ctrl-C, SIGTERM,
+--duration, or the end of a stream) what is still untold is told, a
+summary follows, and the exit code is 0. Capturing needs root or
+CAP_NET_RAW.
 
 Examples:
   stalltrace watch -i eth1 -i eth2
   stalltrace watch -i outside=eth1 -i inside=eth2 --filter 'tcp port 110 or tcp port 113'
-  stalltrace watch -i eth0 --json --evidence /var/tmp/stalls | vector ...
+  stalltrace watch -i eth0 --json --evidence /var/tmp/stalls >> stalls.jsonl
   ssh fw tcpdump -U -w - 'port 110 or port 113' | stalltrace watch -r -";
 
 #[derive(clap::Args)]

@@ -134,11 +134,10 @@ pub(super) fn start(
                 let reader = CaptureReader::open(path).map_err(|e| e.to_string())?;
                 // Named as `analyze` names the file's point.
                 let base = crate::analyze::stem(path);
-                let own2 = own.clone();
                 let b = base.clone();
                 let h = std::thread::Builder::new()
                     .name("stream".into())
-                    .spawn(move || stream(reader, &b, bpf, tx, stop, own2, next_point))
+                    .spawn(move || stream(reader, &b, bpf, tx, stop, next_point))
                     .map_err(|e| e.to_string())?;
                 (base, h)
             }
@@ -219,7 +218,6 @@ fn stream(
     mut bpf: Option<BpfFilter>,
     tx: mpsc::SyncSender<Feed>,
     stop: Arc<AtomicBool>,
-    own: Arc<AtomicU64>,
     next_point: Arc<AtomicUsize>,
 ) {
     // Interface id in the stream → point index.
@@ -276,6 +274,5 @@ fn stream(
             break;
         }
     }
-    let _ = own;
     let _ = tx.send(Feed::Ended);
 }
