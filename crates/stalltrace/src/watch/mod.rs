@@ -115,32 +115,12 @@ pub fn watch(
             break;
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(Feed::Point {
-                index,
-                name,
-                interface,
-            }) => {
-                if points.len() <= index {
-                    points.resize(index + 1, None);
-                }
-                points[index] = Some(live.add_point(&name, interface));
-            }
-            Ok(Feed::Packet {
-                point,
-                packet,
-                frame,
-            }) => {
-                let Some(pi) = points.get(point).copied().flatten() else {
-                    continue;
-                };
-                live.packet(pi, &packet);
-                if let Some((link, data)) = frame {
-                    ring.push(pi, &packet, link, data);
-                }
-                summary.packets += 1;
-                fresh = true;
-            }
             Ok(Feed::Ended) => ended += 1,
+            Ok(feed) => {
+                let packet = take(feed, &mut points, &mut live, &mut ring);
+                fresh |= packet;
+                summary.packets += u64::from(packet);
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -189,33 +169,7 @@ pub fn watch(
     // The end: everything still untold is told, as `analyze` would.
     stop.store(true, Ordering::SeqCst);
     while let Ok(f) = rx.try_recv() {
-        match f {
-            Feed::Point {
-                index,
-                name,
-                interface,
-            } => {
-                if points.len() <= index {
-                    points.resize(index + 1, None);
-                }
-                points[index] = Some(live.add_point(&name, interface));
-            }
-            Feed::Packet {
-                point,
-                packet,
-                frame,
-            } => {
-                let Some(pi) = points.get(point).copied().flatten() else {
-                    continue;
-                };
-                live.packet(pi, &packet);
-                if let Some((link, data)) = frame {
-                    ring.push(pi, &packet, link, data);
-                }
-                summary.packets += 1;
-            }
-            Feed::Ended => {}
-        }
+        summary.packets += u64::from(take(f, &mut points, &mut live, &mut ring));
     }
     for s in started.iter() {
         s.join();
@@ -233,4 +187,41 @@ pub fn watch(
         .collect();
     summary.seconds = begin.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Takes in what a capture thread handed over; true for a packet.
+fn take(
+    feed: Feed,
+    points: &mut Vec<Option<usize>>,
+    live: &mut LiveAnalysis,
+    ring: &mut ring::Ring,
+) -> bool {
+    match feed {
+        Feed::Point {
+            index,
+            name,
+            interface,
+        } => {
+            if points.len() <= index {
+                points.resize(index + 1, None);
+            }
+            points[index] = Some(live.add_point(&name, interface));
+            false
+        }
+        Feed::Packet {
+            point,
+            packet,
+            frame,
+        } => {
+            let Some(pi) = points.get(point).copied().flatten() else {
+                return false;
+            };
+            live.packet(pi, &packet);
+            if let Some((link, data)) = frame {
+                ring.push(pi, &packet, link, data);
+            }
+            true
+        }
+        Feed::Ended => false,
+    }
 }
