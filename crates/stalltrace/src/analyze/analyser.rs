@@ -32,7 +32,38 @@ pub(super) struct Pipeline {
     pub(super) diag: Diagnoser,
 }
 
+impl Point {
+    /// A packet at `ts` passed here: the point's first and last times.
+    pub(super) fn saw(&mut self, ts: Timestamp) {
+        self.summary.first.get_or_insert(ts);
+        if self.summary.last.is_none_or(|l| ts > l) {
+            self.summary.last = Some(ts);
+        }
+    }
+}
+
 impl Pipeline {
+    /// An empty pipeline; `cfg`'s resolve delay is set from the tracker's.
+    pub(super) fn new(
+        tracker: &stalltrace_conversations::TrackerConfig,
+        cfg: stalltrace_diagnosis::DiagnosisConfig,
+    ) -> Pipeline {
+        Pipeline {
+            several: false,
+            max_live: tracker.max_live,
+            points: Vec::new(),
+            names: Points::default(),
+            matcher: Matcher::new(stalltrace_matching::MatcherConfig::default()),
+            diag: Diagnoser::new(
+                Points::default(),
+                stalltrace_diagnosis::DiagnosisConfig {
+                    resolve_delay: tracker.idle_timeout + tracker.closed_linger,
+                    ..cfg
+                },
+            ),
+        }
+    }
+
     /// Conversations point `pi` finished go to matching and diagnosis; the
     /// packet logs nothing kept go back to its tracker for reuse.
     pub(super) fn hand_over(
@@ -122,10 +153,7 @@ impl Analyser<'_> {
         let pipe = &mut self.pipe;
         let pt = &mut pipe.points[point];
         let ts = packet.meta.ts;
-        pt.summary.first.get_or_insert(ts);
-        if pt.summary.last.is_none_or(|l| ts > l) {
-            pt.summary.last = Some(ts);
-        }
+        pt.saw(ts);
         if !duplicate {
             pt.tracker.as_mut().expect("live point").observe(packet);
         }

@@ -13,10 +13,9 @@
 //! assert!(report.findings.is_empty());
 //! ```
 
-use stalltrace_conversations::{Points, Tracker};
+use stalltrace_conversations::Tracker;
 use stalltrace_decode::{Packet, Timestamp};
-use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
-use stalltrace_matching::{Matcher, MatcherConfig};
+use stalltrace_diagnosis::DiagnosisConfig;
 use stalltrace_report::{PointSummary, Report, Tool, SCHEMA_VERSION};
 
 use super::analyser::{Pipeline, Point};
@@ -38,26 +37,18 @@ impl LiveAnalysis {
         let mut tracker = opts.tracker.clone();
         tracker.max_live = tracker.max_live.max(1);
         LiveAnalysis {
-            pipe: Pipeline {
-                several: false,
-                max_live: tracker.max_live,
-                points: Vec::new(),
-                names: Points::default(),
-                matcher: Matcher::new(MatcherConfig::default()),
-                diag: Diagnoser::new(
-                    Points::default(),
-                    DiagnosisConfig {
-                        wait_threshold: opts.wait_threshold,
-                        resolve_delay: tracker.idle_timeout + tracker.closed_linger,
-                        // Each occurrence is news: told on its own.
-                        fold: false,
-                        // A callback older than this explains no wait
-                        // still to come (15 min in a capture read whole).
-                        retain: stalltrace_decode::TimeDelta::from_secs(180),
-                        ..DiagnosisConfig::default()
-                    },
-                ),
-            },
+            pipe: Pipeline::new(
+                &tracker,
+                DiagnosisConfig {
+                    wait_threshold: opts.wait_threshold,
+                    // Each occurrence is news: told on its own.
+                    fold: false,
+                    // A callback older than this explains no wait still
+                    // to come (15 min in a capture read whole).
+                    retain: stalltrace_decode::TimeDelta::from_secs(180),
+                    ..DiagnosisConfig::default()
+                },
+            ),
             tracker,
             now: Timestamp::ZERO,
             seen: 0,
@@ -91,10 +82,7 @@ impl LiveAnalysis {
         let pipe = &mut self.pipe;
         let pt = &mut pipe.points[point];
         let ts = packet.meta.ts;
-        pt.summary.first.get_or_insert(ts);
-        if pt.summary.last.is_none_or(|l| ts > l) {
-            pt.summary.last = Some(ts);
-        }
+        pt.saw(ts);
         pt.summary.stats.packets += 1;
         if let Some(t) = pt.tracker.as_mut() {
             t.observe(packet);

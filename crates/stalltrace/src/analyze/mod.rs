@@ -30,7 +30,7 @@ mod threads;
 use std::path::PathBuf;
 
 use stalltrace_capture::{CaptureError, CaptureReader, Format, NotCapture, Warning, WarningKind};
-use stalltrace_conversations::{Points, TrackerConfig};
+use stalltrace_conversations::TrackerConfig;
 use stalltrace_decode::{TimeDelta, Timestamp};
 
 pub use conversation::{
@@ -39,8 +39,7 @@ pub use conversation::{
 pub use evidence::evidence_lines;
 pub use live::LiveAnalysis;
 pub use select::{Select, TimeBound};
-use stalltrace_diagnosis::{Diagnoser, DiagnosisConfig};
-use stalltrace_matching::{Matcher, MatcherConfig};
+use stalltrace_diagnosis::DiagnosisConfig;
 use stalltrace_report::{Report, Tool, SCHEMA_VERSION};
 
 use analyser::{Analyser, Pipeline};
@@ -224,24 +223,18 @@ pub fn analyze_readers(
     let one_point = inputs == 1 && sources[0].format == Format::Pcap;
     let mut reader = Reader::new(sources);
     reader.select = opts.select.clone();
+    let mut pipe = Pipeline::new(
+        &opts.tracker,
+        DiagnosisConfig {
+            wait_threshold: opts.wait_threshold,
+            one_point,
+            ..DiagnosisConfig::default()
+        },
+    );
+    pipe.several = inputs > 1;
     let mut an = Analyser {
         opts,
-        pipe: Pipeline {
-            several: inputs > 1,
-            max_live: opts.tracker.max_live,
-            points: Vec::new(),
-            names: Points::default(),
-            matcher: Matcher::new(MatcherConfig::default()),
-            diag: Diagnoser::new(
-                Points::default(),
-                DiagnosisConfig {
-                    wait_threshold: opts.wait_threshold,
-                    resolve_delay: opts.tracker.idle_timeout + opts.tracker.closed_linger,
-                    one_point,
-                    ..DiagnosisConfig::default()
-                },
-            ),
-        },
+        pipe,
         summaries: (0..inputs).map(|_| None).collect(),
         warnings: Vec::new(),
         total: reader.total(),
