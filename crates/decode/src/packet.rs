@@ -93,29 +93,29 @@ impl TcpFlags {
         self.has(Self::FIN)
     }
 
-    /// tcpdump 4.x notation: `S.`, `P.`, `R`, `F.`.
+    /// tcpdump 4.x notation (`S.`, `P.`, `R`, `FP.`), the letters in the
+    /// order tcpdump prints them (`tcp_flag_values` in print-tcp.c).
     pub fn tcpdump(self) -> String {
-        let mut s = String::new();
-        for (bit, c) in [
-            (Self::SYN, 'S'),
-            (Self::FIN, 'F'),
-            (Self::PSH, 'P'),
-            (Self::RST, 'R'),
-            (Self::URG, 'U'),
-            (Self::ECE, 'E'),
-            (Self::CWR, 'W'),
-        ] {
-            if self.has(bit) {
-                s.push(c);
-            }
-        }
-        if self.ack() {
-            s.push('.');
-        }
+        const LETTERS: [(u8, char); 8] = [
+            (TcpFlags::FIN, 'F'),
+            (TcpFlags::SYN, 'S'),
+            (TcpFlags::RST, 'R'),
+            (TcpFlags::PSH, 'P'),
+            (TcpFlags::ACK, '.'),
+            (TcpFlags::URG, 'U'),
+            (TcpFlags::ECE, 'E'),
+            (TcpFlags::CWR, 'W'),
+        ];
+        let s: String = LETTERS
+            .iter()
+            .filter(|(bit, _)| self.has(*bit))
+            .map(|(_, c)| *c)
+            .collect();
         if s.is_empty() {
-            s.push_str("none");
+            "none".into()
+        } else {
+            s
         }
-        s
     }
 }
 

@@ -33,7 +33,7 @@
 use std::fmt;
 
 use crate::dns::{type_name, DnsAnswer, DnsMessage};
-use crate::{IcmpKind, IcmpMessage, Packet, TcpFlags, TcpSegment, Transport};
+use crate::{IcmpKind, IcmpMessage, Packet, TcpSegment, Transport};
 
 /// [`Packet::tcpdump`]: the packet's tcpdump line, written when displayed.
 pub struct Tcpdump<'a>(&'a Packet);
@@ -44,19 +44,6 @@ impl Packet {
         Tcpdump(self)
     }
 }
-
-/// tcpdump's flag letters, in the order it prints them (`tcp_flag_values`
-/// in print-tcp.c): SYN-ACK is `S.`, a FIN with PSH and ACK `FP.`.
-const FLAG_LETTERS: [(u8, char); 8] = [
-    (TcpFlags::FIN, 'F'),
-    (TcpFlags::SYN, 'S'),
-    (TcpFlags::RST, 'R'),
-    (TcpFlags::PSH, 'P'),
-    (TcpFlags::ACK, '.'),
-    (TcpFlags::URG, 'U'),
-    (TcpFlags::ECE, 'E'),
-    (TcpFlags::CWR, 'W'),
-];
 
 impl fmt::Display for Tcpdump<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -88,16 +75,7 @@ impl fmt::Display for Tcpdump<'_> {
 }
 
 fn tcp(f: &mut fmt::Formatter<'_>, t: &TcpSegment) -> fmt::Result {
-    let letters: String = FLAG_LETTERS
-        .iter()
-        .filter(|(bit, _)| t.flags.has(*bit))
-        .map(|(_, c)| *c)
-        .collect();
-    let letters = if letters.is_empty() {
-        "none".to_string()
-    } else {
-        letters
-    };
+    let letters = t.flags.tcpdump();
     write!(f, "Flags [{letters}]")?;
     if let Some(s) = t.seq {
         if t.payload_len > 0 {
