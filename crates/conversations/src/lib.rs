@@ -12,6 +12,40 @@
 //! (FIN, RST, idle timeout), so memory follows the number of live
 //! conversations, never the size of the capture.
 //!
+//! ## One partitioning of the work
+//!
+//! A point's packets can be tracked in parts that need nothing from each
+//! other: [`partition`] puts a packet with its two hosts, unordered (an
+//! ICMP error with the hosts of the packet it quotes), so a conversation,
+//! its ICMP errors and any callback between its two hosts (ident) are in
+//! one part. A part is a [`Tracker::part`], fed with the point's
+//! [`Clock`] (the time the point as a whole has reached: a conversation
+//! goes idle at the same moment in a part as in one tracker) and moved to
+//! it ([`Tracker::advance_to`]) whenever its caller hands conversations on.
+//!
+//! Facts that cross parts, and how they are joined: they are all about one
+//! host across its conversations with others, kept by a [`HostLedger`]
+//! (one per point) from the [`HostEvent`]s every part reports (a
+//! conversation began, its server answered, its client resent its SYN,
+//! its server sent its first SYN-ACK, it ended), sorted by
+//! [`HostEvent::order`]:
+//!
+//! - a conversation its server opened while serving others (a callback:
+//!   ident to the client, a DNS lookup to a resolver, a third host):
+//!   `opened_while_serving`, `server_opened_meanwhile`,
+//!   `server_lookups_meanwhile`;
+//! - SYN-ACKs a server sent others while one client resent its SYN:
+//!   `others_answered_meanwhile`;
+//! - the conversation's id at its point (the order it began in);
+//! - which live conversations a host serves or opened while serving
+//!   ([`LiveView`], what the diagnosis asks).
+//!
+//! The ledger gives each ended conversation its [`HostFacts`]; the result
+//! is the very conversations one tracker gives (tests/partition.rs). What
+//! spans capture points (the same conversation on both sides of a NAT
+//! device) is matched after, on finished conversations, by
+//! `stalltrace-matching`.
+//!
 //! ```
 //! use stalltrace_capture::{CaptureReader, Record};
 //! use stalltrace_conversations::{Tracker, TrackerConfig, Side};
@@ -34,6 +68,7 @@
 
 pub mod dns;
 mod feedback;
+pub mod ledger;
 mod model;
 mod points;
 pub mod signals;
@@ -41,7 +76,8 @@ mod tracker;
 
 pub use dns::{DnsLog, DnsQuery};
 pub use feedback::{LiveView, SpareLog};
+pub use ledger::{HostEvent, HostFacts, HostLedger};
 pub use model::*;
 pub use points::Points;
 pub use signals::Signals;
-pub use tracker::{Tracker, TrackerConfig, TrackerStats};
+pub use tracker::{partition, Clock, Tracker, TrackerConfig, TrackerStats};

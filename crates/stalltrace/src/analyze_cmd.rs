@@ -115,9 +115,10 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 500_000)]
     max_conversations: usize,
 
-    /// Threads: 1 does everything on one; 2 (or more) reads and decodes the captures
-    /// beside the analysis (the default on two cores or more). The report
-    /// is the same either way.
+    /// Threads: 1 does everything on one; 2 reads and decodes the captures
+    /// beside the analysis (the default on two cores or more); 3 or more
+    /// also split packet tracking, by the two hosts of each packet, across
+    /// N − 2 threads. The report is the same byte for byte either way.
     #[arg(long, short = 'j', value_name = "N", default_value_t = stalltrace::analyze::default_threads(), value_parser = parse_threads)]
     threads: usize,
 

@@ -1,6 +1,7 @@
-//! Two threads (reading beside analysing) must give the report one thread
-//! gives, byte for byte, whatever the input: one point or several, binary
-//! or text, whole or damaged.
+//! Any number of threads (2: reading beside analysing; 3 or more: packet
+//! tracking split in parts too) must give the report one thread gives,
+//! byte for byte, whatever the input: one point or several, binary or
+//! text, whole or damaged.
 
 mod common;
 
@@ -24,14 +25,16 @@ fn report(threads: u32, args: &[&str], inputs: &[PathBuf]) -> (Vec<u8>, Option<i
 fn same(inputs: &[PathBuf]) {
     for args in [&["--json"][..], &["--width", "100"][..]] {
         let one = report(1, args, inputs);
-        let two = report(2, args, inputs);
         assert!(!one.0.is_empty(), "no report for {inputs:?}");
-        assert!(
-            one == two,
-            "{inputs:?} {args:?}: one thread and two differ\n--- one\n{}\n--- two\n{}",
-            String::from_utf8_lossy(&one.0),
-            String::from_utf8_lossy(&two.0)
-        );
+        for n in [2, 3, 4, 6] {
+            let other = report(n, args, inputs);
+            assert!(
+                one == other,
+                "{inputs:?} {args:?}: one thread and {n} differ\n--- one\n{}\n--- {n}\n{}",
+                String::from_utf8_lossy(&one.0),
+                String::from_utf8_lossy(&other.0)
+            );
+        }
     }
 }
 
@@ -106,4 +109,22 @@ fn a_damaged_capture_gives_the_same_report() {
         v["warnings"]
     );
     same(&[cut, example("env3-fw-eth1-outside.txt")]);
+}
+
+/// Every lab scenario (four capture points each, real kernel and daemons:
+/// NAT, callbacks, DNS, resets, backlogs) and the lab's request loss.
+#[test]
+fn every_lab_capture_gives_the_same_report() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(data.join("precision/lab"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 10, "{dirs:?}");
+    dirs.push(data.join("lab-request-loss"));
+    for dir in dirs {
+        same(&[dir]);
+    }
 }

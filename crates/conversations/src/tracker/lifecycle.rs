@@ -9,14 +9,14 @@ impl Tracker {
         // Closed conversations: the linger only catches stragglers, so they
         // are handed out when it is over, whatever came meanwhile.
         while self.closed_queue.front().is_some_and(|(d, _, _)| *d <= now) {
-            let (_, key, generation) = self.closed_queue.pop_front().expect("front exists");
+            let (due, key, generation) = self.closed_queue.pop_front().expect("front exists");
             if self
                 .live
                 .get(&key)
                 .is_some_and(|l| l.generation == generation && l.closed)
             {
                 let l = self.live.remove(&key).expect("present");
-                self.finalize(l);
+                self.finalize(l, Moment::Due(due));
             }
         }
         // Open ones: an entry is queued at creation; one still active when it
@@ -53,7 +53,7 @@ impl Tracker {
             }
             let mut l = self.live.remove(&key).expect("present");
             l.conv.end = EndReason::Idle;
-            self.finalize(l);
+            self.finalize(l, Moment::Due(due));
         }
     }
 
@@ -94,7 +94,7 @@ impl Tracker {
                 let mut l = self.live.remove(&key).expect("present");
                 l.conv.end = EndReason::Evicted;
                 self.stats.evicted += 1;
-                self.finalize(l);
+                self.finalize(l, self.moment());
                 return;
             }
         }
@@ -109,7 +109,6 @@ impl Tracker {
         p: &Packet,
     ) -> &mut Live {
         self.make_room();
-        self.next_id += 1;
         self.next_generation += 1;
         self.stats.conversations += 1;
         let at = PacketRef {
@@ -117,7 +116,9 @@ impl Tracker {
             ts: p.meta.ts,
         };
         let conv = Conversation {
-            id: self.next_id,
+            // Provisional: the host ledger numbers conversations in the
+            // order they began.
+            id: self.seq,
             point: self.point,
             protocol,
             client,
@@ -159,9 +160,6 @@ impl Tracker {
             signals: Default::default(),
             dns: None,
         };
-        let mut conv = conv;
-        // Only hosts that serve something keep state, so this stays within
-        // the live conversations.
         // A query to a group (mDNS, LLMNR, SSDP) or a NetBIOS name
         // broadcast is answered from other addresses, to the group: no
         // callback whose answer this conversation could show, so none
@@ -173,32 +171,17 @@ impl Tracker {
             || (conv.protocol == Protocol::Udp
                 && matches!(conv.server.port, 137 | 138)
                 && directed_broadcast);
-        if let Some(h) = self.hosts.get_mut(&conv.client.host).filter(|_| !discovery) {
-            h.opened += 1;
-            h.opened_dns += u64::from(conv.server.port == DNS_PORT);
-            conv.opened_while_serving = true;
-        }
-        let at = (conv.first.ts, conv.id);
-        if conv.opened_while_serving {
-            self.callbacks_by_opener
-                .entry(conv.client.host.clone())
-                .or_default()
-                .insert(at);
-        }
-        self.by_server
-            .entry(conv.server.host.clone())
-            .or_default()
-            .insert(at);
-        let called = (conv.client.host.clone(), conv.server.host.clone());
-        if let Some(p) = self.pairs.get_mut(&called) {
-            p.opened += 1;
-        }
-        let pair = self
-            .pairs
-            .entry((conv.server.host.clone(), conv.client.host.clone()))
-            .or_default();
-        pair.live += 1;
-        let pair_opened_at_start = pair.opened;
+        self.events.push(HostEvent {
+            at: self.moment(),
+            conv: conv.id,
+            kind: HostEventKind::Start {
+                client: conv.client.host.clone(),
+                server: conv.server.host.clone(),
+                server_port: conv.server.port,
+                discovery,
+                ts: conv.first.ts,
+            },
+        });
         self.idle_queue.push(Due {
             at: p.meta.ts.saturating_add(self.cfg.idle_timeout),
             generation: self.next_generation,
@@ -207,9 +190,8 @@ impl Tracker {
         self.compact_idle_queue();
         self.live.entry(key).or_insert(Box::new(Live {
             conv,
-            serving_since: None,
-            pair_opened_at_start,
-            lookups_settled: false,
+            answered: false,
+            spoke: false,
             generation: self.next_generation,
             next_seq: [None; 2],
             last_payload_side: None,
@@ -217,7 +199,6 @@ impl Tracker {
             syn_ack_pending: false,
             signals: LiveSignals::default(),
             request_copy: None,
-            retry_since: None,
             payloads: [0; 2],
             open_turn: None,
             answer_lens: [0; 4],

@@ -6,7 +6,7 @@
 //! packets do to a conversation; ICMP errors with UDP), this file (the
 //! table, the live state, handing finished conversations on).
 
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use stalltrace_decode::{
     Endpoint, Host, IcmpMessage, Packet, PayloadHead, SeqNumber, TimeDelta, Timestamp, Transport,
@@ -14,6 +14,7 @@ use stalltrace_decode::{
 };
 
 use crate::feedback::{LiveView, SpareLog};
+use crate::ledger::{HostEvent, HostEventKind, HostLedger, Moment};
 use crate::model::*;
 use crate::signals::{LiveSignals, Seg};
 
@@ -87,62 +88,52 @@ pub struct TrackerStats {
     pub odd_syns: u64,
 }
 
-/// What a host is doing at this point, kept only while it serves.
-#[derive(Clone, Default)]
-struct HostState {
-    /// Live conversations in which it is the server and has answered (a
-    /// SYN-ACK, data, a datagram): a host that only ever refused or ignored
-    /// an opening serves nothing, so what it opens is no callback.
-    serving: u32,
-    /// Conversations it opened while serving (a running count).
-    opened: u64,
-    /// Of those, the ones to a DNS port.
-    opened_dns: u64,
-}
-
-/// A server host that some live conversation is sending its SYN to again,
-/// having heard nothing: how many first SYN-ACKs it sent meanwhile, to
-/// anyone.
-#[derive(Clone, Default)]
-struct Retrying {
-    live: u32,
-    syn_acks: u64,
-}
-
-/// Stops counting for a conversation: the SYN-ACKs its server sent others
-/// since its first resend.
-fn settle(retrying: &mut HashMap<Host, Retrying, Hasher>, c: &mut Conversation, since: u64) {
-    if let Some(r) = retrying.get_mut(&c.server.host) {
-        c.others_answered_meanwhile = r.syn_acks - since;
-        r.live -= 1;
-        if r.live == 0 {
-            retrying.remove(&c.server.host);
-        }
+impl TrackerStats {
+    /// Adds a part's counts (see [`partition`]).
+    pub fn add(&mut self, o: &TrackerStats) {
+        // Every field named: a new count cannot be left out of the sum.
+        let TrackerStats {
+            packets,
+            tcp,
+            udp,
+            icmp,
+            other_ip,
+            conversations,
+            icmp_unmatched,
+            evicted,
+            time_went_back,
+            truncated,
+            fragments,
+            bad_ip_checksum,
+            retransmissions,
+            one_direction,
+            odd_syns,
+        } = o;
+        self.packets += packets;
+        self.tcp += tcp;
+        self.udp += udp;
+        self.icmp += icmp;
+        self.other_ip += other_ip;
+        self.conversations += conversations;
+        self.icmp_unmatched += icmp_unmatched;
+        self.evicted += evicted;
+        self.time_went_back += time_went_back;
+        self.truncated += truncated;
+        self.fragments += fragments;
+        self.bad_ip_checksum += bad_ip_checksum;
+        self.retransmissions += retransmissions;
+        self.one_direction += one_direction;
+        self.odd_syns += odd_syns;
     }
 }
-
-/// A server host and one of its client hosts, kept while a conversation
-/// between them is live.
-#[derive(Clone, Default)]
-struct PairState {
-    live: u32,
-    /// Conversations the server opened to the client host (a running count).
-    opened: u64,
-}
-
-/// DNS: a lookup to any host may be about any conversation.
-const DNS_PORT: u16 = 53;
 
 #[derive(Clone)]
 struct Live {
     conv: Conversation,
-    /// The server host's `opened` and `opened_dns` counts when it began to
-    /// serve this conversation.
-    serving_since: Option<(u64, u64)>,
-    /// The server's calls to this client's host before this conversation.
-    pair_opened_at_start: u64,
-    /// `server_lookups_meanwhile` is settled: the server has spoken.
-    lookups_settled: bool,
+    /// The server has answered (a SYN-ACK, a datagram, data), and has
+    /// sent data: what the host ledger was told.
+    answered: bool,
+    spoke: bool,
     generation: u64,
     /// Highest sequence end sent, per side, to spot retransmissions.
     next_seq: [Option<SeqNumber>; 2],
@@ -154,8 +145,6 @@ struct Live {
     /// The last copy of the request that waits for an answer, when it was
     /// sent again.
     request_copy: Option<PacketRef>,
-    /// Its server's `Retrying::syn_acks` at its first resend.
-    retry_since: Option<u64>,
     /// Payload segments each side sent.
     payloads: [u32; 2],
     /// The last turn, until its requester speaks again: its answer and
@@ -239,23 +228,22 @@ pub struct Tracker {
     /// Boxed: the table then holds 80 bytes a slot, not 750, and growing
     /// it (old and new table side by side) costs a tenth of the memory.
     live: HashMap<Key, Box<Live>, Hasher>,
-    hosts: HashMap<Host, HostState, Hasher>,
-    /// (server host, client host) of live conversations.
-    pairs: HashMap<(Host, Host), PairState, Hasher>,
-    /// Live conversations by the host that opened them while it served
-    /// (possible callbacks), by start.
-    callbacks_by_opener: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
-    /// Live conversations by server host, by start.
-    by_server: HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
-    /// Server hosts some live conversation resends its SYN to.
-    retrying: HashMap<Host, Retrying, Hasher>,
+    /// The hosts' counts, when this tracker sees all of its point's
+    /// packets; a part's tracker leaves them to the caller's ledger.
+    ledger: Option<HostLedger>,
+    /// Moments the hosts' counts depend on, not yet applied.
+    events: Vec<HostEvent>,
+    /// Of `finished`, how many have their host facts.
+    settled: usize,
+    /// The packet being read: its place in the stream (also the
+    /// provisional id of a conversation it opens).
+    seq: u64,
     /// Logs of finished conversations, emptied, for new ones.
     spare_logs: Vec<Vec<PacketBrief>>,
     /// When each live conversation may have gone idle, earliest first.
     idle_queue: BinaryHeap<Due>,
     closed_queue: VecDeque<(Timestamp, Key, u64)>,
     next_generation: u64,
-    next_id: u64,
     now: Timestamp,
     finished: Vec<Conversation>,
     stats: TrackerStats,
@@ -276,16 +264,14 @@ impl Tracker {
             point,
             cfg,
             live: HashMap::default(),
-            hosts: HashMap::default(),
-            pairs: HashMap::default(),
-            callbacks_by_opener: HashMap::default(),
-            retrying: HashMap::default(),
-            by_server: HashMap::default(),
+            ledger: Some(HostLedger::default()),
+            events: Vec::new(),
+            settled: 0,
+            seq: 0,
             spare_logs: Vec::new(),
             idle_queue: BinaryHeap::new(),
             closed_queue: VecDeque::new(),
             next_generation: 0,
-            next_id: 0,
             now: Timestamp::ZERO,
             finished: Vec::new(),
             stats: TrackerStats::default(),
@@ -309,9 +295,29 @@ impl Tracker {
         }
     }
 
+    /// A tracker of a part of a point's packets (see [`crate::partition`]):
+    /// it leaves the hosts' counts to the caller, who takes its events
+    /// ([`Tracker::take_events`]) and applies them, with every other
+    /// part's, to one [`HostLedger`]; its conversations come out with
+    /// provisional ids and no host facts until then.
+    pub fn part(point: u32, cfg: TrackerConfig) -> Self {
+        Tracker {
+            ledger: None,
+            ..Tracker::new(point, cfg)
+        }
+    }
+
     /// Finished conversations since the last call.
     pub fn take_finished(&mut self) -> Vec<Conversation> {
+        self.settle_events();
+        self.settled = 0;
         std::mem::take(&mut self.finished)
+    }
+
+    /// A part's events since the last call (none for a whole tracker,
+    /// which applies them itself).
+    pub fn take_events(&mut self) -> Vec<HostEvent> {
+        std::mem::take(&mut self.events)
     }
 
     /// Ends the capture: every live conversation is finished.
@@ -321,42 +327,62 @@ impl Tracker {
 
     /// [`Tracker::finish`], and the stats counted to the very end.
     pub fn finish_keeping_stats(mut self) -> (Vec<Conversation>, TrackerStats) {
+        let (done, _, stats) = self.finish_part();
+        (done, stats)
+    }
+
+    /// A part's [`Tracker::finish_keeping_stats`], with its last events.
+    pub fn finish_part(&mut self) -> (Vec<Conversation>, Vec<HostEvent>, TrackerStats) {
         let mut rest: Vec<Box<Live>> = self.live.drain().map(|(_, l)| l).collect();
         rest.sort_by_key(|l| l.conv.id);
         for mut l in rest {
             if !l.closed {
                 l.conv.end = EndReason::EndOfCapture;
             }
-            self.finalize(l);
+            self.finalize(l, Moment::End);
         }
-        (self.finished, self.stats)
+        let done = self.take_finished();
+        (done, self.take_events(), std::mem::take(&mut self.stats))
     }
 
-    /// Hands a conversation out and settles the host bookkeeping.
-    fn finalize(&mut self, mut l: Box<Live>) {
+    /// Time passed to `now` at this point (a packet elsewhere, in another
+    /// part): conversations whose deadline it reached end.
+    pub fn advance_to(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+            self.expire();
+        }
+    }
+
+    /// Applies a whole tracker's events and gives the finished
+    /// conversations their host facts (a part's wait for its caller).
+    fn settle_events(&mut self) {
+        let Some(ledger) = self.ledger.as_mut() else {
+            return;
+        };
+        for e in self.events.drain(..) {
+            if let Some((conv, facts)) = ledger.apply(&e) {
+                // Ends come in the order the conversations finished.
+                let c = &mut self.finished[self.settled];
+                debug_assert_eq!(c.id, conv);
+                facts.apply(c);
+                self.settled += 1;
+            }
+        }
+    }
+
+    /// The moment of the packet being read.
+    fn moment(&self) -> Moment {
+        Moment::Packet {
+            now: self.now,
+            seq: self.seq,
+        }
+    }
+
+    /// Hands a conversation out; its hosts' counts are settled by its end
+    /// event.
+    fn finalize(&mut self, mut l: Box<Live>, at: Moment) {
         l.signals.finish(&mut l.conv.signals);
-        if let Some(since) = l.retry_since.take() {
-            settle(&mut self.retrying, &mut l.conv, since);
-        }
-        if !l.lookups_settled {
-            l.conv.server_lookups_meanwhile = lookups(&self.pairs, &self.hosts, &l);
-        }
-        let pair = (l.conv.server.host.clone(), l.conv.client.host.clone());
-        if let Some(p) = self.pairs.get_mut(&pair) {
-            p.live -= 1;
-            if p.live == 0 {
-                self.pairs.remove(&pair);
-            }
-        }
-        if let Some((opened, _)) = l.serving_since {
-            if let Some(h) = self.hosts.get_mut(&l.conv.server.host) {
-                l.conv.server_opened_meanwhile = h.opened - opened;
-                h.serving -= 1;
-                if h.serving == 0 {
-                    self.hosts.remove(&l.conv.server.host);
-                }
-            }
-        }
         let [a, b] = l.conv.packets;
         if l.conv.protocol == Protocol::Tcp
             && a.min(b) == 0
@@ -365,26 +391,35 @@ impl Tracker {
         {
             self.stats.one_direction += 1;
         }
-        let at = (l.conv.first.ts, l.conv.id);
-        if l.conv.opened_while_serving {
-            forget(&mut self.callbacks_by_opener, &l.conv.client.host, at);
-        }
-        forget(&mut self.by_server, &l.conv.server.host, at);
+        self.events.push(HostEvent {
+            at,
+            conv: l.conv.id,
+            kind: HostEventKind::End,
+        });
         self.finished.push(l.conv);
     }
 
+    /// Reads one packet of this point, the next in time order.
     pub fn observe(&mut self, p: &Packet) {
+        let went_back = p.meta.ts < self.now;
+        let clock = Clock {
+            seq: self.seq + 1,
+            now: self.now.max(p.meta.ts),
+            went_back,
+        };
+        self.observe_at(p, clock);
+    }
+
+    /// Reads one packet; `clock` says where it stands in the point's whole
+    /// stream (of which a part's tracker sees only some packets).
+    pub fn observe_at(&mut self, p: &Packet, clock: Clock) {
+        self.seq = clock.seq;
         self.stats.packets += 1;
         self.stats.truncated += u64::from(p.truncated);
         self.stats.fragments += u64::from(p.ip.fragment);
         self.stats.bad_ip_checksum += u64::from(p.ip.checksum_ok == Some(false));
-        let ts = p.meta.ts;
-        if ts < self.now {
-            self.stats.time_went_back += 1;
-        } else {
-            self.now = ts;
-            self.expire();
-        }
+        self.stats.time_went_back += u64::from(clock.went_back);
+        self.advance_to(clock.now);
         match &p.transport {
             Transport::Tcp(_) => {
                 self.stats.tcp += 1;
@@ -404,7 +439,39 @@ impl Tracker {
             Transport::Other { .. } if p.ip.fragment => {}
             Transport::Other { .. } => self.stats.other_ip += 1,
         }
+        if self.ledger.is_some() && !self.events.is_empty() {
+            self.settle_events();
+        }
     }
+}
+
+/// Where a packet stands in its point's whole stream.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// Its place in the stream, counted from 1 and rising (gaps allowed).
+    pub seq: u64,
+    /// The latest time the point has seen, this packet's included.
+    pub now: Timestamp,
+    /// Its time is before the previous packet's.
+    pub went_back: bool,
+}
+
+/// The part of the work a packet belongs to: its two hosts, unordered
+/// (an ICMP error's: those of the packet it quotes). Every packet of a
+/// conversation, its ICMP errors and the callbacks between its two hosts
+/// (ident) fall in one part; facts that span a host's conversations with
+/// others are kept by the [`HostLedger`].
+pub fn partition(p: &Packet) -> u64 {
+    use std::hash::BuildHasher;
+    let (a, b) = match &p.transport {
+        Transport::Icmp(IcmpMessage {
+            quoted: Some(q), ..
+        }) => (q.src.as_ref().unwrap_or(&p.dst), &q.dst),
+        _ => (&p.src, &p.dst),
+    };
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    // A fixed seed: the same packet falls in the same part on every run.
+    foldhash::fast::FixedState::with_seed(0x5741_4c4c).hash_one((lo, hi, p.vlan))
 }
 
 impl Tracker {
@@ -421,17 +488,11 @@ impl Tracker {
 
 impl LiveView for Tracker {
     fn oldest_live_callback(&self, host: &Host) -> Option<Timestamp> {
-        self.callbacks_by_opener
-            .get(host)
-            .and_then(|s| s.first())
-            .map(|(t, _)| *t)
+        self.ledger.as_ref()?.oldest_live_callback(host)
     }
 
     fn oldest_live_served(&self, host: &Host) -> Option<Timestamp> {
-        self.by_server
-            .get(host)
-            .and_then(|s| s.first())
-            .map(|(t, _)| *t)
+        self.ledger.as_ref()?.oldest_live_served(host)
     }
 }
 
@@ -457,55 +518,13 @@ fn grow_log(log: &mut Vec<PacketBrief>, spare: &mut Vec<Vec<PacketBrief>>) {
 /// Full logs kept for reuse, at most (1.8 KB each).
 const SPARE_LOGS: usize = 1024;
 
-/// Removes a live conversation from a by-host index.
-fn forget(
-    index: &mut HashMap<Host, BTreeSet<(Timestamp, u64)>, Hasher>,
-    host: &Host,
-    at: (Timestamp, u64),
-) {
-    if let Some(set) = index.get_mut(host) {
-        set.remove(&at);
-        if set.is_empty() {
-            index.remove(host);
-        }
-    }
-}
-
-/// The server has answered: from now on it serves this conversation, and
-/// what it opens may be a callback. Its first data (`with_data`) settles
-/// which lookups it made before speaking.
-fn server_answered(
-    hosts: &mut HashMap<Host, HostState, Hasher>,
-    pairs: &HashMap<(Host, Host), PairState, Hasher>,
-    l: &mut Live,
-    with_data: bool,
-) {
-    if l.serving_since.is_none() {
-        let h = hosts.entry(l.conv.server.host.clone()).or_default();
-        h.serving += 1;
-        l.serving_since = Some((h.opened, h.opened_dns));
-    }
-    if with_data && !l.lookups_settled {
-        l.conv.server_lookups_meanwhile = lookups(pairs, hosts, l);
-        l.lookups_settled = true;
-    }
-}
-
-/// Connections the server opened, since this conversation began, that may
-/// be lookups about it: to its client's host, or DNS while serving it.
-fn lookups(
-    pairs: &HashMap<(Host, Host), PairState, Hasher>,
-    hosts: &HashMap<Host, HostState, Hasher>,
-    l: &Live,
-) -> u64 {
-    let c = &l.conv;
-    let called = pairs
-        .get(&(c.server.host.clone(), c.client.host.clone()))
-        .map_or(0, |p| p.opened - l.pair_opened_at_start);
-    let dns = l.serving_since.map_or(0, |(_, dns)| {
-        hosts.get(&c.server.host).map_or(0, |h| h.opened_dns - dns)
-    });
-    called + dns
+/// The server has answered: whether the host ledger must be told (the
+/// first answer, or the first data).
+fn answered(l: &mut Live, with_data: bool) -> bool {
+    let news = !l.answered || (with_data && !l.spoke);
+    l.answered = true;
+    l.spoke |= with_data;
+    news
 }
 
 /// Without the opening, the side on a well-known port is the server.

@@ -28,7 +28,7 @@ impl Tracker {
             });
             if reuse {
                 if let Some(l) = self.live.remove(&key) {
-                    self.finalize(l);
+                    self.finalize(l, self.moment());
                 }
             }
         }
@@ -56,8 +56,20 @@ impl Tracker {
             Side::Server
         };
         let s = side.index();
-        if side == Side::Server && (is_syn_ack || t.payload_len > 0) {
-            server_answered(&mut self.hosts, &self.pairs, l, t.payload_len > 0);
+        if side == Side::Server
+            && (is_syn_ack || t.payload_len > 0)
+            && answered(l, t.payload_len > 0)
+        {
+            self.events.push(HostEvent {
+                at: Moment::Packet {
+                    now: self.now,
+                    seq: self.seq,
+                },
+                conv: l.conv.id,
+                kind: HostEventKind::Answered {
+                    with_data: t.payload_len > 0,
+                },
+            });
         }
         let c = &mut l.conv;
         let prev = c.last;
@@ -88,20 +100,25 @@ impl Tracker {
             // retried needs to know, and a map entry per SYN would cost
             // every connection.
             if c.syn_count == 2 && c.syn_ack_count == 0 {
-                let r = self.retrying.entry(c.server.host.clone()).or_default();
-                r.live += 1;
-                l.retry_since = Some(r.syn_acks);
+                self.events.push(HostEvent {
+                    at: Moment::Packet {
+                        now: self.now,
+                        seq: self.seq,
+                    },
+                    conv: c.id,
+                    kind: HostEventKind::Resent,
+                });
             }
         } else if is_syn_ack && side == Side::Server {
             if c.syn_ack_count == 0 {
-                if let Some(since) = l.retry_since.take() {
-                    settle(&mut self.retrying, c, since);
-                }
-                if !self.retrying.is_empty() {
-                    if let Some(r) = self.retrying.get_mut(&c.server.host) {
-                        r.syn_acks += 1;
-                    }
-                }
+                self.events.push(HostEvent {
+                    at: Moment::Packet {
+                        now: self.now,
+                        seq: self.seq,
+                    },
+                    conv: c.id,
+                    kind: HostEventKind::SynAck,
+                });
                 c.server_isn = t.seq;
                 c.saw_open |= c.syn_count > 0;
                 c.signals.rtt.upstream = c.syns.last().map(|syn| at.ts - syn.ts);

@@ -29,8 +29,15 @@ impl Tracker {
             Side::Server
         };
         let s = side.index();
-        if side == Side::Server {
-            server_answered(&mut self.hosts, &self.pairs, l, true);
+        if side == Side::Server && answered(l, true) {
+            self.events.push(HostEvent {
+                at: Moment::Packet {
+                    now: self.now,
+                    seq: self.seq,
+                },
+                conv: l.conv.id,
+                kind: HostEventKind::Answered { with_data: true },
+            });
         }
         let c = &mut l.conv;
         note_gap(c, at);

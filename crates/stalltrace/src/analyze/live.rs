@@ -73,6 +73,7 @@ impl LiveAnalysis {
                 stats: Default::default(),
             },
             tracker: Some(Tracker::new(idx as u32, self.tracker.clone())),
+            ledger: None,
         });
         idx
     }

@@ -6,17 +6,22 @@
 //! Two sides: a `Reader` (read, merge, decode, mark duplicates, name the
 //! capture point) and an `Analyser` (conversations, matching, diagnosis).
 //! They exchange batches of `Item`s in stream order, on one thread or on
-//! two (`AnalyzeOptions::threads`). The split is by stage, not by
-//! conversation: a callback is another conversation than the wait it
-//! explains, and whether a host serves spans all its conversations, so
-//! conversations cannot be tracked apart; by stage, the report is the same
-//! byte for byte whatever the threads.
+//! two (`AnalyzeOptions::threads`). With three threads or more, packet
+//! tracking is split too, by the two hosts of a packet, across
+//! `threads − 2` parts (`parts.rs`); what spans a host's conversations
+//! with others (a callback to a third host, a DNS lookup, SYN-ACKs to
+//! others, which conversations a host serves) is joined from the parts'
+//! host events in a ledger per point, and matching and the diagnosis run
+//! on the finished conversations as with one thread. Either way the
+//! conversations that finish in a batch, and the order they are handed
+//! on, are the same: the report is the same byte for byte whatever the
+//! threads.
 //!
 //! Files: `inputs.rs` (what the user named: files, folders, one open
 //! capture each and its duplicate frames), `merge.rs` (the reading side:
 //! inputs merged by time, capture points named), `analyser.rs` (the
 //! analysing side: conversations, matching, diagnosis), `threads.rs` (the
-//! two sides on one thread or two).
+//! two sides on one thread or two), `parts.rs` (tracking split in parts).
 
 mod analyser;
 mod conversation;
@@ -24,6 +29,7 @@ mod evidence;
 mod inputs;
 mod live;
 mod merge;
+mod parts;
 mod select;
 mod threads;
 
@@ -82,9 +88,10 @@ pub struct AnalyzeOptions {
     pub tracker: TrackerConfig,
     /// Called now and then with (bytes read, bytes in all, when known).
     pub progress: Option<fn(u64, Option<u64>)>,
-    /// 1: everything on the calling thread. 2 or more: the inputs are read
-    /// and decoded on a thread of their own, beside the analysis. The
-    /// report is the same either way.
+    /// 1: everything on the calling thread. 2: the inputs are read and
+    /// decoded on a thread of their own, beside the analysis. 3 or more:
+    /// packet tracking is split across `threads − 2` more. The report is
+    /// the same either way.
     pub threads: usize,
     /// A BPF filter (tcpdump's syntax) on the frames of pcap and pcapng
     /// inputs; an input of printed text is then an error.
@@ -240,8 +247,13 @@ pub fn analyze_readers(
         total: reader.total(),
         seen: 0,
         now: Timestamp::ZERO,
+        next_drain: analyser::DRAIN_EVERY,
     };
-    let (mut errors, sources) = run(reader, &mut an, opts.threads);
+    let (mut errors, sources) = if opts.threads >= 3 {
+        parts::run(reader, &mut an, opts.threads - 2)
+    } else {
+        run(reader, &mut an, opts.threads)
+    };
     errors.splice(0..0, errors_early);
     let Analyser {
         mut pipe,

@@ -20,9 +20,7 @@ pub(super) fn run(
         loop {
             let more = reader.fill(&mut batch, BATCH);
             let read = reader.bytes_read();
-            for item in &mut batch {
-                an.take(item, read);
-            }
+            an.take_batch(&mut batch, read);
             batch.clear();
             if !more {
                 return (reader.errors, reader.sources);
@@ -50,9 +48,7 @@ pub(super) fn run(
             })
             .expect("a thread can be started");
         for (mut batch, read) in full_rx {
-            for item in &mut batch {
-                an.take(item, read);
-            }
+            an.take_batch(&mut batch, read);
             batch.clear();
             let _ = empty_tx.send(batch);
         }
