@@ -91,6 +91,13 @@ impl NatBook {
             (kind, eb.clone(), ea.clone())
         };
         if let Some(m) = self.pending.get_mut(&key) {
+            // The earliest sighting, whatever order the conversations
+            // finished in (they finish in another order when tracked in
+            // parts, or handed on at other moments).
+            if at < m.first_seen {
+                m.first_seen = at;
+                m.evidence = evidence;
+            }
             if !m
                 .pairs
                 .iter()
