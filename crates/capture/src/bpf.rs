@@ -39,6 +39,9 @@ pub enum FilterError {
     },
     #[error("{}", self.say(Lang::En))]
     PrintedText { expr: String },
+    /// Packet events hold decoded fields, not frames.
+    #[error("{}", self.say(Lang::En))]
+    Events { expr: String },
 }
 
 impl FilterError {
@@ -63,6 +66,11 @@ impl FilterError {
                 l,
                 format!("a BPF filter needs the frames of a pcap or pcapng capture; this is tcpdump's printed text: filter when printing (tcpdump -r x.pcap '{expr}'), or use --host, --port, --since, --until"),
                 format!("BPF 过滤器需要 pcap 或 pcapng 抓包中的帧；这是 tcpdump 打印的文本：请在打印时过滤（tcpdump -r x.pcap '{expr}'），或使用 --host、--port、--since、--until")
+            ),
+            FilterError::Events { expr } => tr!(
+                l,
+                format!("a BPF filter needs the frames of a pcap or pcapng capture; these are packet events: filter when extracting (stalltrace extract --filter '{expr}'), or use --host, --port, --since, --until"),
+                format!("BPF 过滤器需要 pcap 或 pcapng 抓包中的帧；这些是包事件：请在提取时过滤（stalltrace extract --filter '{expr}'），或使用 --host、--port、--since、--until")
             ),
         }
     }

@@ -43,6 +43,60 @@ pub enum CaptureError {
         file: String,
         source: crate::bpf::FilterError,
     },
+    /// Stored packet events (Parquet) that cannot be read or are not
+    /// stalltrace's; `row` counts the file's rows read before the damage.
+    #[error("{}", self.say(Lang::En))]
+    Events {
+        file: String,
+        row: Option<u64>,
+        why: EventsDamage,
+    },
+}
+
+/// Why stored packet events cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventsDamage {
+    /// The point's folder holds no `.parquet` file.
+    NoFiles,
+    /// The file is another point's, or no stalltrace events at all.
+    OtherPoint { expected: String },
+    /// Its columns are not those this stalltrace writes.
+    Columns,
+    /// A row lacks a field its kind of packet has.
+    Row { missing: &'static str },
+    /// The file system's or the Parquet reader's own message (English).
+    Library(String),
+}
+
+impl EventsDamage {
+    pub fn say(&self, l: Lang) -> String {
+        match self {
+            EventsDamage::NoFiles => tr!(
+                l,
+                "no .parquet file for this point",
+                "此抓包点没有 .parquet 文件"
+            )
+            .into(),
+            EventsDamage::OtherPoint { expected } => tr!(
+                l,
+                format!("not packet events of point {expected}"),
+                format!("不是抓包点 {expected} 的包事件")
+            ),
+            EventsDamage::Columns => tr!(
+                l,
+                "its columns are not those this stalltrace writes",
+                "其列与本版 stalltrace 写出的不同"
+            )
+            .into(),
+            EventsDamage::Row { missing } => tr!(
+                l,
+                format!("a row without its {missing}"),
+                format!("某行缺少 {missing}")
+            ),
+            // The library's message is English: quoted as such.
+            EventsDamage::Library(m) => tr!(l, m.clone(), format!("`{m}`")),
+        }
+    }
 }
 
 /// What is wrong with a binary capture's structure.
@@ -110,7 +164,8 @@ impl CaptureError {
             | CaptureError::UnknownFormat { file, .. }
             | CaptureError::Malformed { file, .. }
             | CaptureError::NoPacketLines { file, .. }
-            | CaptureError::Filter { file, .. } => file,
+            | CaptureError::Filter { file, .. }
+            | CaptureError::Events { file, .. } => file,
             CaptureError::NoCapture { what, .. } => what,
         }
     }
@@ -130,6 +185,24 @@ impl CaptureError {
                 l,
                 format!("{file}: read error at byte {offset}: {source}"),
                 format!("{file}：在第 {offset} 字节处读取出错：{source}")
+            ),
+            CaptureError::Events {
+                file,
+                row: Some(row),
+                why,
+            } => tr!(
+                l,
+                format!("{file}: packet events unreadable after row {row}: {}", why.say(l)),
+                format!("{file}：第 {row} 行之后的包事件无法读取：{}", why.say(l))
+            ),
+            CaptureError::Events {
+                file,
+                row: None,
+                why,
+            } => tr!(
+                l,
+                format!("{file}: packet events unreadable: {}", why.say(l)),
+                format!("{file}：包事件无法读取：{}", why.say(l))
             ),
             CaptureError::UnknownFormat { file, start } => tr!(
                 l,

@@ -39,7 +39,9 @@ pub mod write;
 use std::io::{BufReader, Cursor, Read};
 use std::path::Path;
 
-pub use error::{CaptureError, Damage, Location, NotCapture, SkipReason, Warning, WarningKind};
+pub use error::{
+    CaptureError, Damage, EventsDamage, Location, NotCapture, SkipReason, Warning, WarningKind,
+};
 use stalltrace_decode::{FrameMeta, LinkType, Packet};
 
 use bytes::ByteWindow;
@@ -56,6 +58,8 @@ pub enum Format {
     Pcap,
     Pcapng,
     Text,
+    /// Packet events decoded before (`stalltrace extract`'s Parquet).
+    Events,
 }
 
 impl Format {
@@ -64,6 +68,7 @@ impl Format {
             Format::Pcap => "pcap",
             Format::Pcapng => "pcapng",
             Format::Text => "tcpdump text",
+            Format::Events => "packet events",
         }
     }
 }
@@ -117,6 +122,19 @@ enum Inner {
     Pcapng(pcapng::PcapngReader<Input>),
     // Boxed: the text reader's state is several times the binary ones'.
     Text(Box<text::TextReader<TextInput>>),
+    Packets(Box<dyn PacketSource>),
+}
+
+/// Packets decoded before, read as one capture (stored packet events):
+/// what a reader of another store implements to be analysed like a file.
+pub trait PacketSource: Send {
+    /// The next packet, or `None` at the end; damage is a warning or, when
+    /// nothing more can be read, an error naming the file and offset.
+    fn next_packet(&mut self, warnings: &mut Vec<Warning>) -> Result<Option<Packet>, CaptureError>;
+    /// Bytes of the store read so far.
+    fn bytes_read(&self) -> u64;
+    /// Bytes of the store in all, when known.
+    fn size(&self) -> Option<u64>;
 }
 
 /// Reads one capture, whatever its format.
@@ -267,7 +285,10 @@ impl CaptureReader {
     /// Bytes read from the input so far (a little ahead of what has been
     /// parsed, by the read buffer).
     pub fn bytes_read(&self) -> u64 {
-        self.read.load(std::sync::atomic::Ordering::Relaxed)
+        match &self.inner {
+            Inner::Packets(r) => r.bytes_read(),
+            _ => self.read.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// The file's size, when it is a file.
@@ -289,6 +310,7 @@ impl CaptureReader {
             Inner::Pcap(_) => &self.pcap_interfaces,
             Inner::Pcapng(r) => &r.interfaces,
             Inner::Text(r) => &r.interfaces,
+            Inner::Packets(_) => &self.pcap_interfaces,
         }
     }
 
@@ -300,6 +322,24 @@ impl CaptureReader {
             Inner::Pcap(r) => Ok(r.next_frame(&mut self.warnings)?.map(Record::Frame)),
             Inner::Pcapng(r) => Ok(r.next_frame(&mut self.warnings)?.map(Record::Frame)),
             Inner::Text(r) => Ok(r.next_packet(&mut self.warnings)?.map(Record::Packet)),
+            Inner::Packets(r) => Ok(r.next_packet(&mut self.warnings)?.map(Record::Packet)),
+        }
+    }
+
+    /// Reads packets decoded before (see [`PacketSource`]) as a capture of
+    /// one interface.
+    pub fn from_packets(name: &str, source: Box<dyn PacketSource>) -> CaptureReader {
+        CaptureReader {
+            name: name.to_string(),
+            format: Format::Events,
+            size: source.size(),
+            inner: Inner::Packets(source),
+            pcap_interfaces: vec![Interface {
+                name: None,
+                link: LinkType::RAW,
+            }],
+            warnings: Vec::new(),
+            read: Default::default(),
         }
     }
 

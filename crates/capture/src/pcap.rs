@@ -183,6 +183,7 @@ impl<R: Read> PcapReader<R> {
             ts: Timestamp::from_parts(ts_sec as i64, ts_frac as u64, self.units_per_sec),
             number: self.number,
             interface: 0,
+            offset: rec_offset,
         };
         self.w.consume(total);
         let start = self.record_len;

@@ -380,6 +380,7 @@ impl<R: Read> PcapngReader<R> {
                             ts,
                             number: self.number,
                             interface,
+                            offset: at,
                         },
                     }));
                 }

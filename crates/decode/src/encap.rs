@@ -71,6 +71,21 @@ impl TunnelKind {
             TunnelKind::Teredo => "Teredo",
         }
     }
+
+    /// The kind [`TunnelKind::name`] names.
+    pub fn from_name(name: &str) -> Option<TunnelKind> {
+        [
+            TunnelKind::Gre,
+            TunnelKind::Erspan,
+            TunnelKind::IpInIp,
+            TunnelKind::Vxlan,
+            TunnelKind::Geneve,
+            TunnelKind::GtpU,
+            TunnelKind::Teredo,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {

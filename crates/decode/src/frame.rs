@@ -415,19 +415,7 @@ fn ipv4_checksum_ok(header: &[u8]) -> bool {
 }
 
 fn icmp<T: AsRef<[u8]>>(v6: bool, i: &IcmpView<T>) -> IcmpMessage {
-    let (t, c) = (i.icmp_type(), i.code());
-    let kind = match (v6, t) {
-        (false, 3) if c == 4 => IcmpKind::PacketTooBig,
-        (false, 3) | (true, 1) => IcmpKind::Unreachable { code: c },
-        (false, 11) | (true, 3) => IcmpKind::TimeExceeded { code: c },
-        (true, 2) => IcmpKind::PacketTooBig,
-        (false, 8) | (true, 128) => IcmpKind::EchoRequest,
-        (false, 0) | (true, 129) => IcmpKind::EchoReply,
-        _ => IcmpKind::Other {
-            icmp_type: t,
-            code: c,
-        },
-    };
+    let kind = IcmpKind::from_wire(v6, i.icmp_type(), i.code());
     let quoted = if kind.is_error() {
         quoted_header(v6, i.body())
     } else {

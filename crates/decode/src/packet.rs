@@ -11,6 +11,10 @@ pub struct FrameMeta {
     pub number: u64,
     /// Interface index inside the file (pcapng), 0 otherwise.
     pub interface: u32,
+    /// Where its record (pcapng: its block) begins in the file, in bytes
+    /// (of the decompressed stream); 0 for printed text, whose `number`
+    /// is the line.
+    pub offset: u64,
 }
 
 /// One decoded IP packet, owned and small: the unit every later stage sees.
@@ -232,6 +236,39 @@ pub enum IcmpKind {
 }
 
 impl IcmpKind {
+    /// The kind of an ICMP (`v6`: ICMPv6) message of this type and code.
+    pub fn from_wire(v6: bool, t: u8, c: u8) -> IcmpKind {
+        match (v6, t) {
+            (false, 3) if c == 4 => IcmpKind::PacketTooBig,
+            (false, 3) | (true, 1) => IcmpKind::Unreachable { code: c },
+            (false, 11) | (true, 3) => IcmpKind::TimeExceeded { code: c },
+            (true, 2) => IcmpKind::PacketTooBig,
+            (false, 8) | (true, 128) => IcmpKind::EchoRequest,
+            (false, 0) | (true, 129) => IcmpKind::EchoReply,
+            _ => IcmpKind::Other {
+                icmp_type: t,
+                code: c,
+            },
+        }
+    }
+
+    /// Its type and code on the wire: [`IcmpKind::from_wire`] backwards.
+    pub fn wire(self, v6: bool) -> (u8, u8) {
+        match (v6, self) {
+            (false, IcmpKind::PacketTooBig) => (3, 4),
+            (true, IcmpKind::PacketTooBig) => (2, 0),
+            (false, IcmpKind::Unreachable { code }) => (3, code),
+            (true, IcmpKind::Unreachable { code }) => (1, code),
+            (false, IcmpKind::TimeExceeded { code }) => (11, code),
+            (true, IcmpKind::TimeExceeded { code }) => (3, code),
+            (false, IcmpKind::EchoRequest) => (8, 0),
+            (true, IcmpKind::EchoRequest) => (128, 0),
+            (false, IcmpKind::EchoReply) => (0, 0),
+            (true, IcmpKind::EchoReply) => (129, 0),
+            (_, IcmpKind::Other { icmp_type, code }) => (icmp_type, code),
+        }
+    }
+
     pub fn is_error(self) -> bool {
         matches!(
             self,

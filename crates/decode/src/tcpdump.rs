@@ -6,7 +6,7 @@
 //! ```
 //! use stalltrace_decode::*;
 //! let p = Packet {
-//!     meta: FrameMeta { ts: Timestamp::from_nanos(47_108_533_163_000), number: 1, interface: 0 },
+//!     meta: FrameMeta { ts: Timestamp::from_nanos(47_108_533_163_000), number: 1, interface: 0, offset: 0 },
 //!     src: "192.0.2.10".parse().unwrap(),
 //!     dst: "198.51.100.25".parse().unwrap(),
 //!     ip: IpInfo::default(),

@@ -114,6 +114,7 @@ fn same(link: LinkType, data: &[u8]) -> Result<(), TestCaseError> {
         ts: Default::default(),
         number: 1,
         interface: 0,
+        offset: 0,
     };
     prop_assert_eq!(
         decode_frame(link, data, meta),

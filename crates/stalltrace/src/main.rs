@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 use stalltrace::analyze::parse_seconds;
 
 mod analyze_cmd;
+mod extract_cmd;
+mod input_args;
 mod lab;
 mod watch_cmd;
 use analyze_cmd::{run_analyze, AnalyzeArgs, ANALYZE_EXAMPLES};
@@ -39,6 +41,10 @@ enum Command {
     /// they happen (root or CAP_NET_RAW).
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(Box<WatchArgs>),
+    /// Write captures as packet events in Parquet, for 'analyze DIR',
+    /// Spark or SQL.
+    #[command(after_help = extract_cmd::EXTRACT_EXAMPLES)]
+    Extract(Box<extract_cmd::ExtractArgs>),
     /// Rebuild the seed's test environments on real Linux networking (root).
     #[command(subcommand, after_help = LAB_HELP)]
     Lab(LabCommand),
@@ -148,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Analyze(a) => run_analyze(*a),
         Command::Watch(w) => run_watch(*w),
+        Command::Extract(x) => extract_cmd::run_extract(*x),
         Command::Lab(l) => lab::run(l),
     }
 }

@@ -7,7 +7,7 @@
 
 use stalltrace_capture::bpf::FilterError;
 use stalltrace_capture::{
-    CaptureError, Damage, Location, NotCapture, SkipReason, Warning, WarningKind,
+    CaptureError, Damage, EventsDamage, Location, NotCapture, SkipReason, Warning, WarningKind,
 };
 use stalltrace_conversations::{Protocol, Side};
 use stalltrace_decode::{Endpoint, Host, IcmpReason, Lang, TimeDelta};
@@ -195,6 +195,41 @@ fn every_warning_and_capture_error_in_both_languages() {
                 message: "ethernet address used in non-ether expression".into(),
             },
         },
+        CaptureError::Filter {
+            file: "ev/point=inside".into(),
+            source: FilterError::Events {
+                expr: "port 110".into(),
+            },
+        },
+        CaptureError::Events {
+            file: "ev/point=inside".into(),
+            row: None,
+            why: EventsDamage::NoFiles,
+        },
+        CaptureError::Events {
+            file: "ev/point=inside/hour=2026-12-03T02/part-0.parquet".into(),
+            row: Some(8192),
+            why: EventsDamage::Library("EOF: file size 8 is less than footer".into()),
+        },
+        CaptureError::Events {
+            file: "ev/point=inside/hour=2026-12-03T02/part-0.parquet".into(),
+            row: Some(3),
+            why: EventsDamage::Row {
+                missing: "source port",
+            },
+        },
+        CaptureError::Events {
+            file: "ev/point=inside/hour=2026-12-03T02/part-0.parquet".into(),
+            row: None,
+            why: EventsDamage::OtherPoint {
+                expected: "inside".into(),
+            },
+        },
+        CaptureError::Events {
+            file: "ev/point=inside/hour=2026-12-03T02/part-0.parquet".into(),
+            row: None,
+            why: EventsDamage::Columns,
+        },
     ];
     for e in &errors {
         match e {
@@ -204,7 +239,8 @@ fn every_warning_and_capture_error_in_both_languages() {
             | CaptureError::Malformed { .. }
             | CaptureError::NoPacketLines { .. }
             | CaptureError::NoCapture { .. }
-            | CaptureError::Filter { .. } => {}
+            | CaptureError::Filter { .. }
+            | CaptureError::Events { .. } => {}
         }
         both(&format!("{e:?}"), e.say(Lang::En), e.say(Lang::ZhCn));
     }

@@ -48,6 +48,7 @@ impl Frame {
                 ts: self.ts,
                 number,
                 interface: 0,
+                offset: 0,
             },
         )
         .expect("a test frame decodes")

@@ -439,6 +439,7 @@ impl<R: BufRead> TextReader<R> {
                 ts: Timestamp::from_nanos(ts.unwrap_or(0)),
                 number: line_no,
                 interface,
+                offset: 0,
             },
             src,
             dst,

@@ -18,6 +18,15 @@ pub(super) fn expand(
     out: &mut Vec<InputSpec>,
 ) -> std::io::Result<()> {
     if spec.path.is_dir() && spec.more.is_empty() {
+        // Packet events (`stalltrace extract`): one input a capture point.
+        if let Some(m) = stalltrace_events::Manifest::read(&spec.path) {
+            for p in m.points {
+                let mut s = InputSpec::new(spec.path.join(&p.dir));
+                s.name = Some(p.name);
+                out.push(s);
+            }
+            return Ok(());
+        }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&spec.path)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
@@ -36,6 +45,23 @@ pub(super) fn expand(
         out.push(s);
     }
     Ok(())
+}
+
+/// Opens an input: a capture file, or a capture point's packet events.
+pub(super) fn open(spec: &InputSpec) -> Result<CaptureReader, CaptureError> {
+    let events = spec.path.is_dir()
+        && spec
+            .path
+            .parent()
+            .is_some_and(stalltrace_events::is_events_dir);
+    match (&spec.name, events) {
+        (Some(name), true) => {
+            let source = stalltrace_events::PointEvents::open(&spec.path, name)?;
+            let label = spec.path.display().to_string();
+            Ok(CaptureReader::from_packets(&label, Box::new(source)))
+        }
+        _ => CaptureReader::open(&spec.path),
+    }
 }
 
 /// A capture point's name from its file: the name without the endings

@@ -26,6 +26,7 @@
 mod analyser;
 mod conversation;
 mod evidence;
+mod extract;
 mod inputs;
 mod live;
 mod merge;
@@ -43,6 +44,7 @@ pub use conversation::{
     conversation_ends, conversation_packets, parse_conversation, Seen, CONVERSATION_MAX,
 };
 pub use evidence::evidence_lines;
+pub use extract::{extract, Extracted};
 pub use live::LiveAnalysis;
 pub use select::{Select, TimeBound};
 use stalltrace_diagnosis::DiagnosisConfig;
@@ -129,8 +131,15 @@ pub struct Analysis {
     pub left_out: Vec<InputSpec>,
 }
 
-/// Runs the whole pipeline over the inputs.
-pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
+/// Opens every input named: the readers, the inputs that could not be
+/// opened, and files found in folders that are no capture.
+type Opened = (
+    Vec<(InputSpec, CaptureReader)>,
+    Vec<CaptureError>,
+    Vec<(InputSpec, NotCapture)>,
+);
+
+fn open_inputs(opts: &AnalyzeOptions) -> Opened {
     let mut errors = Vec::new();
     let mut specs = Vec::new();
     for spec in &opts.inputs {
@@ -143,7 +152,10 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
     }
     // A folder given with no file in it holds no capture.
     for spec in &opts.inputs {
-        if spec.path.is_dir() && !specs.iter().any(|s| s.folder.as_ref() == Some(&spec.path)) {
+        if spec.path.is_dir()
+            && !stalltrace_events::is_events_dir(&spec.path)
+            && !specs.iter().any(|s| s.folder.as_ref() == Some(&spec.path))
+        {
             errors.push(CaptureError::NoCapture {
                 what: spec.path.display().to_string(),
                 files: 0,
@@ -153,7 +165,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
     let mut readers = Vec::new();
     let mut left_out = Vec::new();
     for spec in specs {
-        match CaptureReader::open(&spec.path) {
+        match inputs::open(&spec) {
             Ok(reader) => readers.push((spec, reader)),
             Err(e) => match NotCapture::of(&e).filter(|_| spec.folder.is_some()) {
                 Some(why) => left_out.push((spec, why)),
@@ -161,6 +173,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
             },
         }
     }
+    (readers, errors, left_out)
+}
+
+/// Runs the whole pipeline over the inputs.
+pub fn analyze(opts: &AnalyzeOptions) -> Analysis {
+    let (readers, mut errors, left_out) = open_inputs(opts);
     let mut a = analyze_readers(readers, opts);
     for (spec, why) in left_out {
         a.left_out.push(spec.clone());
@@ -196,34 +214,7 @@ pub fn analyze_readers(
     readers: Vec<(InputSpec, CaptureReader)>,
     opts: &AnalyzeOptions,
 ) -> Analysis {
-    let mut errors_early = Vec::new();
-    let mut sources: Vec<Source> = Vec::new();
-    for (spec, reader) in readers {
-        let mut s = Source::new(spec, reader);
-        if let Some(expr) = opts.filter.as_ref().filter(|_| s.format == Format::Text) {
-            // Printed lines have no frames to run BPF on: never analysed
-            // unfiltered, the input is left out.
-            errors_early.push(CaptureError::Filter {
-                file: s.file.clone(),
-                source: stalltrace_capture::bpf::FilterError::PrintedText { expr: expr.clone() },
-            });
-            continue;
-        }
-        if let Some(expr) = &opts.filter {
-            match stalltrace_capture::bpf::BpfFilter::new(expr) {
-                Ok(f) => s.bpf = Some(f),
-                // Never analysed unfiltered: the input is left out.
-                Err(source) => {
-                    errors_early.push(CaptureError::Filter {
-                        file: s.file.clone(),
-                        source,
-                    });
-                    continue;
-                }
-            }
-        }
-        sources.push(s);
-    }
+    let (sources, errors_early) = sources(readers, opts);
     let inputs = sources.len();
     // One pcap file is one capture point (one interface); any other input
     // may hold several, whose findings must be merged before they fold.
@@ -300,6 +291,52 @@ pub fn analyze_readers(
         read,
         left_out,
     }
+}
+
+/// The readers as the reading side's sources, each with the BPF filter
+/// asked for; an input the filter cannot apply to is an error.
+fn sources(
+    readers: Vec<(InputSpec, CaptureReader)>,
+    opts: &AnalyzeOptions,
+) -> (Vec<Source>, Vec<CaptureError>) {
+    let mut errors_early = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
+    for (spec, reader) in readers {
+        let mut s = Source::new(spec, reader);
+        if let Some(expr) = opts
+            .filter
+            .as_ref()
+            .filter(|_| matches!(s.format, Format::Text | Format::Events))
+        {
+            // Printed lines and events have no frames to run BPF on: never
+            // analysed unfiltered, the input is left out.
+            use stalltrace_capture::bpf::FilterError;
+            let expr = expr.clone();
+            errors_early.push(CaptureError::Filter {
+                file: s.file.clone(),
+                source: match s.format {
+                    Format::Text => FilterError::PrintedText { expr },
+                    _ => FilterError::Events { expr },
+                },
+            });
+            continue;
+        }
+        if let Some(expr) = &opts.filter {
+            match stalltrace_capture::bpf::BpfFilter::new(expr) {
+                Ok(f) => s.bpf = Some(f),
+                // Never analysed unfiltered: the input is left out.
+                Err(source) => {
+                    errors_early.push(CaptureError::Filter {
+                        file: s.file.clone(),
+                        source,
+                    });
+                    continue;
+                }
+            }
+        }
+        sources.push(s);
+    }
+    (sources, errors_early)
 }
 
 /// Seconds as the user types them: "1", "0.5".

@@ -190,6 +190,7 @@ fn interface(
             ts: f.ts,
             number,
             interface: 0,
+            offset: 0,
         };
         let Ok(packet) = decode_frame(LinkType::ETHERNET, f.data, meta) else {
             continue;
