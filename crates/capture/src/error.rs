@@ -475,7 +475,18 @@ impl NotCapture {
 }
 
 /// Why frames gave no IP packet.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum SkipReason {
     NotIp,

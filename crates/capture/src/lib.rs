@@ -135,6 +135,11 @@ pub trait PacketSource: Send {
     fn bytes_read(&self) -> u64;
     /// Bytes of the store in all, when known.
     fn size(&self) -> Option<u64>;
+    /// Frames of the original capture that gave no packet, by reason
+    /// (counted when the packets were stored).
+    fn skipped(&self) -> Vec<(SkipReason, u64)> {
+        Vec::new()
+    }
 }
 
 /// Reads one capture, whatever its format.
@@ -323,6 +328,15 @@ impl CaptureReader {
             Inner::Pcapng(r) => Ok(r.next_frame(&mut self.warnings)?.map(Record::Frame)),
             Inner::Text(r) => Ok(r.next_packet(&mut self.warnings)?.map(Record::Packet)),
             Inner::Packets(r) => Ok(r.next_packet(&mut self.warnings)?.map(Record::Packet)),
+        }
+    }
+
+    /// Frames counted as skipped before this reader read anything (stored
+    /// packet events keep their capture's).
+    pub fn skipped_before(&self) -> Vec<(SkipReason, u64)> {
+        match &self.inner {
+            Inner::Packets(r) => r.skipped(),
+            _ => Vec::new(),
         }
     }
 

@@ -34,7 +34,7 @@ pub struct PointEntry {
     /// `analyze` of the capture warns about): kept so that the events say
     /// what they lack.
     #[serde(default)]
-    pub skipped: Vec<(String, u64)>,
+    pub skipped: Vec<(stalltrace_capture::SkipReason, u64)>,
 }
 
 impl Manifest {

@@ -16,6 +16,7 @@ use stalltrace_decode::{
     Tunnel, TunnelKind, UdpDatagram,
 };
 
+use crate::layout::PointEntry;
 use crate::schema::{schema, META_FIRST_NUMBER, META_POINT};
 
 /// Rows read at a time.
@@ -23,6 +24,7 @@ const READ_ROWS: usize = 8192;
 
 /// The packets of one capture point's events folder.
 pub struct PointEvents {
+    skipped: Vec<(stalltrace_capture::SkipReason, u64)>,
     /// Files not opened yet, by their first packet number (the next last).
     waiting: Vec<(u64, PathBuf)>,
     open: Vec<OpenFile>,
@@ -53,8 +55,27 @@ fn lib(e: impl ToString) -> EventsDamage {
 }
 
 impl PointEvents {
-    /// Opens the events of the point in `dir` (`…/point=NAME`); `name`
-    /// names it in errors.
+    /// Opens the events of a point of the folder `events` as its manifest
+    /// lists them.
+    pub fn open_listed(events: &Path, entry: &PointEntry) -> Result<PointEvents, CaptureError> {
+        let mut p = if entry.packets == 0 {
+            // A capture with no IP packet: nothing was written.
+            PointEvents {
+                skipped: Vec::new(),
+                waiting: Vec::new(),
+                open: Vec::new(),
+                size: 0,
+                read: 0,
+            }
+        } else {
+            PointEvents::open(&events.join(&entry.dir), &entry.name)?
+        };
+        p.skipped = entry.skipped.clone();
+        Ok(p)
+    }
+
+    /// Opens the events of the point in `dir` (`…/point=NAME`), the one
+    /// named `name`.
     pub fn open(dir: &Path, name: &str) -> Result<PointEvents, CaptureError> {
         let mut files = Vec::new();
         collect(dir, &mut files).map_err(|e| err(dir, None, lib(e)))?;
@@ -92,6 +113,7 @@ impl PointEvents {
         }
         waiting.sort_by(|a, b| b.cmp(a));
         Ok(PointEvents {
+            skipped: Vec::new(),
             waiting,
             open: Vec::new(),
             size,
@@ -191,6 +213,10 @@ impl PacketSource for PointEvents {
 
     fn size(&self) -> Option<u64> {
         Some(self.size)
+    }
+
+    fn skipped(&self) -> Vec<(stalltrace_capture::SkipReason, u64)> {
+        self.skipped.clone()
     }
 }
 

@@ -91,11 +91,8 @@ impl Extractor {
     }
 
     /// Frames of a point's capture left out (no IP), by reason.
-    pub fn skipped(&mut self, point: usize, reason: &str, count: u64) {
-        self.points[point]
-            .entry
-            .skipped
-            .push((reason.to_string(), count));
+    pub fn skipped(&mut self, point: usize, reason: stalltrace_capture::SkipReason, count: u64) {
+        self.points[point].entry.skipped.push((reason, count));
     }
 
     /// One packet of `point`, in the order of its capture.

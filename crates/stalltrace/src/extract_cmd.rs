@@ -65,8 +65,9 @@ pub(crate) fn run_extract(a: ExtractArgs) -> anyhow::Result<u8> {
         for p in &x.manifest.points {
             for (why, n) in &p.skipped {
                 eprintln!(
-                    "stalltrace: {}: {n} frames not IP ({why}): not in the events",
-                    p.file
+                    "stalltrace: {}: {n} frames gave no IP packet ({}): counted in the manifest, not in the events",
+                    p.file,
+                    why.say(lang)
                 );
             }
         }

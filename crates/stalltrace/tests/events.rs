@@ -161,3 +161,29 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Regression: a capture of no IP packet at all (ARP only) gave events
+/// with no file, which `analyze` then could not open; it is the capture's
+/// report now: no IP traffic, and its frames counted as skipped.
+#[test]
+fn a_capture_without_ip_gives_its_warnings_from_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut arp = vec![0xff; 6];
+    arp.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    arp.extend([0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend([0u8; 20]);
+    let frames: Vec<_> = (0..3)
+        .map(|i| stalltrace_testkit::Frame {
+            ts: stalltrace_decode::Timestamp::from_nanos(1_000_000_000 * i),
+            data: arp.clone(),
+        })
+        .collect();
+    let file = pcap(dir.path(), "arp.pcap", &frames);
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let (out, _) = same_from_events(&work, std::slice::from_ref(&file));
+    let v = json(&["analyze", "--json"], &[out]);
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("no_ip_traffic"), "{warnings}");
+    assert_eq!(v["inputs"][0]["skipped"][0]["count"], 3, "{}", v["inputs"]);
+}

@@ -55,7 +55,7 @@ pub fn extract(opts: &AnalyzeOptions, out: &Path) -> Result<Extracted, EventsErr
                     warnings.extend(c.reader_warnings);
                     if let Some(&pi) = c.points.first() {
                         for s in &c.summary.skipped {
-                            x.skipped(pi, &s.reason.say(stalltrace_decode::Lang::En), s.count);
+                            x.skipped(pi, s.reason.clone(), s.count);
                         }
                     }
                 }

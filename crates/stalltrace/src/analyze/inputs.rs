@@ -49,18 +49,20 @@ pub(super) fn expand(
 
 /// Opens an input: a capture file, or a capture point's packet events.
 pub(super) fn open(spec: &InputSpec) -> Result<CaptureReader, CaptureError> {
-    let events = spec.path.is_dir()
-        && spec
-            .path
-            .parent()
-            .is_some_and(stalltrace_events::is_events_dir);
-    match (&spec.name, events) {
-        (Some(name), true) => {
-            let source = stalltrace_events::PointEvents::open(&spec.path, name)?;
+    // A point of an events folder, as its manifest lists it.
+    let listed = spec.path.parent().and_then(|events| {
+        let m = stalltrace_events::Manifest::read(events)?;
+        let dir = spec.path.file_name()?.to_string_lossy().into_owned();
+        let entry = m.points.into_iter().find(|p| p.dir == dir)?;
+        Some((events.to_path_buf(), entry))
+    });
+    match listed {
+        Some((events, entry)) => {
+            let source = stalltrace_events::PointEvents::open_listed(&events, &entry)?;
             let label = spec.path.display().to_string();
             Ok(CaptureReader::from_packets(&label, Box::new(source)))
         }
-        _ => CaptureReader::open(&spec.path),
+        None => CaptureReader::open(&spec.path),
     }
 }
 
@@ -218,6 +220,7 @@ impl Source {
             .chain(spec.more.iter().map(|p| p.display().to_string()))
             .collect::<Vec<_>>()
             .join(", ");
+        let skipped = reader.skipped_before().into_iter().collect();
         Source {
             file,
             format: reader.format(),
@@ -225,7 +228,7 @@ impl Source {
             reader,
             spec,
             by_interface: Vec::new(),
-            skipped: BTreeMap::new(),
+            skipped,
             not_capture: None,
             records: 0,
             head: None,
