@@ -59,6 +59,11 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "A:PORT-B:PORT", value_parser = parse_conversation, conflicts_with_all = ["json", "summary"])]
     conversation: Option<(stalltrace_decode::Endpoint, stalltrace_decode::Endpoint)>,
 
+    /// Each occurrence of a finding on its own, not told once with how
+    /// often (for 'stalltrace fleet': times and clients of every one).
+    #[arg(long)]
+    each: bool,
+
     /// A greeting or answer later than this many seconds is a wait.
     #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_seconds)]
     threshold: TimeDelta,
@@ -140,6 +145,7 @@ pub(crate) fn run_analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let lang = a.lang.unwrap_or_else(Lang::from_env);
     let mut opts = a.input.options()?;
     opts.wait_threshold = a.threshold;
+    opts.fold = !a.each;
     opts.tracker.max_live = a.max_conversations.max(1);
     opts.threads = a.threads;
     if !a.quiet && io::stderr().is_terminal() {

@@ -45,6 +45,14 @@ enum Command {
     /// Spark or SQL.
     #[command(after_help = extract_cmd::EXTRACT_EXAMPLES)]
     Extract(Box<extract_cmd::ExtractArgs>),
+    /// SQL over the findings of many reports: top causes by server and
+    /// hour, slowest logins, which points dropped what (runs
+    /// stalltrace-fleet).
+    #[command(disable_help_flag = true)]
+    Fleet {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Rebuild the seed's test environments on real Linux networking (root).
     #[command(subcommand, after_help = LAB_HELP)]
     Lab(LabCommand),
@@ -155,6 +163,31 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Analyze(a) => run_analyze(*a),
         Command::Watch(w) => run_watch(*w),
         Command::Extract(x) => extract_cmd::run_extract(*x),
+        Command::Fleet { args } => Ok(fleet(&args)),
         Command::Lab(l) => lab::run(l),
+    }
+}
+
+/// `stalltrace fleet` is the binary `stalltrace-fleet` beside this one (or
+/// on the PATH), as `git` runs its subcommands: its SQL engine stays out of
+/// `analyze`'s build.
+fn fleet(args: &[std::ffi::OsString]) -> u8 {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("stalltrace-fleet")))
+        .filter(|p| p.is_file());
+    let program = beside.unwrap_or_else(|| PathBuf::from("stalltrace-fleet"));
+    match std::process::Command::new(&program).args(args).status() {
+        Ok(s) => s.code().map_or(EXIT_ERROR, |c| c as u8),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            eprintln!(
+                "stalltrace: 'fleet' is the program stalltrace-fleet, not installed: cargo install --path crates/fleet (Rust 1.88 or newer)"
+            );
+            EXIT_ERROR
+        }
+        Err(e) => {
+            eprintln!("stalltrace: running {}: {e}", program.display());
+            EXIT_ERROR
+        }
     }
 }

@@ -100,6 +100,9 @@ pub struct AnalyzeOptions {
     pub filter: Option<String>,
     /// Hosts, ports and times kept, on the packets of every input.
     pub select: Select,
+    /// The same finding about many conversations told once, with how
+    /// often (false: each occurrence on its own, for fleet statistics).
+    pub fold: bool,
 }
 
 impl Default for AnalyzeOptions {
@@ -112,6 +115,7 @@ impl Default for AnalyzeOptions {
             threads: default_threads(),
             filter: None,
             select: Select::default(),
+            fold: true,
         }
     }
 }
@@ -226,6 +230,7 @@ pub fn analyze_readers(
         DiagnosisConfig {
             wait_threshold: opts.wait_threshold,
             one_point,
+            fold: opts.fold,
             ..DiagnosisConfig::default()
         },
     );
