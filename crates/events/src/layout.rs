@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use stalltrace_decode::Timestamp;
 
 /// The manifest's name, in the events folder.
-pub const MANIFEST: &str = "stalltrace-events.json";
+/// Its name starts with `_`: Spark, Hive and Arrow skip such files when
+/// they read the folder as a data set.
+pub const MANIFEST: &str = "_stalltrace-events.json";
 
 /// What an events folder holds, in its manifest.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

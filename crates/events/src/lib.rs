@@ -10,7 +10,7 @@
 //! Spark, DuckDB or DataFusion.
 //!
 //! Layout: `DIR/point=NAME/hour=YYYY-MM-DDTHH/part-N.parquet` (Hive-style
-//! partitions, UTC hours), zstd-compressed, and `DIR/stalltrace-events.json`
+//! partitions, UTC hours), zstd-compressed, and `DIR/_stalltrace-events.json`
 //! naming the points. A payload keeps 64 bytes where it is the first of its
 //! flow's direction (a banner, a request line) and 8 elsewhere (a reply
 //! code): all the diagnosis reads of payloads.

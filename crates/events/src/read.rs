@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampNanosecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::types::{TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::{Array, ArrowPrimitiveType, PrimitiveArray, RecordBatch};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use stalltrace_capture::{CaptureError, EventsDamage, PacketSource, Warning};
@@ -251,7 +251,10 @@ fn row(b: &RecordBatch, r: usize) -> Result<Packet, &'static str> {
     use arrow_array::types::UInt8Type as U8;
     let need = |v: Option<&str>, what: &'static str| v.map(host).ok_or(what);
     let meta = FrameMeta {
-        ts: Timestamp::from_nanos(prim::<TimestampNanosecondType>(b, 4).value(r)),
+        ts: Timestamp::from_nanos(
+            prim::<TimestampMicrosecondType>(b, 4).value(r) * 1000
+                + i64::from(prim::<UInt16Type>(b, 54).value(r)),
+        ),
         number: prim::<UInt64Type>(b, 2).value(r),
         interface: prim::<UInt32Type>(b, 3).value(r),
         offset: prim::<UInt64Type>(b, 1).value(r),
@@ -442,5 +445,6 @@ mod tests {
                 "dns_answers"
             ]
         );
+        assert_eq!(at(54), "ts_extra_ns");
     }
 }

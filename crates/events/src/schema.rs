@@ -21,9 +21,11 @@ pub fn schema() -> Arc<Schema> {
         f("offset", UInt64, false),
         f("number", UInt64, false),
         f("interface", UInt32, false),
+        // Microseconds, which every engine reads (Spark has no nanosecond
+        // timestamps); the nanoseconds past them are the last column.
         f(
             "ts",
-            Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             false,
         ),
         f("duplicate", Boolean, false),
@@ -86,6 +88,8 @@ pub fn schema() -> Arc<Schema> {
             List(Arc::new(Field::new("item", Utf8, true))),
             true,
         ),
+        // Nanoseconds past `ts` (0 to 999: pcapng keeps nanoseconds).
+        f("ts_extra_ns", UInt16, false),
     ]))
 }
 

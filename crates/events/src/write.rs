@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{
     BinaryBuilder, BooleanBuilder, FixedSizeBinaryBuilder, ListBuilder, PrimitiveBuilder,
-    StringBuilder, TimestampNanosecondBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::types::{UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -233,7 +233,8 @@ struct Rows {
     offset: PrimitiveBuilder<UInt64Type>,
     number: PrimitiveBuilder<UInt64Type>,
     interface: PrimitiveBuilder<UInt32Type>,
-    ts: TimestampNanosecondBuilder,
+    ts: TimestampMicrosecondBuilder,
+    ts_extra_ns: PrimitiveBuilder<UInt16Type>,
     duplicate: BooleanBuilder,
     src: StringBuilder,
     dst: StringBuilder,
@@ -300,7 +301,9 @@ impl Rows {
         self.offset.append_value(p.meta.offset);
         self.number.append_value(p.meta.number);
         self.interface.append_value(p.meta.interface);
-        self.ts.append_value(p.meta.ts.nanos());
+        let ns = p.meta.ts.nanos();
+        self.ts.append_value(ns.div_euclid(1000));
+        self.ts_extra_ns.append_value(ns.rem_euclid(1000) as u16);
         self.duplicate.append_value(duplicate);
         self.src.append_value(p.src.to_string());
         self.dst.append_value(p.dst.to_string());
@@ -500,6 +503,7 @@ impl Rows {
             Arc::new(self.dns_qtype.finish()),
             Arc::new(self.dns_answer_count.finish()),
             Arc::new(self.dns_answers.finish()),
+            Arc::new(self.ts_extra_ns.finish()),
         ];
         RecordBatch::try_new(schema(), cols).expect("the columns match the schema")
     }

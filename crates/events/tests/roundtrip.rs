@@ -79,10 +79,14 @@ fn hours_and_time_going_back_keep_the_capture_order() {
 11:00:00.200000 IP 192.0.2.1.40000 > 198.51.100.2.80: Flags [P.], seq 1:11, ack 1, win 1, length 10
 12:30:00.000000 IP 192.0.2.9.53 > 192.0.2.1.33000: 7+ A? example. (25)
 ";
-    let packets = stalltrace_testkit::packets_from_text(text);
+    let mut packets = stalltrace_testkit::packets_from_text(text);
+    // Nanoseconds, as pcapng keeps them, and a time before 1970.
+    let ns = packets[1].meta.ts.nanos() + 123;
+    packets[1].meta.ts = stalltrace_decode::Timestamp::from_nanos(ns);
+    packets[4].meta.ts = stalltrace_decode::Timestamp::from_nanos(-1_500_000_001);
     let (back, m) = roundtrip(&packets);
     same_but_heads(&packets, &back);
-    // Hours 10, 11, 10 again and 11 again (second parts), 12.
+    // Hours 10, 11, 10 again and 11 again (second parts), 1969's last.
     assert_eq!(m.points[0].files, 5);
     assert!(back.windows(2).all(|w| w[0].meta.number < w[1].meta.number));
 }

@@ -19,7 +19,7 @@ ICMP and the header it quotes, decoded DNS fields, and the file, byte
 offset and number of the packet in its capture. Files go to
 OUT/point=NAME/hour=YYYY-MM-DDTHH/part-N.parquet (UTC hours, Hive-style
 folders that Spark, DuckDB and DataFusion read as columns), with
-OUT/stalltrace-events.json naming the points. 'stalltrace analyze OUT'
+OUT/_stalltrace-events.json naming the points. 'stalltrace analyze OUT'
 gives the findings the captures give.
 
 Examples:

@@ -104,9 +104,10 @@ fn a_generated_capture_gives_its_findings_from_events() {
     let (out, findings) = same_from_events(&work, &[file]);
     assert!(findings >= 5, "{findings}");
     // The events folder is what Spark reads: Hive-style partitions.
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("stalltrace-events.json")).unwrap())
-            .unwrap();
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("_stalltrace-events.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(m["points"][0]["dir"], "point=generated");
     let hours: Vec<String> = std::fs::read_dir(out.join("point=generated"))
         .unwrap()
