@@ -70,16 +70,7 @@ fn the_seed_and_every_lab_scenario_give_their_findings_from_events() {
     )
     .1;
     findings += same_from_events(dir.path(), &[example("lab/env1-drop")]).1;
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(data.join("precision/lab"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    assert!(dirs.len() >= 10);
-    dirs.push(data.join("lab-request-loss"));
-    for d in dirs {
+    for d in common::lab_captures() {
         findings += same_from_events(dir.path(), &[d]).1;
     }
     // Something was compared: the scenarios' findings (ident-off, the

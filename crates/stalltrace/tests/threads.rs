@@ -115,16 +115,7 @@ fn a_damaged_capture_gives_the_same_report() {
 /// NAT, callbacks, DNS, resets, backlogs) and the lab's request loss.
 #[test]
 fn every_lab_capture_gives_the_same_report() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(data.join("precision/lab"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    assert!(dirs.len() >= 10, "{dirs:?}");
-    dirs.push(data.join("lab-request-loss"));
-    for dir in dirs {
+    for dir in common::lab_captures() {
         same(&[dir]);
     }
 }

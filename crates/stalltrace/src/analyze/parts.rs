@@ -37,7 +37,8 @@ use stalltrace_decode::Timestamp;
 
 use super::analyser::{Analyser, Ending};
 use super::inputs::Source;
-use super::merge::{Item, Reader, BATCH};
+use super::merge::{Item, Reader};
+use super::threads::spawn_reader;
 
 /// Batches a part may run ahead of the joining side.
 const AHEAD: usize = 3;
@@ -75,28 +76,12 @@ struct PartOut {
 
 /// Runs the reading side into `parts` tracking threads and joins them here.
 pub(super) fn run(
-    mut reader: Reader,
+    reader: Reader,
     an: &mut Analyser,
     parts: usize,
 ) -> (Vec<CaptureError>, Vec<Source>) {
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<(Vec<Item>, u64)>(4);
-        let (empty_tx, empty_rx) = channel::<Vec<Item>>();
-        let reading = std::thread::Builder::new()
-            .name("reader".into())
-            .spawn_scoped(scope, move || {
-                loop {
-                    let mut batch = empty_rx
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-                    let more = reader.fill(&mut batch, BATCH);
-                    if full_tx.send((batch, reader.bytes_read())).is_err() || !more {
-                        break;
-                    }
-                }
-                (reader.errors, reader.sources)
-            })
-            .expect("a thread can be started");
+        let (full_rx, empty_tx, reading) = spawn_reader(scope, reader);
         let mut to_parts = Vec::new();
         let mut from_parts = Vec::new();
         for k in 0..parts {

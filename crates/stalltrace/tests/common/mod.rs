@@ -84,3 +84,19 @@ pub fn can_run() -> bool {
         }
     }
 }
+
+/// Every lab scenario's captures (four capture points each) and the lab's
+/// request loss, in name order.
+#[allow(dead_code)]
+pub fn lab_captures() -> Vec<PathBuf> {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(data.join("precision/lab"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 10, "{dirs:?}");
+    dirs.push(data.join("lab-request-loss"));
+    dirs
+}
