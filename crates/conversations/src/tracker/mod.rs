@@ -518,13 +518,18 @@ fn grow_log(log: &mut Vec<PacketBrief>, spare: &mut Vec<Vec<PacketBrief>>) {
 /// Full logs kept for reuse, at most (1.8 KB each).
 const SPARE_LOGS: usize = 1024;
 
-/// The server has answered: whether the host ledger must be told (the
-/// first answer, or the first data).
-fn answered(l: &mut Live, with_data: bool) -> bool {
-    let news = !l.answered || (with_data && !l.spoke);
+/// The server has answered: the host ledger is told of its first answer
+/// and of its first data.
+fn answered(l: &mut Live, with_data: bool, at: Moment, events: &mut Vec<HostEvent>) {
+    if !l.answered || (with_data && !l.spoke) {
+        events.push(HostEvent {
+            at,
+            conv: l.conv.id,
+            kind: HostEventKind::Answered { with_data },
+        });
+    }
     l.answered = true;
     l.spoke |= with_data;
-    news
 }
 
 /// Without the opening, the side on a well-known port is the server.

@@ -11,6 +11,7 @@ impl Tracker {
             self.stats.odd_syns += 1;
             return;
         }
+        let moment = self.moment();
         let key = Key::between(IPPROTO_TCP, p, t.src_port, t.dst_port);
         let (src, dst) = key.ends(p, t.src_port);
         let is_syn = t.flags.syn() && !t.flags.ack();
@@ -28,7 +29,7 @@ impl Tracker {
             });
             if reuse {
                 if let Some(l) = self.live.remove(&key) {
-                    self.finalize(l, self.moment());
+                    self.finalize(l, moment);
                 }
             }
         }
@@ -56,20 +57,8 @@ impl Tracker {
             Side::Server
         };
         let s = side.index();
-        if side == Side::Server
-            && (is_syn_ack || t.payload_len > 0)
-            && answered(l, t.payload_len > 0)
-        {
-            self.events.push(HostEvent {
-                at: Moment::Packet {
-                    now: self.now,
-                    seq: self.seq,
-                },
-                conv: l.conv.id,
-                kind: HostEventKind::Answered {
-                    with_data: t.payload_len > 0,
-                },
-            });
+        if side == Side::Server && (is_syn_ack || t.payload_len > 0) {
+            answered(l, t.payload_len > 0, moment, &mut self.events);
         }
         let c = &mut l.conv;
         let prev = c.last;
@@ -101,10 +90,7 @@ impl Tracker {
             // every connection.
             if c.syn_count == 2 && c.syn_ack_count == 0 {
                 self.events.push(HostEvent {
-                    at: Moment::Packet {
-                        now: self.now,
-                        seq: self.seq,
-                    },
+                    at: moment,
                     conv: c.id,
                     kind: HostEventKind::Resent,
                 });
@@ -112,10 +98,7 @@ impl Tracker {
         } else if is_syn_ack && side == Side::Server {
             if c.syn_ack_count == 0 {
                 self.events.push(HostEvent {
-                    at: Moment::Packet {
-                        now: self.now,
-                        seq: self.seq,
-                    },
+                    at: moment,
                     conv: c.id,
                     kind: HostEventKind::SynAck,
                 });

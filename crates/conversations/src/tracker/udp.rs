@@ -8,6 +8,7 @@ impl Tracker {
         let Transport::Udp(u) = &p.transport else {
             return;
         };
+        let moment = self.moment();
         let key = Key::between(IPPROTO_UDP, p, u.src_port, u.dst_port);
         let (src, dst) = key.ends(p, u.src_port);
         let at = PacketRef {
@@ -29,15 +30,8 @@ impl Tracker {
             Side::Server
         };
         let s = side.index();
-        if side == Side::Server && answered(l, true) {
-            self.events.push(HostEvent {
-                at: Moment::Packet {
-                    now: self.now,
-                    seq: self.seq,
-                },
-                conv: l.conv.id,
-                kind: HostEventKind::Answered { with_data: true },
-            });
+        if side == Side::Server {
+            answered(l, true, moment, &mut self.events);
         }
         let c = &mut l.conv;
         note_gap(c, at);
