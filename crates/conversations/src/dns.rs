@@ -16,7 +16,7 @@ const COPIES: usize = 8;
 const ANSWERS: usize = 4;
 
 /// One query and its fate at this point.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DnsQuery {
     pub id: u16,
     pub question: Option<DnsQuestion>,
@@ -37,7 +37,9 @@ impl DnsQuery {
 }
 
 /// A conversation's DNS.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct DnsLog {
     pub queries: Vec<DnsQuery>,
     /// Queries past [`MAX_QUERIES`].

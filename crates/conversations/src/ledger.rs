@@ -32,7 +32,7 @@ type Hasher = foldhash::fast::RandomState;
 const DNS_PORT: u16 = 53;
 
 /// When an event happened, as far as the order of events goes.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Moment {
     /// A deadline passed (idle, or the linger after a close): before any
     /// packet whose time reached it.
@@ -57,7 +57,7 @@ impl Moment {
 /// One moment in a conversation's life that a host's counts depend on.
 /// `conv` is the tracker's provisional id: the place in the stream of the
 /// conversation's first packet.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HostEvent {
     pub at: Moment,
     pub conv: u64,
@@ -71,7 +71,7 @@ impl HostEvent {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HostEventKind {
     /// A conversation began: `client` opened it to `server` at `ts`.
     /// `discovery`: to a group or a broadcast name service, answered by

@@ -42,6 +42,9 @@
 //!
 //! The ledger gives each ended conversation its [`HostFacts`]; the result
 //! is the very conversations one tracker gives (tests/partition.rs). What
+//! a part hands on at a hand-over is a [`PartReport`]: between threads
+//! (`analyze --threads N`) as it is, between processes (the Spark job,
+//! `spark/`) in CBOR, exact to the nanosecond (tests/part_report.rs). What
 //! spans capture points (the same conversation on both sides of a NAT
 //! device) is matched after, on finished conversations, by
 //! `stalltrace-matching`.
@@ -70,6 +73,7 @@ pub mod dns;
 mod feedback;
 pub mod ledger;
 mod model;
+mod part;
 mod points;
 pub mod signals;
 mod tracker;
@@ -78,6 +82,7 @@ pub use dns::{DnsLog, DnsQuery};
 pub use feedback::{LiveView, SpareLog};
 pub use ledger::{HostEvent, HostFacts, HostLedger};
 pub use model::*;
+pub use part::PartReport;
 pub use points::Points;
 pub use signals::Signals;
 pub use tracker::{partition, Clock, Tracker, TrackerConfig, TrackerStats};

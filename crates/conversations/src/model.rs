@@ -4,13 +4,17 @@ use stalltrace_decode::{
 };
 
 /// A packet as evidence: its number in its capture and its time.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct PacketRef {
     pub number: u64,
     pub ts: Timestamp,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Client,
@@ -29,14 +33,18 @@ impl Side {
     }
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     Tcp,
     Udp,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// Both sides sent FIN.
@@ -51,7 +59,9 @@ pub enum EndReason {
 }
 
 /// A payload-carrying packet.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Payload {
     pub packet: PacketRef,
     pub len: u32,
@@ -59,7 +69,9 @@ pub struct Payload {
 
 /// One side answered the other after a pause: `request` is the last payload
 /// of the other side before `response`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Turn {
     pub responder: Side,
     pub request: PacketRef,
@@ -93,7 +105,7 @@ impl Turn {
 }
 
 /// An ICMP error about this conversation's packets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct IcmpError {
     pub packet: PacketRef,
     /// Who sent the error (the host itself, or a router or firewall).
@@ -105,7 +117,9 @@ pub struct IcmpError {
 
 /// One packet of a conversation, as much as matching it at another capture
 /// point and drawing it on a timeline need.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct PacketBrief {
     pub packet: PacketRef,
     pub from: Side,
@@ -121,7 +135,7 @@ pub struct PacketBrief {
 }
 
 /// Everything a diagnosis needs about one conversation at one capture point.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Conversation {
     /// Order of first appearance at this point, from 1.
     pub id: u64,
@@ -135,11 +149,11 @@ pub struct Conversation {
     pub saw_open: bool,
     /// The VLAN ids it was seen on (outer low 16 bits, inner above; 0
     /// untagged).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub vlan: u32,
     /// The tunnel its first packet came through: outer addresses as that
     /// packet went.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<stalltrace_decode::Tunnel>,
     pub first: PacketRef,
     pub last: PacketRef,

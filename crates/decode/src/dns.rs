@@ -31,7 +31,9 @@ const ANSWERS: usize = 8;
 const NAME_MAX: usize = 255;
 
 /// What a query asks.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct DnsQuestion {
     /// Without the trailing dot.
     pub name: String,
@@ -77,15 +79,64 @@ impl DnsQuestion {
 }
 
 /// One answer: an address (A, AAAA) or a name (PTR, CNAME, ...).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum DnsAnswer {
     Address(IpAddr),
     Name { rtype: u16, name: String },
 }
 
+// Untagged where people read it ("192.0.2.1", or a type and a name);
+// tagged in binary forms, which serde reads back from an untagged enum as
+// if they were text (its buffer does not say they are not), so an address
+// in binary would not read back.
+#[derive(Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum PlainAnswer {
+    Address(IpAddr),
+    Name { rtype: u16, name: String },
+}
+
+#[derive(Serialize, serde::Deserialize)]
+enum TaggedAnswer {
+    Address(IpAddr),
+    Name { rtype: u16, name: String },
+}
+
+impl Serialize for DnsAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let human = s.is_human_readable();
+        match (self.clone(), human) {
+            (DnsAnswer::Address(a), true) => PlainAnswer::Address(a).serialize(s),
+            (DnsAnswer::Name { rtype, name }, true) => {
+                PlainAnswer::Name { rtype, name }.serialize(s)
+            }
+            (DnsAnswer::Address(a), false) => TaggedAnswer::Address(a).serialize(s),
+            (DnsAnswer::Name { rtype, name }, false) => {
+                TaggedAnswer::Name { rtype, name }.serialize(s)
+            }
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DnsAnswer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(if d.is_human_readable() {
+            match PlainAnswer::deserialize(d)? {
+                PlainAnswer::Address(a) => DnsAnswer::Address(a),
+                PlainAnswer::Name { rtype, name } => DnsAnswer::Name { rtype, name },
+            }
+        } else {
+            match TaggedAnswer::deserialize(d)? {
+                TaggedAnswer::Address(a) => DnsAnswer::Address(a),
+                TaggedAnswer::Name { rtype, name } => DnsAnswer::Name { rtype, name },
+            }
+        })
+    }
+}
+
 /// A DNS message's header, question and answers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DnsMessage {
     pub id: u16,
     pub response: bool,

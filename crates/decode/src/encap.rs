@@ -38,16 +38,28 @@ pub(crate) const MAX_DEPTH: u8 = 4;
 
 /// A tunnel a packet came through: the outer addresses and the tunnel's
 /// own id (VXLAN and Geneve VNI, GRE key, GTP-U TEID).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Tunnel {
     pub kind: TunnelKind,
     pub outer_src: Host,
     pub outer_dst: Host,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<u32>,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TunnelKind {
     Gre,

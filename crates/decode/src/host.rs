@@ -2,7 +2,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A network host as a capture names it.
 ///
@@ -117,6 +117,14 @@ impl Serialize for Host {
     }
 }
 
+impl<'de> Deserialize<'de> for Host {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(s.parse()
+            .unwrap_or_else(|e: std::convert::Infallible| match e {}))
+    }
+}
+
 impl schemars::JsonSchema for Host {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Host".into()
@@ -166,9 +174,28 @@ impl fmt::Debug for Endpoint {
     }
 }
 
+/// "host:port" where people read it; in binary forms the host and the
+/// port apart, since a masked host of a printed capture
+/// ("220.xxx.160.xxx") is no socket address to parse back.
 impl Serialize for Endpoint {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            (&self.host, self.port).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            s.parse().map_err(serde::de::Error::custom)
+        } else {
+            let (host, port) = <(Host, u16)>::deserialize(d)?;
+            Ok(Endpoint { host, port })
+        }
     }
 }
 

@@ -123,7 +123,7 @@ impl TcpFlags {
     }
 }
 
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TcpOptions {
     pub mss: Option<u16>,
     pub window_scale: Option<u8>,
@@ -206,6 +206,32 @@ impl PayloadHead {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+/// Its bytes, as many as there are.
+impl serde::Serialize for PayloadHead {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.as_bytes())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PayloadHead {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = PayloadHead;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "at most {HEAD_LEN} bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<PayloadHead, E> {
+                if v.len() > HEAD_LEN {
+                    return Err(E::invalid_length(v.len(), &self));
+                }
+                Ok(PayloadHead::new(v))
+            }
+        }
+        d.deserialize_bytes(Bytes)
     }
 }
 
@@ -314,7 +340,9 @@ impl IcmpMessage {
 }
 
 /// What an ICMP or ICMPv6 message says, typed.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IcmpReason {
     PortUnreachable,

@@ -5,7 +5,18 @@ use serde::Serialize;
 
 /// A TCP sequence number: 32 bits that wrap, compared within a half-space
 /// (RFC 793 §3.3, as smoltcp's `TcpSeqNumber` does).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct SeqNumber(pub u32);
 

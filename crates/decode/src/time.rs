@@ -1,6 +1,6 @@
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
@@ -99,9 +99,27 @@ impl std::ops::Sub<TimeDelta> for Timestamp {
     }
 }
 
+/// Seconds as a float where people read it (JSON reports); exact
+/// nanoseconds in binary forms (the parts of a distributed analysis hand
+/// conversations on in CBOR, and a float would round them).
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(self.secs_f64())
+        if s.is_human_readable() {
+            s.serialize_f64(self.secs_f64())
+        } else {
+            s.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let secs = f64::deserialize(d)?;
+            Ok(Timestamp((secs * NANOS_PER_SEC as f64).round() as i64))
+        } else {
+            i64::deserialize(d).map(Timestamp)
+        }
     }
 }
 
@@ -180,9 +198,24 @@ impl fmt::Display for TimeDelta {
     }
 }
 
+/// As [`Timestamp`]: seconds for people, nanoseconds in binary forms.
 impl Serialize for TimeDelta {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(self.secs_f64())
+        if s.is_human_readable() {
+            s.serialize_f64(self.secs_f64())
+        } else {
+            s.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeDelta {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            f64::deserialize(d).map(TimeDelta::from_secs_f64)
+        } else {
+            i64::deserialize(d).map(TimeDelta)
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub struct InputSummary {
 }
 
 /// Frames skipped for one reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Skipped {
     #[serde(flatten)]
     pub reason: SkipReason,

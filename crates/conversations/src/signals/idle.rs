@@ -18,7 +18,7 @@ use crate::model::{PacketRef, Side};
 const MIN_GAP: TimeDelta = TimeDelta::from_secs(1);
 
 /// What followed the silence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(tag = "end", rename_all = "snake_case")]
 pub enum AfterIdle {
     /// A RST in the peer's name with another TTL than the peer's packets.
@@ -31,8 +31,78 @@ pub enum AfterIdle {
     Silence { copies: u32, last: PacketRef },
 }
 
+// Internally tagged ("end": ...) as a report writes it; externally tagged
+// in binary forms (the parts of a distributed analysis), since serde reads
+// an internally tagged enum through a buffer that takes every form for
+// text, and the times in it would come back rounded.
+#[derive(Serialize, serde::Deserialize)]
+#[serde(tag = "end", rename_all = "snake_case")]
+enum PlainAfter {
+    ForeignReset {
+        rst: PacketRef,
+        ttl: u8,
+        peer_ttl: u8,
+    },
+    Silence {
+        copies: u32,
+        last: PacketRef,
+    },
+}
+
+#[derive(Serialize, serde::Deserialize)]
+enum TaggedAfter {
+    ForeignReset {
+        rst: PacketRef,
+        ttl: u8,
+        peer_ttl: u8,
+    },
+    Silence {
+        copies: u32,
+        last: PacketRef,
+    },
+}
+
+impl Serialize for AfterIdle {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self.clone(), s.is_human_readable()) {
+            (AfterIdle::ForeignReset { rst, ttl, peer_ttl }, true) => {
+                PlainAfter::ForeignReset { rst, ttl, peer_ttl }.serialize(s)
+            }
+            (AfterIdle::Silence { copies, last }, true) => {
+                PlainAfter::Silence { copies, last }.serialize(s)
+            }
+            (AfterIdle::ForeignReset { rst, ttl, peer_ttl }, false) => {
+                TaggedAfter::ForeignReset { rst, ttl, peer_ttl }.serialize(s)
+            }
+            (AfterIdle::Silence { copies, last }, false) => {
+                TaggedAfter::Silence { copies, last }.serialize(s)
+            }
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AfterIdle {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(if d.is_human_readable() {
+            match PlainAfter::deserialize(d)? {
+                PlainAfter::ForeignReset { rst, ttl, peer_ttl } => {
+                    AfterIdle::ForeignReset { rst, ttl, peer_ttl }
+                }
+                PlainAfter::Silence { copies, last } => AfterIdle::Silence { copies, last },
+            }
+        } else {
+            match TaggedAfter::deserialize(d)? {
+                TaggedAfter::ForeignReset { rst, ttl, peer_ttl } => {
+                    AfterIdle::ForeignReset { rst, ttl, peer_ttl }
+                }
+                TaggedAfter::Silence { copies, last } => AfterIdle::Silence { copies, last },
+            }
+        })
+    }
+}
+
 /// A silence that ended badly.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Idle {
     /// The last packet before the silence, and the first after it.
     pub before: PacketRef,

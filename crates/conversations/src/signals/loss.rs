@@ -23,7 +23,7 @@ const RING: usize = 4;
 const ROUND: TimeDelta = TimeDelta::from_millis(5);
 
 /// One segment sent more than once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LossEpisode {
     /// The first copy (the retransmission itself when the first copy was
     /// sent too long before to be remembered).
@@ -56,7 +56,7 @@ impl LossEpisode {
 }
 
 /// A side's data sent again, summed up.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Loss {
     pub episodes: u32,
     /// Time lost in all.

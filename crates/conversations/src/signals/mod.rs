@@ -39,7 +39,9 @@ pub(crate) struct Seg {
 
 /// The signals' summaries, in the conversation. Per side: the side that
 /// sent the data (loss, Nagle) or advertised the window (zero window).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Signals {
     pub rtt: HandshakeRtt,
     /// The MSS each side announced: client, server.

@@ -24,7 +24,7 @@ const DELACK_MAX: TimeDelta = TimeDelta::from_millis(600);
 const RELEASE: TimeDelta = TimeDelta::from_millis(3);
 
 /// A side's small segments held for the peer's delayed ACK.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Nagle {
     pub events: u32,
     /// The delayed ACKs' waits, added up.

@@ -9,7 +9,9 @@
 use serde::Serialize;
 use stalltrace_decode::TimeDelta;
 
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct HandshakeRtt {
     /// From the last SYN to the first SYN-ACK, here.
     pub upstream: Option<TimeDelta>,

@@ -13,7 +13,7 @@ use crate::model::PacketRef;
 const KEPT: usize = 8;
 
 /// One stretch of a closed window.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ZeroWindowEpisode {
     /// The first packet that advertised zero.
     pub since: PacketRef,
@@ -42,7 +42,7 @@ impl ZeroWindowEpisode {
 }
 
 /// A side's closed windows, summed up.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ZeroWindow {
     pub episodes: u32,
     /// Time shut in all (episodes that opened again).

@@ -56,7 +56,9 @@ impl Default for TrackerConfig {
 }
 
 /// Counts of what the tracker saw but could not place.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct TrackerStats {
     pub packets: u64,
     pub tcp: u64,

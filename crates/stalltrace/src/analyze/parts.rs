@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use stalltrace_capture::CaptureError;
 use stalltrace_conversations::{
-    partition, Clock, Conversation, HostEvent, Tracker, TrackerConfig, TrackerStats,
+    partition, Clock, HostEvent, PartReport, Tracker, TrackerConfig, TrackerStats,
 };
 use stalltrace_decode::Timestamp;
 
@@ -65,15 +65,6 @@ enum Step {
     Close(Vec<usize>),
 }
 
-/// What a part found in a batch.
-#[derive(Default)]
-struct PartOut {
-    events: Vec<(usize, HostEvent)>,
-    done: Vec<Conversation>,
-    /// Stats of the points that ended.
-    ended: Vec<(usize, TrackerStats)>,
-}
-
 /// Runs the reading side into `parts` tracking threads and joins them here.
 pub(super) fn run(
     reader: Reader,
@@ -86,7 +77,7 @@ pub(super) fn run(
         let mut from_parts = Vec::new();
         for k in 0..parts {
             let (tx, rx) = sync_channel::<Arc<Batch>>(AHEAD + 1);
-            let (out_tx, out_rx) = channel::<PartOut>();
+            let (out_tx, out_rx) = channel::<PartReport>();
             let cfg = an.opts.tracker.clone();
             std::thread::Builder::new()
                 .name(format!("part-{k}"))
@@ -133,7 +124,7 @@ struct Join {
     /// Each point's clock: the latest time it has seen.
     clocks: Vec<Timestamp>,
     pending: VecDeque<(Arc<Batch>, Vec<Ending>, u64)>,
-    from_parts: Vec<Receiver<PartOut>>,
+    from_parts: Vec<Receiver<PartReport>>,
     /// Emptied batches go back to the reading side.
     empty_tx: Sender<Vec<Item>>,
 }
@@ -200,48 +191,10 @@ impl Join {
 
     /// Joins what every part found in the oldest batch still out.
     fn oldest(&mut self, an: &mut Analyser) {
-        let (batch, mut endings, read) = self.pending.pop_front().expect("a batch is out");
-        let mut events: Vec<Vec<HostEvent>> = Vec::new();
-        let mut done = Vec::new();
-        let mut ended: HashMap<usize, TrackerStats> = HashMap::new();
-        for rx in &self.from_parts {
-            let Ok(out) = rx.recv() else {
-                // The part panicked; its thread's join re-raises it.
-                continue;
-            };
-            for (pi, e) in out.events {
-                if events.len() <= pi {
-                    events.resize_with(pi + 1, Vec::new);
-                }
-                events[pi].push(e);
-            }
-            done.extend(out.done);
-            for (pi, st) in out.ended {
-                ended.entry(pi).or_default().add(&st);
-            }
-        }
-        let mut facts = HashMap::new();
-        for (pi, mut evs) in events.into_iter().enumerate() {
-            // Stable: the events of one packet keep their order.
-            evs.sort_by_key(|e| e.order());
-            let ledger = an.pipe.points[pi].ledger.as_mut().expect("a parted point");
-            for e in &evs {
-                if let Some((conv, f)) = ledger.apply(e) {
-                    facts.insert((pi as u32, conv), f);
-                }
-            }
-        }
-        for c in &mut done {
-            if let Some(f) = facts.remove(&(c.point, c.id)) {
-                f.apply(c);
-            }
-        }
-        for (c, stats) in &mut endings {
-            for &pi in &c.points {
-                stats.push((pi, ended.remove(&pi).unwrap_or_default()));
-            }
-        }
-        an.end_batch(done, endings, read);
+        let (batch, endings, read) = self.pending.pop_front().expect("a batch is out");
+        // A part gone means it panicked; its thread's join re-raises it.
+        let outs = self.from_parts.iter().filter_map(|rx| rx.recv().ok());
+        join(an, outs, endings, read);
         // Every part has let go of the batch by now: its items go back to
         // the reading side.
         if let Ok(mut b) = Arc::try_unwrap(batch) {
@@ -251,11 +204,62 @@ impl Join {
     }
 }
 
+/// Joins what every part found in one batch, in the parts' order, and
+/// ends the batch: the hosts' events are applied to their points' ledgers
+/// in the order one tracker would have met them, the conversations given
+/// their facts and handed on, the inputs that ended summed up. Shared by
+/// the threads here and the distributed job (`distributed.rs`).
+pub(super) fn join(
+    an: &mut Analyser,
+    outs: impl IntoIterator<Item = PartReport>,
+    mut endings: Vec<Ending>,
+    read: u64,
+) {
+    let mut events: Vec<Vec<HostEvent>> = Vec::new();
+    let mut done = Vec::new();
+    let mut ended: HashMap<usize, TrackerStats> = HashMap::new();
+    for out in outs {
+        for (pi, e) in out.events {
+            let pi = pi as usize;
+            if events.len() <= pi {
+                events.resize_with(pi + 1, Vec::new);
+            }
+            events[pi].push(e);
+        }
+        done.extend(out.done);
+        for (pi, st) in out.ended {
+            ended.entry(pi as usize).or_default().add(&st);
+        }
+    }
+    let mut facts = HashMap::new();
+    for (pi, mut evs) in events.into_iter().enumerate() {
+        // Stable: the events of one packet keep their order.
+        evs.sort_by_key(|e| e.order());
+        let ledger = an.pipe.points[pi].ledger.as_mut().expect("a parted point");
+        for e in &evs {
+            if let Some((conv, f)) = ledger.apply(e) {
+                facts.insert((pi as u32, conv), f);
+            }
+        }
+    }
+    for c in &mut done {
+        if let Some(f) = facts.remove(&(c.point, c.id)) {
+            f.apply(c);
+        }
+    }
+    for (c, stats) in &mut endings {
+        for &pi in &c.points {
+            stats.push((pi, ended.remove(&pi).unwrap_or_default()));
+        }
+    }
+    an.end_batch(done, endings, read);
+}
+
 /// One part: its share of every point's packets.
-fn track(k: usize, cfg: &TrackerConfig, rx: Receiver<Arc<Batch>>, tx: Sender<PartOut>) {
+fn track(k: usize, cfg: &TrackerConfig, rx: Receiver<Arc<Batch>>, tx: Sender<PartReport>) {
     let mut trackers: Vec<Option<Tracker>> = Vec::new();
     for batch in rx {
-        let mut out = PartOut::default();
+        let mut out = PartReport::default();
         for step in &batch.steps {
             match step {
                 Step::Point(pi) => {
@@ -282,8 +286,9 @@ fn track(k: usize, cfg: &TrackerConfig, rx: Receiver<Arc<Batch>>, tx: Sender<Par
                         if let Some(mut t) = trackers[pi].take() {
                             let (done, events, stats) = t.finish_part();
                             out.done.extend(done);
-                            out.events.extend(events.into_iter().map(|e| (pi, e)));
-                            out.ended.push((pi, stats));
+                            out.events
+                                .extend(events.into_iter().map(|e| (pi as u32, e)));
+                            out.ended.push((pi as u32, stats));
                         }
                     }
                 }
@@ -297,7 +302,7 @@ fn track(k: usize, cfg: &TrackerConfig, rx: Receiver<Arc<Batch>>, tx: Sender<Par
         for (pi, t) in trackers.iter_mut().enumerate() {
             if let Some(t) = t {
                 out.events
-                    .extend(t.take_events().into_iter().map(|e| (pi, e)));
+                    .extend(t.take_events().into_iter().map(|e| (pi as u32, e)));
                 out.done.extend(t.take_finished());
             }
         }
