@@ -342,14 +342,19 @@ impl CaptureReader {
 
     /// Reads packets decoded before (see [`PacketSource`]) as a capture of
     /// one interface.
-    pub fn from_packets(name: &str, source: Box<dyn PacketSource>) -> CaptureReader {
+    /// `interface`: the name the packets' capture gave their interface.
+    pub fn from_packets(
+        name: &str,
+        source: Box<dyn PacketSource>,
+        interface: Option<String>,
+    ) -> CaptureReader {
         CaptureReader {
             name: name.to_string(),
             format: Format::Events,
             size: source.size(),
             inner: Inner::Packets(source),
             pcap_interfaces: vec![Interface {
-                name: None,
+                name: interface,
                 link: LinkType::RAW,
             }],
             warnings: Vec::new(),

@@ -29,6 +29,10 @@ pub struct PointEntry {
     pub dir: String,
     /// The capture it was read from.
     pub file: String,
+    /// The capture's name for the interface (pcapng), as `analyze` of the
+    /// capture reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
     pub packets: u64,
     pub files: u64,
     pub bytes: u64,

@@ -37,6 +37,7 @@
 //! assert_eq!(first, packets[0]);
 //! ```
 
+mod foreign;
 mod layout;
 mod read;
 mod schema;
@@ -44,6 +45,7 @@ mod write;
 
 use std::path::PathBuf;
 
+pub use foreign::{conform, ipc_batches, packet, ForeignError};
 pub use layout::{
     escape, hour_name, hour_of, is_events_dir, point_dir, Manifest, PointEntry, MANIFEST,
 };

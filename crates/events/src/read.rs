@@ -247,7 +247,7 @@ fn host(s: &str) -> Host {
 }
 
 /// One row as the packet it was.
-fn row(b: &RecordBatch, r: usize) -> Result<Packet, &'static str> {
+pub(crate) fn row(b: &RecordBatch, r: usize) -> Result<Packet, &'static str> {
     use arrow_array::types::UInt8Type as U8;
     let need = |v: Option<&str>, what: &'static str| v.map(host).ok_or(what);
     let meta = FrameMeta {

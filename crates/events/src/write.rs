@@ -70,7 +70,7 @@ impl Extractor {
     }
 
     /// A capture point read from `file`; its index for [`Self::packet`].
-    pub fn add_point(&mut self, name: &str, file: &str) -> usize {
+    pub fn add_point(&mut self, name: &str, file: &str, interface: Option<&str>) -> usize {
         let dir = layout::point_dir(&self.out, name);
         self.points.push(PointOut {
             entry: PointEntry {
@@ -80,6 +80,7 @@ impl Extractor {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 file: file.to_string(),
+                interface: interface.map(str::to_string),
                 ..PointEntry::default()
             },
             dir,

@@ -19,7 +19,7 @@ fn roundtrip(packets: &[Packet]) -> (Vec<Packet>, Manifest) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ev");
     let mut x = Extractor::create(&out).unwrap();
-    let pt = x.add_point("fw:eth1", "cap.pcap");
+    let pt = x.add_point("fw:eth1", "cap.pcap", Some("eth1"));
     for p in packets {
         x.packet(pt, p, false).unwrap();
     }
@@ -89,4 +89,118 @@ fn hours_and_time_going_back_keep_the_capture_order() {
     // Hours 10, 11, 10 again and 11 again (second parts), 1969's last.
     assert_eq!(m.points[0].files, 5);
     assert!(back.windows(2).all(|w| w[0].meta.number < w[1].meta.number));
+}
+
+/// The Parquet files below `dir`, in name order.
+fn parquet_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            parquet_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            out.push(p);
+        }
+    }
+}
+
+/// What Spark hands a task of these columns: no unsigned integers (a u8
+/// as a short, u16 an int, u32 a long, u64 a decimal of 20 digits), bytes
+/// for fixed-size bytes, times in the session's zone; and its own columns
+/// beside them, the events' in another order.
+fn as_spark_gives_it(b: &arrow_array::RecordBatch) -> arrow_array::RecordBatch {
+    use arrow_schema::{DataType as T, Field, Schema};
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (f, c) in b.schema().fields().iter().zip(b.columns()).rev() {
+        let to = match f.data_type() {
+            T::UInt8 => T::Int16,
+            T::UInt16 => T::Int32,
+            T::UInt32 => T::Int64,
+            T::UInt64 => T::Decimal128(20, 0),
+            T::FixedSizeBinary(_) => T::Binary,
+            T::Timestamp(u, _) => T::Timestamp(*u, Some("+01:00".into())),
+            t => t.clone(),
+        };
+        columns.push(arrow_cast::cast(c, &to).unwrap());
+        fields.push(Field::new(f.name(), to, true));
+    }
+    fields.push(Field::new("g", T::Int64, false));
+    columns.push(std::sync::Arc::new(
+        arrow_array::Int64Array::from_iter_values(0..b.num_rows() as i64),
+    ));
+    arrow_array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+#[test]
+fn rows_another_engine_hands_back_read_as_the_same_packets() {
+    let cfg = GenConfig {
+        sessions: 300,
+        seed: 9,
+        ..GenConfig::default()
+    };
+    let mut packets = Vec::new();
+    generate(&cfg, |f| {
+        let n = packets.len() as u64 + 1;
+        packets.push(f.decode(n));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ev");
+    let mut x = Extractor::create(&out).unwrap();
+    let pt = x.add_point("server", "cap.pcap", None);
+    for p in &packets {
+        x.packet(pt, p, false).unwrap();
+    }
+    let m = x.finish().unwrap();
+    let mut r = PointEvents::open(&out.join(&m.points[0].dir), "server").unwrap();
+    let mut want = Vec::new();
+    while let Some(p) = r.next_packet(&mut Vec::new()).unwrap() {
+        want.push(p);
+    }
+    let mut files = Vec::new();
+    parquet_files(&out, &mut files);
+    let mut got = Vec::new();
+    for f in files {
+        let file = std::fs::File::open(f).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in reader {
+            let spark = as_spark_gives_it(&b.unwrap());
+            // Through an Arrow IPC stream, as a task hands it on.
+            let mut ipc = Vec::new();
+            let mut w =
+                arrow_ipc::writer::StreamWriter::try_new(&mut ipc, &spark.schema()).unwrap();
+            w.write(&spark).unwrap();
+            w.finish().unwrap();
+            drop(w);
+            for back in stalltrace_events::ipc_batches(ipc.as_slice()).unwrap() {
+                let events = stalltrace_events::conform(&back.unwrap()).unwrap();
+                for row in 0..events.num_rows() {
+                    got.push(stalltrace_events::packet(&events, row).unwrap());
+                }
+            }
+        }
+    }
+    got.sort_by_key(|p| p.meta.number);
+    assert_eq!(got.len(), packets.len());
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_foreign_batch_without_an_events_column_is_named() {
+    let b = arrow_array::RecordBatch::try_from_iter([(
+        "number",
+        std::sync::Arc::new(arrow_array::UInt64Array::from(vec![1u64])) as arrow_array::ArrayRef,
+    )])
+    .unwrap();
+    let e = stalltrace_events::conform(&b).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the column 'file' of the packet events is missing"
+    );
 }

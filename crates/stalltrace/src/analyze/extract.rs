@@ -44,7 +44,7 @@ pub fn extract(opts: &AnalyzeOptions, out: &Path) -> Result<Extracted, EventsErr
         for item in batch.drain(..) {
             match item {
                 Item::NewPoint(s) => {
-                    x.add_point(&s.name, &s.file);
+                    x.add_point(&s.name, &s.file, s.interface.as_deref());
                 }
                 Item::Packet {
                     point,

@@ -60,7 +60,12 @@ pub(super) fn open(spec: &InputSpec) -> Result<CaptureReader, CaptureError> {
         Some((events, entry)) => {
             let source = stalltrace_events::PointEvents::open_listed(&events, &entry)?;
             let label = spec.path.display().to_string();
-            Ok(CaptureReader::from_packets(&label, Box::new(source)))
+            let interface = entry.interface.clone();
+            Ok(CaptureReader::from_packets(
+                &label,
+                Box::new(source),
+                interface,
+            ))
         }
         None => CaptureReader::open(&spec.path),
     }
