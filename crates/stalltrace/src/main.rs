@@ -9,6 +9,7 @@ mod analyze_cmd;
 mod extract_cmd;
 mod input_args;
 mod lab;
+mod parts_cmd;
 mod watch_cmd;
 use analyze_cmd::{run_analyze, AnalyzeArgs, ANALYZE_EXAMPLES};
 use stalltrace_decode::TimeDelta;
@@ -53,6 +54,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// One part of a distributed analysis: packet events (Arrow IPC) in,
+    /// what its conversations showed per batch out (spark/).
+    #[command(hide = true)]
+    TrackPart(parts_cmd::TrackPartArgs),
+    /// The joining side of a distributed analysis: every part's reports
+    /// in, the report out (spark/).
+    #[command(hide = true)]
+    JoinParts(parts_cmd::JoinPartsArgs),
     /// Rebuild the seed's test environments on real Linux networking (root).
     #[command(subcommand, after_help = LAB_HELP)]
     Lab(LabCommand),
@@ -164,6 +173,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Watch(w) => run_watch(*w),
         Command::Extract(x) => extract_cmd::run_extract(*x),
         Command::Fleet { args } => Ok(fleet(&args)),
+        Command::TrackPart(a) => parts_cmd::run_track_part(a),
+        Command::JoinParts(a) => parts_cmd::run_join_parts(a),
         Command::Lab(l) => lab::run(l),
     }
 }

@@ -17,6 +17,7 @@
 pub mod encap;
 pub mod faults;
 pub mod generate;
+pub mod points;
 pub mod scene;
 
 pub use faults::network_faults;

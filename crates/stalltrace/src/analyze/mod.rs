@@ -25,6 +25,7 @@
 
 mod analyser;
 mod conversation;
+pub mod distributed;
 mod evidence;
 mod extract;
 mod inputs;
@@ -252,7 +253,7 @@ pub fn analyze_readers(
     };
     errors.splice(0..0, errors_early);
     let Analyser {
-        mut pipe,
+        pipe,
         summaries,
         warnings,
         now,
@@ -274,22 +275,7 @@ pub fn analyze_readers(
             None => read.push(s.spec),
         }
     }
-    pipe.advance(now);
-    pipe.diag.flush(&pipe.matcher);
-    let matching = pipe.matcher.finish(&pipe.names);
-    let findings = pipe.diag.finish(&matching);
-    let report = Report {
-        schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: "stalltrace".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        inputs: summaries.into_iter().flatten().collect(),
-        points: pipe.points.into_iter().map(|p| p.summary).collect(),
-        matching,
-        findings,
-        warnings,
-    };
+    let report = conclude_report(pipe, summaries, warnings, now);
     Analysis {
         report,
         errors,
@@ -300,6 +286,32 @@ pub fn analyze_readers(
 
 /// The readers as the reading side's sources, each with the BPF filter
 /// asked for; an input the filter cannot apply to is an error.
+/// The stream ended at `now`: every wait judged, the points matched, the
+/// report made.
+fn conclude_report(
+    mut pipe: Pipeline,
+    summaries: Vec<Option<stalltrace_report::InputSummary>>,
+    warnings: Vec<Warning>,
+    now: Timestamp,
+) -> Report {
+    pipe.advance(now);
+    pipe.diag.flush(&pipe.matcher);
+    let matching = pipe.matcher.finish(&pipe.names);
+    let findings = pipe.diag.finish(&matching);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "stalltrace".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        inputs: summaries.into_iter().flatten().collect(),
+        points: pipe.points.into_iter().map(|p| p.summary).collect(),
+        matching,
+        findings,
+        warnings,
+    }
+}
+
 fn sources(
     readers: Vec<(InputSpec, CaptureReader)>,
     opts: &AnalyzeOptions,
