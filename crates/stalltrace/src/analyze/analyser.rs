@@ -7,7 +7,7 @@ use stalltrace_decode::Timestamp;
 use stalltrace_diagnosis::Diagnoser;
 use stalltrace_diagnosis::Finding;
 use stalltrace_matching::{Matcher, Matching};
-use stalltrace_report::{InputSummary, PointSummary};
+use stalltrace_report::{InputSummary, PointSummary, Report, Tool, SCHEMA_VERSION};
 
 use super::merge::{Closed, Item};
 use super::AnalyzeOptions;
@@ -236,6 +236,34 @@ impl Analyser<'_> {
                 report(bytes_read, self.total);
             }
             self.pipe.advance(self.now);
+        }
+    }
+
+    /// The stream has ended: every wait judged, the points matched, the
+    /// report made.
+    pub(super) fn into_report(self) -> Report {
+        let Analyser {
+            mut pipe,
+            summaries,
+            warnings,
+            now,
+            ..
+        } = self;
+        pipe.advance(now);
+        pipe.diag.flush(&pipe.matcher);
+        let matching = pipe.matcher.finish(&pipe.names);
+        let findings = pipe.diag.finish(&matching);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "stalltrace".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            inputs: summaries.into_iter().flatten().collect(),
+            points: pipe.points.into_iter().map(|p| p.summary).collect(),
+            matching,
+            findings,
+            warnings,
         }
     }
 

@@ -23,13 +23,14 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 use stalltrace_capture::Warning;
-use stalltrace_conversations::{Clock, PartReport, Tracker, TrackerConfig};
+use stalltrace_conversations::{Clock, PartReport, TrackerConfig};
 use stalltrace_decode::Timestamp;
 use stalltrace_diagnosis::DiagnosisConfig;
 use stalltrace_report::{InputSummary, PointSummary, Report, Skipped};
 
 use super::analyser::{Analyser, Pipeline};
 use super::merge::Closed;
+use super::parts::PartTrackers;
 use super::AnalyzeOptions;
 
 /// The stream as the reading side would have read it.
@@ -171,11 +172,13 @@ pub fn track_part(
     mut out: impl Write,
 ) -> Result<(), DistributedError> {
     let out: &mut dyn Write = &mut out;
+    let mut trackers = PartTrackers::default();
+    for pi in 0..plan.points.len() {
+        trackers.start(pi, cfg);
+    }
     let mut run = PartRun {
         plan,
-        trackers: (0..plan.points.len())
-            .map(|pi| Some(Tracker::part(pi as u32, cfg.clone())))
-            .collect(),
+        trackers,
         next_batch: 0,
     };
     let mut last_g = None;
@@ -212,7 +215,7 @@ pub fn track_part(
             last_g = Some(row.g);
             run.end_batches(row.batch as usize, out)?;
             let p = stalltrace_events::packet(&events, r)?;
-            if let Some(t) = run.trackers[row.point as usize].as_mut() {
+            if let Some(t) = run.trackers.get(row.point as usize) {
                 t.observe_at(
                     &p,
                     Clock {
@@ -231,44 +234,30 @@ pub fn track_part(
     Ok(())
 }
 
-/// A part's trackers, one per point, and the batch it is in.
+/// A part's trackers and the batch it is in.
 struct PartRun<'a> {
     plan: &'a Plan,
-    trackers: Vec<Option<Tracker>>,
+    trackers: PartTrackers,
     next_batch: usize,
 }
 
 impl PartRun<'_> {
-    /// Ends the batches before `upto`, as the parted threads end theirs:
-    /// the inputs that ended finish, every point tracked moves to its
-    /// clock, and what finished is written.
+    /// Ends the batches before `upto` as the parted threads end theirs,
+    /// and writes what each found.
     fn end_batches(&mut self, upto: usize, out: &mut dyn Write) -> Result<(), DistributedError> {
         while self.next_batch < upto {
             let b = &self.plan.batches[self.next_batch];
             let mut rep = PartReport::default();
             for &s in &b.closed {
                 for pi in self.plan.points_of(s) {
-                    if let Some(mut t) = self.trackers[pi].take() {
-                        let (done, events, stats) = t.finish_part();
-                        rep.done.extend(done);
-                        rep.events
-                            .extend(events.into_iter().map(|e| (pi as u32, e)));
-                        rep.ended.push((pi as u32, stats));
-                    }
+                    self.trackers.close(pi, &mut rep);
                 }
             }
-            for &(pi, now) in &b.clocks {
-                if let Some(t) = self.trackers[pi as usize].as_mut() {
-                    t.advance_to(Timestamp::from_nanos(now));
-                }
-            }
-            for (pi, t) in self.trackers.iter_mut().enumerate() {
-                if let Some(t) = t {
-                    rep.events
-                        .extend(t.take_events().into_iter().map(|e| (pi as u32, e)));
-                    rep.done.extend(t.take_finished());
-                }
-            }
+            let clocks = b
+                .clocks
+                .iter()
+                .map(|&(pi, now)| (pi as usize, Timestamp::from_nanos(now)));
+            self.trackers.end_batch(clocks, &mut rep);
             if !rep.is_empty() {
                 write_frame(out, self.next_batch as u64, &rep)?;
             }
@@ -399,14 +388,7 @@ pub fn join_parts(
             why: format!("batch {fb} is not in the plan"),
         });
     }
-    let Analyser {
-        pipe,
-        summaries,
-        warnings,
-        now,
-        ..
-    } = an;
-    Ok(super::conclude_report(pipe, summaries, warnings, now))
+    Ok(an.into_report())
 }
 
 fn point_summary(plan: &Plan, p: &PlanPoint) -> PointSummary {

@@ -49,7 +49,7 @@ pub use extract::{extract, Extracted};
 pub use live::LiveAnalysis;
 pub use select::{Select, TimeBound};
 use stalltrace_diagnosis::DiagnosisConfig;
-use stalltrace_report::{Report, Tool, SCHEMA_VERSION};
+use stalltrace_report::Report;
 
 use analyser::{Analyser, Pipeline};
 pub(crate) use inputs::stem;
@@ -252,20 +252,12 @@ pub fn analyze_readers(
         run(reader, &mut an, opts.threads)
     };
     errors.splice(0..0, errors_early);
-    let Analyser {
-        pipe,
-        summaries,
-        warnings,
-        now,
-        ..
-    } = an;
-    let mut warnings = warnings;
     let mut read = Vec::new();
     let mut left_out = Vec::new();
     for s in sources {
         match s.not_capture {
             Some(why) => {
-                warnings.push(Warning::new(
+                an.warnings.push(Warning::new(
                     &s.file,
                     None,
                     WarningKind::NotACapture { why },
@@ -275,7 +267,7 @@ pub fn analyze_readers(
             None => read.push(s.spec),
         }
     }
-    let report = conclude_report(pipe, summaries, warnings, now);
+    let report = an.into_report();
     Analysis {
         report,
         errors,
@@ -286,32 +278,6 @@ pub fn analyze_readers(
 
 /// The readers as the reading side's sources, each with the BPF filter
 /// asked for; an input the filter cannot apply to is an error.
-/// The stream ended at `now`: every wait judged, the points matched, the
-/// report made.
-fn conclude_report(
-    mut pipe: Pipeline,
-    summaries: Vec<Option<stalltrace_report::InputSummary>>,
-    warnings: Vec<Warning>,
-    now: Timestamp,
-) -> Report {
-    pipe.advance(now);
-    pipe.diag.flush(&pipe.matcher);
-    let matching = pipe.matcher.finish(&pipe.names);
-    let findings = pipe.diag.finish(&matching);
-    Report {
-        schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: "stalltrace".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        inputs: summaries.into_iter().flatten().collect(),
-        points: pipe.points.into_iter().map(|p| p.summary).collect(),
-        matching,
-        findings,
-        warnings,
-    }
-}
-
 fn sources(
     readers: Vec<(InputSpec, CaptureReader)>,
     opts: &AnalyzeOptions,

@@ -257,17 +257,12 @@ pub(super) fn join(
 
 /// One part: its share of every point's packets.
 fn track(k: usize, cfg: &TrackerConfig, rx: Receiver<Arc<Batch>>, tx: Sender<PartReport>) {
-    let mut trackers: Vec<Option<Tracker>> = Vec::new();
+    let mut trackers = PartTrackers::default();
     for batch in rx {
         let mut out = PartReport::default();
         for step in &batch.steps {
             match step {
-                Step::Point(pi) => {
-                    if trackers.len() <= *pi {
-                        trackers.resize_with(pi + 1, || None);
-                    }
-                    trackers[*pi] = Some(Tracker::part(*pi as u32, cfg.clone()));
-                }
+                Step::Point(pi) => trackers.start(*pi, cfg),
                 Step::Packet {
                     at,
                     part,
@@ -275,7 +270,7 @@ fn track(k: usize, cfg: &TrackerConfig, rx: Receiver<Arc<Batch>>, tx: Sender<Par
                     clock,
                 } if *part == k => {
                     if let (Item::Packet { packet, .. }, Some(t)) =
-                        (&batch.items[*at], trackers[*point].as_mut())
+                        (&batch.items[*at], trackers.get(*point))
                     {
                         t.observe_at(packet, *clock);
                     }
@@ -283,32 +278,70 @@ fn track(k: usize, cfg: &TrackerConfig, rx: Receiver<Arc<Batch>>, tx: Sender<Par
                 Step::Packet { .. } => {}
                 Step::Close(points) => {
                     for &pi in points {
-                        if let Some(mut t) = trackers[pi].take() {
-                            let (done, events, stats) = t.finish_part();
-                            out.done.extend(done);
-                            out.events
-                                .extend(events.into_iter().map(|e| (pi as u32, e)));
-                            out.ended.push((pi as u32, stats));
-                        }
+                        trackers.close(pi, &mut out);
                     }
                 }
             }
         }
-        for &(pi, now) in &batch.clocks {
-            if let Some(t) = trackers[pi].as_mut() {
+        trackers.end_batch(batch.clocks.iter().copied(), &mut out);
+        drop(batch);
+        if tx.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+/// One part's trackers, one per capture point: how a part ends an input
+/// and a batch, for the threads here and the distributed job's processes
+/// (`distributed.rs`) alike.
+#[derive(Default)]
+pub(super) struct PartTrackers {
+    trackers: Vec<Option<Tracker>>,
+}
+
+impl PartTrackers {
+    /// Point `pi`'s first packet comes next.
+    pub(super) fn start(&mut self, pi: usize, cfg: &TrackerConfig) {
+        if self.trackers.len() <= pi {
+            self.trackers.resize_with(pi + 1, || None);
+        }
+        self.trackers[pi] = Some(Tracker::part(pi as u32, cfg.clone()));
+    }
+
+    /// Point `pi`'s tracker, while its input goes on.
+    pub(super) fn get(&mut self, pi: usize) -> Option<&mut Tracker> {
+        self.trackers.get_mut(pi)?.as_mut()
+    }
+
+    /// Point `pi`'s input ended: its conversations all end.
+    pub(super) fn close(&mut self, pi: usize, out: &mut PartReport) {
+        if let Some(mut t) = self.trackers.get_mut(pi).and_then(Option::take) {
+            let (done, events, stats) = t.finish_part();
+            out.done.extend(done);
+            out.events
+                .extend(events.into_iter().map(|e| (pi as u32, e)));
+            out.ended.push((pi as u32, stats));
+        }
+    }
+
+    /// The batch ends: each point tracked in it moves to its clock, and
+    /// what ended goes out.
+    pub(super) fn end_batch(
+        &mut self,
+        clocks: impl IntoIterator<Item = (usize, Timestamp)>,
+        out: &mut PartReport,
+    ) {
+        for (pi, now) in clocks {
+            if let Some(t) = self.get(pi) {
                 t.advance_to(now);
             }
         }
-        for (pi, t) in trackers.iter_mut().enumerate() {
+        for (pi, t) in self.trackers.iter_mut().enumerate() {
             if let Some(t) = t {
                 out.events
                     .extend(t.take_events().into_iter().map(|e| (pi as u32, e)));
                 out.done.extend(t.take_finished());
             }
-        }
-        drop(batch);
-        if tx.send(out).is_err() {
-            return;
         }
     }
 }
