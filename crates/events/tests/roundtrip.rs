@@ -91,22 +91,6 @@ fn hours_and_time_going_back_keep_the_capture_order() {
     assert!(back.windows(2).all(|w| w[0].meta.number < w[1].meta.number));
 }
 
-/// The Parquet files below `dir`, in name order.
-fn parquet_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            parquet_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "parquet") {
-            out.push(p);
-        }
-    }
-}
-
 /// What Spark hands a task of these columns: no unsigned integers (a u8
 /// as a short, u16 an int, u32 a long, u64 a decimal of 20 digits), bytes
 /// for fixed-size bytes, times in the session's zone; and its own columns
@@ -160,10 +144,12 @@ fn rows_another_engine_hands_back_read_as_the_same_packets() {
     while let Some(p) = r.next_packet(&mut Vec::new()).unwrap() {
         want.push(p);
     }
-    let mut files = Vec::new();
-    parquet_files(&out, &mut files);
+    let files = stalltrace_testkit::files_below(&out);
     let mut got = Vec::new();
-    for f in files {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+    {
         let file = std::fs::File::open(f).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()

@@ -58,21 +58,6 @@ fn labels(file: &str) -> HashMap<Key, Vec<String>> {
     out
 }
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 /// As the JSON report writes them (what `scripts/precision` labels by).
 fn json(v: serde_json::Value) -> String {
     match v {
@@ -210,8 +195,7 @@ fn findings_on_real_traffic_are_true_and_the_stalls_found() {
         eprintln!("\n*** SKIPPED the Zeek corpus: not found (set STALLTRACE_CORPUS) ***\n");
         return;
     };
-    let mut all = Vec::new();
-    files(&dir, &mut all);
+    let all = stalltrace_testkit::files_below(&dir);
     assert!(all.len() > 700, "only {} files under {dir:?}", all.len());
     let inputs: Vec<(String, PathBuf)> = all
         .into_iter()

@@ -203,6 +203,24 @@ pub fn packets_from_text(text: &str) -> Vec<Packet> {
     out
 }
 
+/// Every file below `dir` (and its folders), in name order.
+pub fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a folder entry").path())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(files_below(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub fn write_pcap<W: Write>(out: W, frames: &[Frame]) -> io::Result<()> {
     let mut w = PcapWriter::new(out, LinkType::ETHERNET, 262_144)?;
     for f in frames {
