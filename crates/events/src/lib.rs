@@ -25,7 +25,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let out = dir.path().join("events");
 //! let mut x = Extractor::create(&out).unwrap();
-//! let point = x.add_point("outside", "seed.txt");
+//! let point = x.add_point("outside", "seed.txt", None);
 //! let packets = stalltrace_testkit::packets_from_text(text);
 //! for p in &packets {
 //!     x.packet(point, p, false).unwrap();
