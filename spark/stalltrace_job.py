@@ -115,10 +115,12 @@ def stream_order(spark, df, slices):
     """(input, number) → g, the packet's place in the merged stream, with
     each point's clock and whether its time went back there.
 
-    analyze merges its inputs as mergecap does: the earliest head first,
-    ties to the first input. Within a point the order is the capture's;
-    the merge key is the latest time the point has reached (equal to the
-    packet's own time until a capture's time goes back)."""
+    analyze merges its inputs as mergecap does: the input whose next
+    packet is earliest goes first, ties to the first input. Sorting by the
+    latest time each point has reached (then input, then number) gives
+    that very order, also where a capture's time goes back: a packet
+    stamped early waits behind the one before it in its capture, as it
+    does in the merge (the test's points with time going back)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 

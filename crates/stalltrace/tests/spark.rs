@@ -5,7 +5,8 @@
 //! real daemons (the seed's ident callback through NAT; a mail server's
 //! DNS lookup to a third host, which falls in another part than the
 //! session; ICMP errors from a router, tracked with the pair they quote:
-//! hashed by their own addresses, two findings of ten are lost), and on one point
+//! hashed by their own addresses, two findings of ten are lost), on points
+//! whose capture's time goes back, and on one point
 //! whose end falls in a batch of its own.
 //!
 //! Spark comes from `STALLTRACE_SPARK_PYTHON` (a Python with pyspark,
@@ -166,6 +167,22 @@ fn the_spark_job_finds_what_analyze_finds() {
         cases.push((name.into(), files));
     }
 
+    // Time going back: every 97th packet at the client stamped 300 ms
+    // early (a capture host's clock stepped back), the merge of the points
+    // taken by the latest time each had reached, as analyze merges them.
+    let mut back = Vec::new();
+    std::fs::create_dir_all(d.join("back")).unwrap();
+    for (name, mut point) in four_points(&frames[..6000]) {
+        if name == "client" {
+            for f in point.iter_mut().step_by(97).skip(1) {
+                f.ts = f.ts - stalltrace_decode::TimeDelta::from_millis(300);
+            }
+        }
+        back.push(pcap(&d.join("back"), &format!("{name}.pcap"), &point));
+    }
+    extract(&back, &ev.join("back"));
+    cases.push(("back".into(), back));
+
     // One point of 2,047 packets: with its first item, 2,048 fill two
     // batches, and its end comes in a third.
     let one = pcap(d, "one.pcap", &frames[..2047]);
@@ -175,7 +192,15 @@ fn the_spark_job_finds_what_analyze_finds() {
     let reports = d.join("reports");
     let mut args: Vec<String> =
         vec![concat!(env!("CARGO_MANIFEST_DIR"), "/../../spark/stalltrace_job.py").into()];
-    for name in ["nat", "env1-drop", "smtp-ptr", "refused", "nat-icmp", "one"] {
+    for name in [
+        "nat",
+        "env1-drop",
+        "smtp-ptr",
+        "refused",
+        "nat-icmp",
+        "back",
+        "one",
+    ] {
         args.push(ev.join(name).to_str().unwrap().into());
     }
     args.extend(
@@ -216,6 +241,10 @@ fn the_spark_job_finds_what_analyze_finds() {
         );
         assert_eq!(got["warnings"], want["warnings"], "{name}: warnings differ");
         assert_eq!(points(&got), points(&want), "{name}: points differ");
+        if name == "back" {
+            let kinds = want["warnings"].to_string();
+            assert!(kinds.contains("time_went_back"), "{kinds}");
+        }
         // What the job wrote: the findings one a line, and in Parquet.
         let n = want["findings"].as_array().unwrap().len();
         let lines = text_lines(&out.join(name).join("findings.jsonl"));
