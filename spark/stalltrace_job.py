@@ -81,7 +81,12 @@ def read_manifest(spark, events):
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(events.rstrip("/") + "/" + MANIFEST)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    stream = fs.open(path)
+    try:
+        stream = fs.open(path)
+    except Exception as e:  # py4j's error: the file is not there or not readable
+        raise SystemExit(
+            f"stalltrace_job: {events}: no readable {MANIFEST}: not a folder 'stalltrace extract' wrote ({e.__class__.__name__})"
+        ) from None
     try:
         text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
     finally:
@@ -258,7 +263,13 @@ def make_plan(spark, ordered, total, manifest):
                 "last_ns": r["last_ns"] if r else None,
             }
         )
-    sources = [
+    sources = sources_of(manifest, per_src)
+    return plan_points, sources, batches, index
+
+
+def sources_of(manifest, per_src):
+    """The plan's inputs: the manifest's points, with what Spark counted."""
+    return [
         {
             "file": p.get("file") or p["name"],
             "records": per_src[s]["records"] if s in per_src else 0,
@@ -266,9 +277,8 @@ def make_plan(spark, ordered, total, manifest):
             # The manifest's [reason, count] pairs, as the report words them.
             "skipped": [dict(reason, count=n) for reason, n in p.get("skipped", [])],
         }
-        for s, p in enumerate(points)
+        for s, p in enumerate(manifest["points"])
     ]
-    return plan_points, sources, batches, index
 
 
 def with_batches(spark, ordered, batches, index):
@@ -384,15 +394,34 @@ def track_parts(spark, df, ordered, parts, binary, plan_path):
     return rows.groupBy("part").applyInArrow(track, REPORT_SCHEMA)
 
 
-def join_parts(reports, binary, plan_path, args, workdir):
-    """Streams every part's reports, in batch order, into join-parts."""
+def write_plan(path, sources, points, batches):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"sources": sources, "points": points, "batches": batches}, f)
+
+
+def quiet_plan(manifest):
+    """The plan of inputs without a packet: each a point that ends at once,
+    in the first batch."""
+    points = manifest["points"]
+    batches, empty = batches_of(0, len(points), {}, {})
+    plan_points = [
+        {"name": points[s]["name"], "interface": points[s].get("interface"), "source": s,
+         "first_batch": 0, "first_ns": None, "last_ns": None}
+        for s in empty
+    ]
+    return plan_points, sources_of(manifest, {}), batches, {s: i for i, s in enumerate(empty)}
+
+
+def join_parts(rows, binary, plan_path, args, workdir):
+    """Streams every part's reports (rows of batch, part, report), in batch
+    order, into join-parts."""
     report_path = os.path.join(workdir, "report.json")
     cmd = [binary, "join-parts", "--plan", plan_path, "--out", report_path, "--lang", args.lang]
     if args.each:
         cmd.append("--each")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     try:
-        for r in reports.orderBy("batch", "part").toLocalIterator():
+        for r in rows:
             proc.stdin.write(struct.pack(FRAME, r["batch"], len(r["report"])))
             proc.stdin.write(r["report"])
     finally:
@@ -436,29 +465,39 @@ def run_one(spark, args, binary, events, out):
     clock = Stopwatch()
     manifest = read_manifest(spark, events)
     parts = args.parts or 4 * spark.sparkContext.defaultParallelism
-    df = events_frame(spark, events, manifest)
-    slices = max(1, spark.sparkContext.defaultParallelism)
-    ordered, total = stream_order(spark, df, slices)
-    plan_points, sources, batches, index = make_plan(spark, ordered, total, manifest)
-    ordered, lines = with_batches(spark, ordered, batches, index)
-    plan = {"sources": sources, "points": plan_points, "batches": lines}
-    clock.lap("plan")
     with tempfile.TemporaryDirectory(prefix="stalltrace-job-") as workdir:
         # Named apart: Spark ships each file name once per session.
         plan_path = os.path.join(workdir, f"plan-{uuid.uuid4().hex}.json")
-        with open(plan_path, "w", encoding="utf-8") as f:
-            json.dump(plan, f)
-        from pyspark import StorageLevel
+        if all(p["packets"] == 0 for p in manifest["points"]):
+            # Nothing to track: the points and their ends are the report
+            # (each said to have no IP traffic), never "no stall found".
+            plan_points, sources, batches, index = quiet_plan(manifest)
+            total, lines = 0, [{"seen": 0, "max_ns": 0, "clocks": [], "closed": batches[0][2]}]
+            write_plan(plan_path, sources, plan_points, lines)
+            clock.lap("plan")
+            report = join_parts([], binary, plan_path, args, workdir)
+            clock.lap("join")
+        else:
+            df = events_frame(spark, events, manifest)
+            slices = max(1, spark.sparkContext.defaultParallelism)
+            ordered, total = stream_order(spark, df, slices)
+            plan_points, sources, batches, index = make_plan(spark, ordered, total, manifest)
+            ordered, lines = with_batches(spark, ordered, batches, index)
+            write_plan(plan_path, sources, plan_points, lines)
+            clock.lap("plan")
+            from pyspark import StorageLevel
 
-        reports = track_parts(spark, df, ordered, parts, binary, plan_path)
-        # Tracked once: sorting them would run the parts again for its sample.
-        reports = reports.persist(StorageLevel.MEMORY_AND_DISK)
-        reports.count()
-        clock.lap("parts")
-        report = join_parts(reports, binary, plan_path, args, workdir)
-        clock.lap("join")
-        reports.unpersist()
-    ordered.unpersist()
+            reports = track_parts(spark, df, ordered, parts, binary, plan_path)
+            # Tracked once: sorting them would run the parts again for its
+            # sample.
+            reports = reports.persist(StorageLevel.MEMORY_AND_DISK)
+            reports.count()
+            clock.lap("parts")
+            rows = reports.orderBy("batch", "part").toLocalIterator()
+            report = join_parts(rows, binary, plan_path, args, workdir)
+            clock.lap("join")
+            reports.unpersist()
+            ordered.unpersist()
     write_outputs(spark, report, out)
     clock.lap("write")
     print(

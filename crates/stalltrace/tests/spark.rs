@@ -183,6 +183,11 @@ fn the_spark_job_finds_what_analyze_finds() {
     extract(&back, &ev.join("back"));
     cases.push(("back".into(), back));
 
+    // A capture point that saw nothing: said so, never "no stall found".
+    let quiet = vec![pcap(&d.join("back"), "quiet.pcap", &[])];
+    extract(&quiet, &ev.join("quiet"));
+    cases.push(("quiet".into(), quiet));
+
     // One point of 2,047 packets: with its first item, 2,048 fill two
     // batches, and its end comes in a third.
     let one = pcap(d, "one.pcap", &frames[..2047]);
@@ -199,6 +204,7 @@ fn the_spark_job_finds_what_analyze_finds() {
         "refused",
         "nat-icmp",
         "back",
+        "quiet",
         "one",
     ] {
         args.push(ev.join(name).to_str().unwrap().into());
@@ -241,9 +247,12 @@ fn the_spark_job_finds_what_analyze_finds() {
         );
         assert_eq!(got["warnings"], want["warnings"], "{name}: warnings differ");
         assert_eq!(points(&got), points(&want), "{name}: points differ");
+        let kinds = want["warnings"].to_string();
         if name == "back" {
-            let kinds = want["warnings"].to_string();
             assert!(kinds.contains("time_went_back"), "{kinds}");
+        }
+        if name == "quiet" {
+            assert!(kinds.contains("no_ip_traffic"), "{kinds}");
         }
         // What the job wrote: the findings one a line, and in Parquet.
         let n = want["findings"].as_array().unwrap().len();
