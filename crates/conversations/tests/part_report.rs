@@ -6,8 +6,8 @@
 
 use stalltrace_conversations::{PartReport, Tracker, TrackerConfig};
 use stalltrace_decode::Packet;
-use stalltrace_testkit::generate::{generate, GenConfig};
-use stalltrace_testkit::{network_faults, packets_from_text};
+use stalltrace_testkit::generate::{packets, GenConfig};
+use stalltrace_testkit::{decoded, network_faults, packets_from_text};
 
 fn tracked(packets: &[Packet]) -> PartReport {
     let mut t = Tracker::part(3, TrackerConfig::default());
@@ -35,30 +35,18 @@ fn roundtrip(r: &PartReport) -> PartReport {
     ciborium::from_reader(buf.as_slice()).unwrap()
 }
 
-fn decoded(frames: &[stalltrace_testkit::Frame]) -> Vec<Packet> {
-    frames
-        .iter()
-        .enumerate()
-        .map(|(n, f)| f.decode(n as u64 + 1))
-        .collect()
-}
-
 #[test]
 fn every_fault_and_a_generated_capture_come_back_whole() {
     let mut cases: Vec<(String, Vec<Packet>)> = network_faults()
         .into_iter()
         .map(|(name, frames)| (name.to_string(), decoded(&frames)))
         .collect();
-    let mut frames = Vec::new();
-    generate(
-        &GenConfig {
-            sessions: 400,
-            segments: 40,
-            ..GenConfig::default()
-        },
-        |f| frames.push(f),
-    );
-    cases.push(("generated".into(), decoded(&frames)));
+    let generated = packets(&GenConfig {
+        sessions: 400,
+        segments: 40,
+        ..GenConfig::default()
+    });
+    cases.push(("generated".into(), generated));
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/env1-fw-eth1-outside.txt"

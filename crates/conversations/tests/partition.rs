@@ -7,7 +7,7 @@ use stalltrace_conversations::{
     partition, Clock, Conversation, HostLedger, Tracker, TrackerConfig,
 };
 use stalltrace_decode::{Packet, Timestamp};
-use stalltrace_testkit::generate::{generate, GenConfig};
+use stalltrace_testkit::generate::{packets, GenConfig};
 use stalltrace_testkit::packets_from_text;
 
 fn whole(packets: &[Packet]) -> Vec<Conversation> {
@@ -135,11 +135,7 @@ fn a_generated_capture_is_the_same_in_any_number_of_parts() {
         seed: 5,
         ..GenConfig::default()
     };
-    let mut packets = Vec::new();
-    generate(&cfg, |f| {
-        let n = packets.len() as u64 + 1;
-        packets.push(f.decode(n));
-    });
+    let packets = packets(&cfg);
     let one = whole(&packets);
     assert!(one.len() >= 4000);
     assert!(one.iter().any(|c| c.opened_while_serving));

@@ -5,7 +5,7 @@
 use stalltrace_capture::PacketSource;
 use stalltrace_decode::{Packet, PayloadHead, Transport};
 use stalltrace_events::{Extractor, Manifest, PointEvents};
-use stalltrace_testkit::generate::{generate, GenConfig};
+use stalltrace_testkit::generate::{packets, GenConfig};
 
 fn head_mut(p: &mut Packet) -> Option<&mut PayloadHead> {
     match &mut p.transport {
@@ -17,8 +17,13 @@ fn head_mut(p: &mut Packet) -> Option<&mut PayloadHead> {
 
 fn roundtrip(packets: &[Packet]) -> (Vec<Packet>, Manifest) {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("ev");
-    let mut x = Extractor::create(&out).unwrap();
+    extracted(packets, &dir.path().join("ev"))
+}
+
+/// `packets` written as events of point "fw:eth1" into `out`, and read
+/// back.
+fn extracted(packets: &[Packet], out: &std::path::Path) -> (Vec<Packet>, Manifest) {
+    let mut x = Extractor::create(out).unwrap();
     let pt = x.add_point("fw:eth1", "cap.pcap", Some("eth1"));
     for p in packets {
         x.packet(pt, p, false).unwrap();
@@ -56,11 +61,7 @@ fn generated_packets_come_back() {
         seed: 3,
         ..GenConfig::default()
     };
-    let mut packets = Vec::new();
-    generate(&cfg, |f| {
-        let n = packets.len() as u64 + 1;
-        packets.push(f.decode(n));
-    });
+    let packets = packets(&cfg);
     let (back, m) = roundtrip(&packets);
     let whole = same_but_heads(&packets, &back);
     // Banners and request lines keep their whole heads (most sessions
@@ -126,24 +127,10 @@ fn rows_another_engine_hands_back_read_as_the_same_packets() {
         seed: 9,
         ..GenConfig::default()
     };
-    let mut packets = Vec::new();
-    generate(&cfg, |f| {
-        let n = packets.len() as u64 + 1;
-        packets.push(f.decode(n));
-    });
+    let packets = packets(&cfg);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ev");
-    let mut x = Extractor::create(&out).unwrap();
-    let pt = x.add_point("server", "cap.pcap", None);
-    for p in &packets {
-        x.packet(pt, p, false).unwrap();
-    }
-    let m = x.finish().unwrap();
-    let mut r = PointEvents::open(&out.join(&m.points[0].dir), "server").unwrap();
-    let mut want = Vec::new();
-    while let Some(p) = r.next_packet(&mut Vec::new()).unwrap() {
-        want.push(p);
-    }
+    let (want, _) = extracted(&packets, &out);
     let files = stalltrace_testkit::files_below(&out);
     let mut got = Vec::new();
     for f in files

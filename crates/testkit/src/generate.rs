@@ -288,6 +288,17 @@ fn script(i: u32, kind: &Kind, cfg: &GenConfig, rng: &mut Rng, truth: &mut Truth
     out
 }
 
+/// The capture's packets, decoded and numbered from 1, for tests that
+/// feed a tracker or a writer directly.
+pub fn packets(cfg: &GenConfig) -> Vec<stalltrace_decode::Packet> {
+    let mut out = Vec::new();
+    generate(cfg, |f| {
+        let n = out.len() as u64 + 1;
+        out.push(f.decode(n));
+    });
+    out
+}
+
 /// Generates the capture frame by frame, in time order, into `sink`.
 pub fn generate(cfg: &GenConfig, mut sink: impl FnMut(Frame)) -> Truth {
     let mut rng = Rng(cfg.seed | 1);

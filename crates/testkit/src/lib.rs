@@ -203,6 +203,15 @@ pub fn packets_from_text(text: &str) -> Vec<Packet> {
     out
 }
 
+/// Frames decoded as the pipeline would, numbered from 1 as a capture's.
+pub fn decoded(frames: &[Frame]) -> Vec<Packet> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(n, f)| f.decode(n as u64 + 1))
+        .collect()
+}
+
 /// Every file below `dir` (and its folders), in name order.
 pub fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
